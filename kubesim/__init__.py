@@ -1,0 +1,20 @@
+"""kubesim: an in-memory Kubernetes API server for tests, the demo and benchmarks.
+
+It speaks the real Kubernetes HTTP API so that the real helm and kubectl binaries
+and the official Python client can be pointed at it. Start one with
+``python -m kubesim --port 0 --kubeconfig-out FILE`` or in-process::
+
+    with KubeSim() as sim:
+        sim.write_kubeconfig("kubeconfig")
+
+Module map: resources (kinds and names), store (objects, versions, 409s,
+finalizers), selectors, patch (merge, JSON, strategic, apply), protobuf (request
+bodies), discovery (discovery and OpenAPI v3), watch, tables (kubectl printing),
+controllers (simulated workload controllers, GC, namespaces, CRDs), faults (fault
+injection, request log), server (HTTP layer), sim (the running server and its
+test hooks).
+"""
+
+from .sim import KubeSim, kubeconfig
+
+__all__ = ["KubeSim", "kubeconfig"]

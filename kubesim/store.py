@@ -1,0 +1,363 @@
+"""Object storage: the in-memory etcd of kubesim.
+
+Owns object identity and versioning (uid, resourceVersion, generation,
+creationTimestamp), optimistic concurrency (409 on a stale resourceVersion), the
+status subresource split, finalizers and graceful deletion (deletionTimestamp),
+namespace existence checks, and the bounded event history that watches replay
+from (a watch older than the history answers 410 Gone).
+
+Everything runs on the server's single event loop, so there are no locks: each
+operation is synchronous and atomic. Listeners (watch streams, the simulated
+controllers) are called synchronously after every committed change.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import secrets
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .resources import Registry, ResourceType
+
+Obj = dict[str, Any]
+Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ApiError(Exception):
+    """An error the API answers with a `Status` object."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details or {}
+
+    def status(self) -> Obj:
+        out: Obj = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+def not_found(rt: ResourceType, name: str) -> ApiError:
+    gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+    return ApiError(404, "NotFound", f'{gr} "{name}" not found', {"name": name, "group": rt.group, "kind": rt.plural})
+
+
+def conflict(rt: ResourceType, name: str, why: str) -> ApiError:
+    gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {gr} "{name}": {why}',
+        {"name": name, "group": rt.group, "kind": rt.plural},
+    )
+
+
+def invalid(rt: ResourceType, name: str, why: str) -> ApiError:
+    return ApiError(
+        422, "Invalid", f'{rt.kind} "{name}" is invalid: {why}', {"name": name, "group": rt.group, "kind": rt.kind}
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed change, as watches see it."""
+
+    type: str  # ADDED | MODIFIED | DELETED
+    rt: ResourceType
+    obj: Obj  # the object after the change (for DELETED: last state, with the deletion's rv)
+    old: Obj | None
+    rv: int
+
+
+Listener = Callable[[Change], None]
+Defaulter = Callable[[ResourceType, "Obj", bool], None]
+
+
+def _finalizers(obj: Obj) -> list[str]:
+    """Finalizers that hold deletion: metadata.finalizers, plus a Namespace's spec.finalizers."""
+    out = list((obj.get("metadata") or {}).get("finalizers") or [])
+    if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
+        out += (obj.get("spec") or {}).get("finalizers") or []
+    return out
+
+_SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp")
+
+
+def _spec_part(obj: Obj, rt: ResourceType) -> Obj:
+    """What counts for metadata.generation: everything but metadata (and status when it is a subresource)."""
+    skip = {"metadata", "status", "apiVersion", "kind"} if rt.has_status else {"metadata", "apiVersion", "kind"}
+    return {k: v for k, v in obj.items() if k not in skip}
+
+
+class Store:
+    def __init__(self, registry: Registry, history_size: int = 20000) -> None:
+        self.registry = registry
+        self._objects: dict[tuple[str, str], dict[Key, Obj]] = {}
+        self._rv = 100
+        self.history: deque[Change] = deque(maxlen=history_size)
+        self.compacted_rv = 0  # changes at or before this rv are gone from history
+        self.listeners: list[Listener] = []
+        self.defaulter: Defaulter | None = None  # the simulated registry strategies (controllers.py)
+
+    # -- versions ---------------------------------------------------------------
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    def _next_rv(self) -> int:
+        self._rv += 1
+        return self._rv
+
+    def compact(self) -> None:
+        """Forget all history: any watch from an older resourceVersion now gets 410 Gone."""
+        self.history.clear()
+        self.compacted_rv = self._rv
+
+    def oldest_watchable_rv(self) -> int:
+        if self.history.maxlen is not None and len(self.history) == self.history.maxlen:
+            return self.history[0].rv - 1
+        return self.compacted_rv
+
+    def _commit(self, change: Change) -> None:
+        if self.history.maxlen is not None and len(self.history) == self.history.maxlen:
+            self.compacted_rv = self.history[0].rv
+        self.history.append(change)
+        for listener in list(self.listeners):
+            listener(change)
+
+    # -- reads -------------------------------------------------------------------
+    def _bucket(self, rt: ResourceType) -> dict[Key, Obj]:
+        return self._objects.setdefault(rt.group_resource, {})
+
+    def _present(self, rt: ResourceType, obj: Obj) -> Obj:
+        out = copy.deepcopy(obj)
+        out["apiVersion"], out["kind"] = rt.api_version, rt.kind
+        return out
+
+    def get(self, rt: ResourceType, ns: str, name: str) -> Obj:
+        obj = self._bucket(rt).get((ns if rt.namespaced else "", name))
+        if obj is None:
+            raise not_found(rt, name)
+        return self._present(rt, obj)
+
+    def peek(self, rt: ResourceType, ns: str, name: str) -> Obj | None:
+        """The stored object itself (no copy): for controllers that only read."""
+        return self._bucket(rt).get((ns if rt.namespaced else "", name))
+
+    def list(
+        self, rt: ResourceType, ns: str | None = None, match: Callable[[Obj], bool] | None = None
+    ) -> list[Obj]:
+        items = []
+        for (ons, _name), obj in sorted(self._bucket(rt).items()):
+            if rt.namespaced and ns and ons != ns:
+                continue
+            if match is None or match(obj):
+                items.append(self._present(rt, obj))
+        return items
+
+    def iter_raw(self, rt: ResourceType) -> Iterable[Obj]:
+        return list(self._bucket(rt).values())
+
+    def namespace_names(self) -> list[str]:
+        return [name for (_ns, name) in self._objects.get(("", "namespaces"), {})]
+
+    # -- writes ------------------------------------------------------------------
+    def _check_namespace(self, rt: ResourceType, ns: str, name: str) -> None:
+        if not rt.namespaced:
+            return
+        if not ns:
+            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+        nsobj = self._objects.get(("", "namespaces"), {}).get(("", ns))
+        if nsobj is None:
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+        if nsobj["metadata"].get("deletionTimestamp"):
+            gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{gr} "{name}" is forbidden: unable to create new content in namespace {ns} '
+                "because it is being terminated",
+                {"name": name, "group": rt.group, "kind": rt.plural},
+            )
+
+    def create(self, rt: ResourceType, ns: str, obj: Obj, dry_run: bool = False) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        if rt.namespaced:
+            body_ns = meta.get("namespace")
+            if body_ns and ns and body_ns != ns:
+                raise ApiError(
+                    400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            ns = ns or body_ns or ""
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name"):
+            if meta.get("generateName"):
+                meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
+            else:
+                raise invalid(rt, "", "metadata.name: Required value: name or generateName is required")
+        name = meta["name"]
+        self._check_namespace(rt, ns, name)
+        bucket = self._bucket(rt)
+        key = (ns if rt.namespaced else "", name)
+        if key in bucket:
+            gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+            raise ApiError(409, "AlreadyExists", f'{gr} "{name}" already exists', {"name": name, "group": rt.group, "kind": rt.plural})
+        for k in _SERVER_META:
+            meta.pop(k, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["generation"] = 1
+        if rt.has_status and rt.crd_name is not None:
+            obj.pop("status", None)
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        if self.defaulter is not None:
+            self.defaulter(rt, obj, True)
+        if dry_run:
+            meta["resourceVersion"] = str(self._rv)
+            return obj
+        meta["resourceVersion"] = str(self._next_rv())
+        bucket[key] = obj
+        self._commit(Change("ADDED", rt, obj, None, self._rv))
+        return self._present(rt, obj)
+
+    def update(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        new: Obj,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        """Replace an object (PUT semantics). Patches compute `new` and come here too."""
+        bucket = self._bucket(rt)
+        key = (ns if rt.namespaced else "", name)
+        old = bucket.get(key)
+        if old is None:
+            raise not_found(rt, name)
+        new = copy.deepcopy(new)
+        meta = new.setdefault("metadata", {})
+        if meta.get("name", name) != name:
+            raise ApiError(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+        want_rv = meta.get("resourceVersion")
+        if want_rv and str(want_rv) != old["metadata"]["resourceVersion"]:
+            raise conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again")
+        if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
+            raise conflict(rt, name, "Precondition failed: UID in precondition does not match the UID in the object")
+        if subresource == "status":
+            merged = copy.deepcopy(old)
+            if "status" in new:
+                merged["status"] = new["status"]
+            else:
+                merged.pop("status", None)
+            new = merged
+        elif rt.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        meta = new["metadata"]
+        for k in _SERVER_META:
+            if k in old["metadata"]:
+                meta[k] = old["metadata"][k]
+            else:
+                meta.pop(k, None)
+        meta["name"] = name
+        if rt.namespaced:
+            meta["namespace"] = key[0]
+        else:
+            meta.pop("namespace", None)
+        if old["metadata"].get("deletionTimestamp"):
+            # Finalizers may only be removed once deletion started; new ones are refused.
+            added = set(meta.get("finalizers") or []) - set(old["metadata"].get("finalizers") or [])
+            if added:
+                raise ApiError(
+                    422, "Invalid", f'{rt.kind} "{name}" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted'
+                )
+        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        if self.defaulter is not None and subresource != "status":
+            self.defaulter(rt, new, False)
+        if _spec_part(new, rt) != _spec_part(old, rt):
+            meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        if new == old:
+            return self._present(rt, old)  # a no-op write does not bump resourceVersion (as etcd3 storage)
+        if dry_run:
+            return new
+        meta["resourceVersion"] = str(self._next_rv())
+        if meta.get("deletionTimestamp") and not _finalizers(new):
+            del bucket[key]
+            self._commit(Change("DELETED", rt, new, old, self._rv))
+            return self._present(rt, new)
+        bucket[key] = new
+        self._commit(Change("MODIFIED", rt, new, old, self._rv))
+        return self._present(rt, new)
+
+    def delete(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        preconditions: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Obj, bool]:
+        """Delete, or start graceful deletion when finalizers remain. Returns (object, gone_now)."""
+        bucket = self._bucket(rt)
+        key = (ns if rt.namespaced else "", name)
+        old = bucket.get(key)
+        if old is None:
+            raise not_found(rt, name)
+        pre = preconditions or {}
+        if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
+            raise conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again")
+        if pre.get("uid") and pre["uid"] != old["metadata"]["uid"]:
+            raise conflict(rt, name, "Precondition failed: UID in precondition does not match the UID in the object")
+        if _finalizers(old):
+            if old["metadata"].get("deletionTimestamp"):
+                return self._present(rt, old), False
+            new = copy.deepcopy(old)
+            new["metadata"]["deletionTimestamp"] = now_rfc3339()
+            new["metadata"]["deletionGracePeriodSeconds"] = 0
+            if dry_run:
+                return new, False
+            new["metadata"]["resourceVersion"] = str(self._next_rv())
+            bucket[key] = new
+            self._commit(Change("MODIFIED", rt, new, old, self._rv))
+            return self._present(rt, new), False
+        if dry_run:
+            return self._present(rt, old), True
+        del bucket[key]
+        gone = copy.deepcopy(old)
+        gone["metadata"]["resourceVersion"] = str(self._next_rv())
+        self._commit(Change("DELETED", rt, gone, old, self._rv))
+        return self._present(rt, gone), True
+
+    def drop_group_resource(self, group: str, plural: str) -> None:
+        """Delete every object of a group/resource (a CRD went away)."""
+        rts = self.registry.by_group_resource(group, plural)
+        for key, obj in list(self._objects.get((group, plural), {}).items()):
+            del self._objects[(group, plural)][key]
+            if rts:
+                gone = copy.deepcopy(obj)
+                gone["metadata"]["resourceVersion"] = str(self._next_rv())
+                self._commit(Change("DELETED", rts[0], gone, obj, self._rv))

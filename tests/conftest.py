@@ -1,0 +1,88 @@
+"""Shared fixtures: a running kubesim, its kubeconfig, and the real helm and kubectl binaries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kubesim import KubeSim
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".bin"
+CHARTS = Path(__file__).resolve().parent / "charts"
+
+
+def tool(name: str) -> str:
+    """Path of a project-installed binary (make tools); a missing one is an error, never a skip."""
+    path = BIN / name
+    if not path.exists():
+        found = shutil.which(name)
+        if found is None:
+            raise RuntimeError(f"{name} not found: run `make tools` first")
+        return found
+    return str(path)
+
+
+@dataclass
+class Cli:
+    """Runs a real binary against one kubesim, with its own kubeconfig and caches."""
+
+    binary: str
+    env: dict[str, str]
+    major: int = 0  # helm's major version (3 or 4); 0 for kubectl
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [self.binary, *args], env=self.env, capture_output=True, text=True, timeout=timeout, input=input
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{Path(self.binary).name} {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
+        return proc
+
+    def __call__(self, *args: str, **kw: object) -> str:
+        return self.run(*args, **kw).stdout  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def kubesim(tmp_path: Path) -> Iterator[KubeSim]:
+    sim = KubeSim(bookmark_interval=1.0)
+    sim.start()
+    sim.write_kubeconfig(tmp_path / "kubeconfig")
+    yield sim
+    sim.stop()
+
+
+def _env(tmp_path: Path, sim: KubeSim) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "HOME": str(home),
+        "KUBECONFIG": str(sim.kubeconfig_path),
+        "HELM_CACHE_HOME": str(home / ".cache" / "helm"),
+        "HELM_CONFIG_HOME": str(home / ".config" / "helm"),
+        "HELM_DATA_HOME": str(home / ".local" / "share" / "helm"),
+        "KUBECACHEDIR": str(home / ".kube" / "cache"),
+    }
+    return env
+
+
+@pytest.fixture
+def kubectl(kubesim: KubeSim, tmp_path: Path) -> Cli:
+    return Cli(tool("kubectl"), _env(tmp_path, kubesim))
+
+
+@pytest.fixture(params=["helm4", "helm3"])
+def helm(request: pytest.FixtureRequest, kubesim: KubeSim, tmp_path: Path) -> Cli:
+    """The real helm CLI: each test using it runs once with helm v4.3.1 and once with v3.17.3."""
+    name = "helm" if request.param == "helm4" else "helm3"
+    return Cli(tool(name), _env(tmp_path, kubesim), major=4 if request.param == "helm4" else 3)
