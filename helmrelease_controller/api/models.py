@@ -1,0 +1,1071 @@
+"""The HelmRelease API: pydantic models of spec and status, names and constants. Pure.
+
+Owns the contract of DESIGN.md ("Names", "HelmRelease spec", "Status"): what a user may write
+in a HelmRelease (spec models reject unknown fields), what the controller records in status
+(status models ignore unknown fields, so an older controller can read a newer status), the
+derived names (release name, target and storage namespace, suspension), and `SpecError`, the
+one-line explanation of an invalid object. The CRD (crd.py) is generated from these models, so
+a docstring under a field here is what `kubectl explain hr.spec.<field>` prints.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import types
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from helmrelease_controller.api.durations import DURATION_PATTERN, parse_duration
+
+__all__ = [
+    "ANNOTATION_FORCE_AT",
+    "ANNOTATION_PREFIX",
+    "ANNOTATION_RECONCILE_REQUESTED_AT",
+    "ANNOTATION_RESET_AT",
+    "ANNOTATION_SUSPEND",
+    "API_VERSION",
+    "CONDITION_DRIFTED",
+    "CONDITION_READY",
+    "CONDITION_RECONCILING",
+    "CONDITION_RELEASED",
+    "CONDITION_REMEDIATED",
+    "CONDITION_STALLED",
+    "CONDITION_TEST_SUCCESS",
+    "CONDITION_TYPES",
+    "CRD_NAME",
+    "FINALIZER",
+    "GROUP",
+    "KIND",
+    "LIST_KIND",
+    "PLURAL",
+    "REASON_SUSPENDED",
+    "RELEASE_NAME_MAX_LENGTH",
+    "SHORT_NAMES",
+    "SINGULAR",
+    "VERSION",
+    "BackoffSpec",
+    "ChartRef",
+    "Condition",
+    "DependencyReference",
+    "DriftDetectionSpec",
+    "DriftIgnoreRule",
+    "GitChartSource",
+    "GitRef",
+    "HelmRelease",
+    "HelmReleaseSpec",
+    "HelmReleaseStatus",
+    "HelmTestHookStatus",
+    "HelmTestSpec",
+    "HistoryEntry",
+    "InstallRemediation",
+    "InstallSpec",
+    "OCIChartSource",
+    "RepositoryChartSource",
+    "RollbackSpec",
+    "SecretRef",
+    "SpecError",
+    "UninstallSpec",
+    "UpgradeRemediation",
+    "UpgradeSpec",
+    "ValuesReference",
+    "shorten_release_name",
+    "status_to_obj",
+]
+
+# --- Names (DESIGN.md "Names": a contract) -------------------------------------------------------
+
+GROUP = "helmrelease.dev"
+VERSION = "v1"
+API_VERSION: Final = "helmrelease.dev/v1"
+KIND: Final = "HelmRelease"
+LIST_KIND = "HelmReleaseList"
+PLURAL = "helmreleases"
+SINGULAR = "helmrelease"
+SHORT_NAMES: tuple[str, ...] = ("hr",)
+CRD_NAME = f"{PLURAL}.{GROUP}"
+FINALIZER = f"{GROUP}/finalizer"
+
+ANNOTATION_PREFIX = f"{GROUP}/"
+ANNOTATION_SUSPEND = f"{GROUP}/suspend"
+ANNOTATION_RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
+ANNOTATION_FORCE_AT = f"{GROUP}/force-at"
+ANNOTATION_RESET_AT = f"{GROUP}/reset-at"
+
+CONDITION_READY = "Ready"
+CONDITION_RELEASED = "Released"
+CONDITION_RECONCILING = "Reconciling"
+CONDITION_STALLED = "Stalled"
+CONDITION_REMEDIATED = "Remediated"
+CONDITION_TEST_SUCCESS = "TestSuccess"
+CONDITION_DRIFTED = "Drifted"
+CONDITION_TYPES: tuple[str, ...] = (
+    CONDITION_READY,
+    CONDITION_RELEASED,
+    CONDITION_RECONCILING,
+    CONDITION_STALLED,
+    CONDITION_REMEDIATED,
+    CONDITION_TEST_SUCCESS,
+    CONDITION_DRIFTED,
+)
+REASON_SUSPENDED = "Suspended"
+
+#: Helm refuses longer release names.
+RELEASE_NAME_MAX_LENGTH = 53
+
+
+# --- Validated scalar types -----------------------------------------------------------------------
+
+_DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+def _name_check(what: str, pattern: str, max_length: int) -> Callable[[str], str]:
+    """A validator for Kubernetes-style names, with a message saying what is allowed."""
+    compiled = re.compile(pattern)
+    allowed = "lowercase letters, digits and '-'" + (" or '.'" if "\\." in pattern else "")
+
+    def check(value: str) -> str:
+        if len(value) > max_length:
+            raise ValueError(f"{value!r} is too long for a {what} ({len(value)} > {max_length} characters)")
+        if not compiled.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a valid {what}: use {allowed}, starting and ending with a letter or digit"
+            )
+        return value
+
+    return check
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+def _check_positive_duration(value: str) -> str:
+    if parse_duration(value) <= 0:
+        raise ValueError(f"invalid duration {value!r}: must be greater than 0s")
+    return value
+
+
+def _check_retries(value: int) -> int:
+    if value < -1:
+        raise ValueError(f"must be -1 (retry forever) or a number of retries >= 0, got {value}")
+    return value
+
+
+def _check_relative_path(value: str) -> str:
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith("/") or ".." in parts:
+        raise ValueError(f"{value!r} must be a path relative to the repository root, without '..'")
+    return value
+
+
+def _matching(pattern: str, requirement: str) -> Callable[[str], str]:
+    """A validator: the value must match `pattern`, else `'<value>' <requirement>`."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} {requirement}")
+        return value
+
+    return check
+
+
+def _none_to_empty_dict(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _none_to_empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+Duration = Annotated[
+    str,
+    AfterValidator(_check_duration),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+]
+PositiveDuration = Annotated[
+    str,
+    AfterValidator(_check_positive_duration),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+]
+Retries = Annotated[int, AfterValidator(_check_retries), WithJsonSchema({"type": "integer", "minimum": -1})]
+NamespaceName = Annotated[
+    str,
+    AfterValidator(_name_check("namespace name", _DNS1123_LABEL, 63)),
+    WithJsonSchema({"type": "string", "pattern": _DNS1123_LABEL, "maxLength": 63}),
+]
+ObjectName = Annotated[
+    str,
+    AfterValidator(_name_check("object name", _DNS1123_SUBDOMAIN, 253)),
+    WithJsonSchema({"type": "string", "pattern": _DNS1123_SUBDOMAIN, "maxLength": 253}),
+]
+ReleaseName = Annotated[
+    str,
+    AfterValidator(_name_check("Helm release name", _DNS1123_SUBDOMAIN, RELEASE_NAME_MAX_LENGTH)),
+    WithJsonSchema({"type": "string", "pattern": _DNS1123_SUBDOMAIN, "maxLength": RELEASE_NAME_MAX_LENGTH}),
+]
+_COMMIT = r"^[0-9a-f]{7,64}$"
+_HTTP_URL = r"^https?://\S+$"
+_OCI_URL = r"^oci://\S+$"
+_OCI_DIGEST = r"^sha256:[0-9a-f]{64}$"
+CommitSha = Annotated[
+    str,
+    AfterValidator(_matching(_COMMIT, "is not a commit SHA (7 to 64 lowercase hex digits)")),
+    WithJsonSchema({"type": "string", "pattern": _COMMIT}),
+]
+HttpUrl = Annotated[
+    str,
+    AfterValidator(_matching(_HTTP_URL, "is not an http:// or https:// URL")),
+    WithJsonSchema({"type": "string", "pattern": _HTTP_URL}),
+]
+OciUrl = Annotated[
+    str,
+    AfterValidator(_matching(_OCI_URL, "is not an OCI chart reference: it must start with oci://")),
+    WithJsonSchema({"type": "string", "pattern": _OCI_URL}),
+]
+OciDigest = Annotated[
+    str,
+    AfterValidator(_matching(_OCI_DIGEST, "is not a digest: expected sha256: and 64 lowercase hex digits")),
+    WithJsonSchema({"type": "string", "pattern": _OCI_DIGEST}),
+]
+FreeForm = Annotated[dict[str, Any], BeforeValidator(_none_to_empty_dict)]
+
+
+class _Spec(BaseModel):
+    """Base of spec models: camelCase in YAML, snake_case in Python, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+    )
+
+
+class _Status(BaseModel):
+    """Base of status models: camelCase in YAML, snake_case in Python, unknown fields ignored."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        use_attribute_docstrings=True,
+    )
+
+
+# --- spec.chart -----------------------------------------------------------------------------------
+
+
+def _exactly_one_rule(*fields: str) -> str:
+    """A CEL rule (x-kubernetes-validations) requiring exactly one of `fields` to be set."""
+    return " + ".join(f"(has(self.{f}) ? 1 : 0)" for f in fields) + " == 1"
+
+
+class SecretRef(_Spec):
+    """A Secret in the HelmRelease's namespace holding credentials."""
+
+    name: ObjectName
+    """Name of the Secret."""
+
+
+class GitRef(_Spec):
+    """The git revision to check out: exactly one of branch, tag, semver or commit."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": _exactly_one_rule("branch", "tag", "semver", "commit"),
+                    "message": "exactly one of branch, tag, semver or commit must be set",
+                }
+            ]
+        }
+    )
+
+    branch: NonEmptyStr | None = None
+    """Branch to follow, e.g. main."""
+    tag: NonEmptyStr | None = None
+    """Tag to check out, e.g. v1.2.3."""
+    semver: NonEmptyStr | None = None
+    """Semver range over the repository's tags; the highest matching tag is checked out."""
+    commit: CommitSha | None = None
+    """Commit SHA (lowercase hex, at least 7 characters) to check out."""
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> GitRef:
+        kinds = [k for k in ("branch", "tag", "semver", "commit") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            got = f" (got {' and '.join(kinds)})" if kinds else ""
+            raise ValueError(f"exactly one of branch, tag, semver or commit must be set{got}")
+        return self
+
+    @property
+    def kind(self) -> Literal["branch", "tag", "semver", "commit"]:
+        """Which kind of reference is set."""
+        if self.branch is not None:
+            return "branch"
+        if self.tag is not None:
+            return "tag"
+        if self.semver is not None:
+            return "semver"
+        return "commit"
+
+    @property
+    def value(self) -> str:
+        """The value of the reference that is set."""
+        value = getattr(self, self.kind)
+        assert isinstance(value, str)
+        return value
+
+
+class GitChartSource(_Spec):
+    """A chart directory in a git repository (Flux v1 Helm Operator style)."""
+
+    url: NonEmptyStr
+    """Repository URL: https://, http://, ssh://, git:// or scp-like git@host:path."""
+    ref: GitRef | None = None
+    """Revision to check out; the remote's default branch (HEAD) when omitted."""
+    path: Annotated[str, AfterValidator(_check_relative_path)] = "."
+    """Chart directory relative to the repository root."""
+    secret_ref: SecretRef | None = None
+    """Credentials: keys username/password (HTTP) or identity/known_hosts (SSH)."""
+
+
+class RepositoryChartSource(_Spec):
+    """A chart from an HTTP(S) Helm chart repository (index.yaml)."""
+
+    url: HttpUrl
+    """Repository URL (http:// or https://), the directory holding index.yaml."""
+    name: NonEmptyStr
+    """Chart name in the repository index."""
+    version: NonEmptyStr = "*"
+    """Exact chart version or semver range (e.g. 6.5.0, ~6.5, >=6.0.0 <7.0.0); the highest match wins."""
+    secret_ref: SecretRef | None = None
+    """Credentials: keys username/password, optionally caFile/certFile/keyFile."""
+
+
+class OCIChartSource(_Spec):
+    """A chart stored as an OCI artifact in a container registry."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.version) && has(self.digest))",
+                    "message": "set version or digest, not both",
+                }
+            ]
+        }
+    )
+
+    url: OciUrl
+    """Chart reference without tag, e.g. oci://ghcr.io/stefanprodan/charts/podinfo."""
+    version: NonEmptyStr | None = None
+    """Exact version (tag) or semver range; the highest semver tag when neither version nor digest is set."""
+    digest: OciDigest | None = None
+    """Manifest digest (sha256:...) to pin the chart to."""
+    secret_ref: SecretRef | None = None
+    """Registry credentials: keys username/password, or a .dockerconfigjson."""
+
+    @model_validator(mode="after")
+    def _version_or_digest(self) -> OCIChartSource:
+        if self.version is not None and self.digest is not None:
+            raise ValueError("set version or digest, not both")
+        return self
+
+
+class ChartRef(_Spec):
+    """Where the chart comes from: exactly one of git, repository or oci."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": _exactly_one_rule("git", "repository", "oci"),
+                    "message": "exactly one of git, repository or oci must be set",
+                }
+            ]
+        }
+    )
+
+    git: GitChartSource | None = None
+    """A chart directory in a git repository."""
+    repository: RepositoryChartSource | None = None
+    """A chart from an HTTP(S) chart repository."""
+    oci: OCIChartSource | None = None
+    """A chart from an OCI registry."""
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ChartRef:
+        kinds = [k for k in ("git", "repository", "oci") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            got = f" (got {' and '.join(kinds)})" if kinds else ""
+            raise ValueError(f"exactly one of git, repository or oci must be set{got}")
+        return self
+
+    @property
+    def kind(self) -> Literal["git", "repository", "oci"]:
+        """Which source is set."""
+        if self.git is not None:
+            return "git"
+        if self.repository is not None:
+            return "repository"
+        return "oci"
+
+    @property
+    def source(self) -> GitChartSource | RepositoryChartSource | OCIChartSource:
+        """The source that is set."""
+        source = self.git or self.repository or self.oci
+        assert source is not None
+        return source
+
+
+# --- the rest of the spec -------------------------------------------------------------------------
+
+
+class ValuesReference(_Spec):
+    """Values read from a key of a ConfigMap or Secret in the HelmRelease's namespace."""
+
+    kind: Literal["ConfigMap", "Secret"]
+    """Kind of the object holding the values."""
+    name: ObjectName
+    """Name of the ConfigMap or Secret."""
+    values_key: NonEmptyStr = "values.yaml"
+    """Key holding the values: a YAML document, or a single value when targetPath is set."""
+    target_path: NonEmptyStr | None = None
+    """Dotted path (e.g. image.tag) to set to the key's raw value instead of merging a YAML document."""
+    optional: bool = False
+    """When true, a missing object or key is skipped instead of failing the reconcile."""
+
+
+class DependencyReference(_Spec):
+    """Another HelmRelease that must be Ready before this one is reconciled."""
+
+    name: ObjectName
+    """Name of the HelmRelease."""
+    namespace: NamespaceName | None = None
+    """Its namespace; this HelmRelease's namespace when omitted."""
+
+
+class InstallRemediation(_Spec):
+    """What to do when an install fails."""
+
+    retries: Retries = 0
+    """Retries after a failed install: 0 = none, -1 = forever."""
+
+    def retries_exhausted(self, failures: int) -> bool:
+        """True when `failures` exceed the allowed retries (never when retrying forever), as Flux."""
+        return self.retries >= 0 and failures > self.retries
+
+
+class UpgradeRemediation(_Spec):
+    """What to do when an upgrade fails."""
+
+    retries: Retries = 0
+    """Retries after a failed upgrade: 0 = none, -1 = forever."""
+    strategy: Literal["rollback", "uninstall"] = "rollback"
+    """How to remediate a failed upgrade: rollback to the last deployed revision, or uninstall."""
+    remediate_last_failure: bool | None = None
+    """Remediate the last failure once retries are exhausted; defaults to true when retries > 0."""
+
+    def must_remediate_last_failure(self) -> bool:
+        """remediateLastFailure, defaulting as Flux: true when retries > 0."""
+        if self.remediate_last_failure is not None:
+            return self.remediate_last_failure
+        return self.retries > 0
+
+    def retries_exhausted(self, failures: int) -> bool:
+        """True when `failures` exceed the allowed retries (never when retrying forever), as Flux."""
+        return self.retries >= 0 and failures > self.retries
+
+
+class InstallSpec(_Spec):
+    """How `helm install` runs."""
+
+    create_namespace: bool = False
+    """Create the target namespace if it does not exist."""
+    crds: Literal["Skip", "Create", "CreateReplace"] = "Create"
+    """The chart's crds/ directory: Skip, Create (only new ones) or CreateReplace."""
+    disable_wait: bool = False
+    """Do not wait for resources to become ready."""
+    remediation: InstallRemediation = Field(default_factory=InstallRemediation)
+    """Failure handling."""
+
+
+class UpgradeSpec(_Spec):
+    """How `helm upgrade` runs."""
+
+    force: bool = False
+    """Replace resources instead of patching them (helm --force / --force-replace)."""
+    cleanup_on_fail: bool = False
+    """Delete resources created by a failed upgrade."""
+    crds: Literal["Skip", "Create", "CreateReplace"] = "Skip"
+    """The chart's crds/ directory on upgrade: Skip, Create (only new ones) or CreateReplace."""
+    disable_wait: bool = False
+    """Do not wait for resources to become ready."""
+    remediation: UpgradeRemediation = Field(default_factory=UpgradeRemediation)
+    """Failure handling."""
+
+
+class RollbackSpec(_Spec):
+    """How `helm rollback` runs when remediating a failed upgrade."""
+
+    force: bool = False
+    """Replace resources instead of patching them."""
+    cleanup_on_fail: bool = False
+    """Delete resources created by a failed rollback."""
+    disable_wait: bool = False
+    """Do not wait for resources to become ready."""
+    timeout: PositiveDuration | None = None
+    """Timeout of the rollback; spec.timeout when omitted."""
+
+
+class UninstallSpec(_Spec):
+    """How `helm uninstall` runs."""
+
+    keep_history: bool = False
+    """Keep the release history (helm uninstall --keep-history)."""
+    disable_hooks: bool = False
+    """Do not run the chart's uninstall hooks."""
+    timeout: PositiveDuration | None = None
+    """Timeout of the uninstall; spec.timeout when omitted."""
+
+
+class HelmTestSpec(_Spec):
+    """Whether and how `helm test` runs after an install or upgrade."""
+
+    enable: bool = False
+    """Run the chart's test hooks after each install or upgrade."""
+    ignore_failures: bool = False
+    """Record test failures in status without treating the release as failed."""
+
+
+class BackoffSpec(_Spec):
+    """Delay between retries of a failed reconcile: initial * factor^n, capped at max, with jitter."""
+
+    initial: PositiveDuration = "10s"
+    """Delay after the first failure."""
+    max: PositiveDuration = "10m"
+    """Longest delay."""
+    factor: Annotated[float, Field(ge=1)] = 2.0
+    """Multiplier per consecutive failure (>= 1)."""
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.1
+    """Random spread, as a fraction of the delay, in [0, 1]."""
+
+    @model_validator(mode="after")
+    def _max_not_below_initial(self) -> BackoffSpec:
+        if parse_duration(self.max) < parse_duration(self.initial):
+            raise ValueError(f"max ({self.max}) must not be shorter than initial ({self.initial})")
+        return self
+
+    @property
+    def initial_seconds(self) -> float:
+        """`initial` in seconds."""
+        return parse_duration(self.initial)
+
+    @property
+    def max_seconds(self) -> float:
+        """`max` in seconds."""
+        return parse_duration(self.max)
+
+
+class DriftIgnoreRule(_Spec):
+    """Fields that drift detection ignores."""
+
+    paths: Annotated[list[NonEmptyStr], Field(min_length=1)]
+    """JSON pointers (RFC 6901) of ignored fields, e.g. /spec/replicas."""
+    target: dict[str, Any] | None = None
+    """Resources the rule applies to (e.g. {kind: Deployment, name: web}); all resources when omitted."""
+
+    @field_validator("paths")
+    @classmethod
+    def _json_pointers(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.startswith("/"):
+                raise ValueError(
+                    f"{path!r} is not a JSON pointer: it must start with '/', e.g. /spec/replicas"
+                )
+        return paths
+
+
+class DriftDetectionSpec(_Spec):
+    """Detection of changes made to the release's resources outside Helm."""
+
+    mode: Literal["disabled", "warn", "enabled"] = "disabled"
+    """disabled; warn (report drift); enabled (report and correct drift)."""
+    ignore: Annotated[list[DriftIgnoreRule], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list
+    )
+    """Fields to leave alone."""
+
+
+class HelmReleaseSpec(_Spec):
+    """The desired state of a Helm release."""
+
+    chart: ChartRef
+    """Where the chart comes from: exactly one of git, repository or oci."""
+    release_name: ReleaseName | None = None
+    """Helm release name; metadata.name, or <targetNamespace>-<metadata.name> when targetNamespace is set."""
+    target_namespace: NamespaceName | None = None
+    """Namespace the release is installed into; the HelmRelease's namespace when omitted."""
+    storage_namespace: NamespaceName | None = None
+    """Namespace of Helm's release storage; the target namespace when omitted."""
+    service_account_name: ObjectName | None = None
+    """Service account (in the HelmRelease's namespace) to impersonate when running Helm."""
+    interval: PositiveDuration = "5m"
+    """How often the cluster is checked against the spec (no Helm call when nothing changed)."""
+    timeout: PositiveDuration = "5m"
+    """Timeout of each Helm action (install, upgrade, test, rollback, uninstall)."""
+    suspend: bool = False
+    """Stop reconciling; the annotation helmrelease.dev/suspend: "true" suspends too."""
+    values: FreeForm = Field(default_factory=dict)
+    """Values merged last, over the chart's values.yaml and valuesFrom."""
+    values_from: Annotated[list[ValuesReference], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list
+    )
+    """Values from ConfigMaps and Secrets, merged in order over the chart's values.yaml."""
+    depends_on: Annotated[list[DependencyReference], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list
+    )
+    """HelmReleases that must be Ready before this one is reconciled."""
+    max_history: Annotated[int, Field(ge=0)] = 5
+    """Revisions kept in Helm's storage and in status.history (helm --history-max; 0 = unlimited)."""
+    install: InstallSpec = Field(default_factory=InstallSpec)
+    """How helm install runs."""
+    upgrade: UpgradeSpec = Field(default_factory=UpgradeSpec)
+    """How helm upgrade runs."""
+    rollback: RollbackSpec = Field(default_factory=RollbackSpec)
+    """How helm rollback runs."""
+    uninstall: UninstallSpec = Field(default_factory=UninstallSpec)
+    """How helm uninstall runs."""
+    test: HelmTestSpec = Field(default_factory=HelmTestSpec)
+    """Whether helm test runs after install and upgrade."""
+    backoff: BackoffSpec = Field(default_factory=BackoffSpec)
+    """Delay between retries of a failed reconcile."""
+    keep_failed_release: bool = False
+    """On failure leave the failed release in place for debugging: no rollback, no uninstall."""
+    drift_detection: DriftDetectionSpec = Field(default_factory=DriftDetectionSpec)
+    """Detection of changes made outside Helm."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chart_missing_means_empty(cls, data: Any) -> Any:
+        # A missing chart gets the same actionable message as an empty one.
+        if isinstance(data, dict) and data.get("chart") is None:
+            data = {**data, "chart": {}}
+        return data
+
+    @property
+    def interval_seconds(self) -> float:
+        """`interval` in seconds."""
+        return parse_duration(self.interval)
+
+    @property
+    def timeout_seconds(self) -> float:
+        """`timeout` in seconds."""
+        return parse_duration(self.timeout)
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+
+class Condition(_Status):
+    """A Kubernetes condition (metav1.Condition)."""
+
+    type: str
+    """Ready, Released, Reconciling, Stalled, Remediated, TestSuccess or Drifted."""
+    status: Literal["True", "False", "Unknown"]
+    """True, False or Unknown."""
+    reason: str = ""
+    """CamelCase reason, e.g. InstallSucceeded, UpgradeFailed, Suspended."""
+    message: str = ""
+    """One line a human can act on."""
+    last_transition_time: str | None = None
+    """When status last changed (RFC 3339)."""
+    observed_generation: int | None = None
+    """metadata.generation the condition was computed for."""
+
+
+class HelmTestHookStatus(_Status):
+    """The last run of one test hook."""
+
+    last_started: str | None = None
+    """When the hook last started (RFC 3339)."""
+    last_completed: str | None = None
+    """When the hook last completed (RFC 3339)."""
+    phase: str | None = None
+    """Succeeded, Failed, Running or Unknown."""
+
+
+class HistoryEntry(_Status):
+    """A short snapshot of one Helm release revision."""
+
+    revision: int
+    """Helm release revision."""
+    name: str | None = None
+    """Helm release name."""
+    namespace: str | None = None
+    """Namespace of the release."""
+    chart_name: str
+    """Chart name."""
+    chart_version: str
+    """Chart version."""
+    app_version: str | None = None
+    """The chart's appVersion."""
+    config_digest: str
+    """Digest of the merged values (never the values themselves)."""
+    status: str
+    """Helm release status: deployed, failed, superseded, uninstalled, pending-install, ..."""
+    first_deployed: str | None = None
+    """When the release was first deployed (RFC 3339)."""
+    last_deployed: str | None = None
+    """When this revision was deployed (RFC 3339)."""
+    deleted: str | None = None
+    """When the release was uninstalled (RFC 3339)."""
+    test_hooks: dict[str, HelmTestHookStatus] | None = None
+    """Test hooks of this revision by name, when helm test ran."""
+
+
+class HelmReleaseStatus(_Status):
+    """The observed state, written by the controller only."""
+
+    observed_generation: int | None = None
+    """metadata.generation last reconciled."""
+    conditions: Annotated[list[Condition], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Ready, Released, Reconciling, Stalled, Remediated, TestSuccess, Drifted."""
+    suspended: bool = False
+    """Whether reconciliation is suspended (spec.suspend or the helmrelease.dev/suspend annotation)."""
+    helm_chart: str | None = None
+    """Chart of the last attempt as <name>@<version>, e.g. podinfo@6.5.0."""
+    storage_namespace: str | None = None
+    """Namespace of Helm's release storage for the current release."""
+    last_attempted_release_action: Literal["install", "upgrade"] | None = None
+    """The last release action attempted: install or upgrade."""
+    last_attempted_revision: str | None = None
+    """Chart version plus source revision of the last attempt."""
+    last_attempted_config_digest: str | None = None
+    """Digest of chart plus merged values of the last attempt (never the values)."""
+    last_attempted_generation: int | None = None
+    """metadata.generation of the last attempt."""
+    last_applied_revision: str | None = None
+    """Chart version plus source revision of the last successful release."""
+    install_failures: Annotated[int, Field(ge=0)] = 0
+    """Consecutive install failures."""
+    upgrade_failures: Annotated[int, Field(ge=0)] = 0
+    """Consecutive upgrade failures."""
+    failures: Annotated[int, Field(ge=0)] = 0
+    """Consecutive reconcile failures of any kind."""
+    next_retry_at: str | None = None
+    """When the next retry is due (RFC 3339), while backing off."""
+    history: Annotated[list[HistoryEntry], BeforeValidator(_none_to_empty_list)] = Field(default_factory=list)
+    """At most maxHistory snapshots of release revisions, newest first."""
+    last_tested_revision: int | None = None
+    """Release revision that `helm test` last ran against (spec.test.enable)."""
+    remediated_config_digest: str | None = None
+    """Config digest whose failure was last remediated (rolled back or uninstalled), so it is not repeated."""
+    last_handled_reconcile_at: str | None = None
+    """Last handled value of the helmrelease.dev/reconcile-requested-at annotation."""
+    last_handled_force_at: str | None = None
+    """Last handled value of the helmrelease.dev/force-at annotation."""
+    last_handled_reset_at: str | None = None
+    """Last handled value of the helmrelease.dev/reset-at annotation."""
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition of type `type_`, if present."""
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+def status_to_obj(status: HelmReleaseStatus, *, nulls: bool = False) -> dict[str, Any]:
+    """`status` as the JSON object stored in the HelmRelease (camelCase keys, None fields left out).
+
+    With `nulls=True`, top-level fields that are None are written as null instead, so that a JSON
+    merge patch of the result clears them.
+    """
+    obj = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if nulls:
+        for name, info in type(status).model_fields.items():
+            if getattr(status, name) is None:
+                obj[info.alias or name] = None
+    return obj
+
+
+# --- the object -----------------------------------------------------------------------------------
+
+
+def shorten_release_name(name: str) -> str:
+    """`name` cut to Helm's 53 characters as Flux does: 40 characters, '-', 12 hex of its sha256."""
+    if len(name) <= RELEASE_NAME_MAX_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return name[: RELEASE_NAME_MAX_LENGTH - 13] + "-" + digest[:12]
+
+
+class SpecError(ValueError):
+    """An invalid HelmRelease; str() is one line a human can act on, e.g.
+    `spec.chart: exactly one of git, repository or oci must be set`.
+
+    `messages` holds one such line per problem found (str() shows the first and a count).
+    """
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+        super().__init__(messages[0] + more)
+
+
+class HelmRelease(BaseModel):
+    """A HelmRelease object: apiVersion, kind, metadata (a plain dict), spec and status."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        use_attribute_docstrings=True,
+    )
+
+    api_version: Literal["helmrelease.dev/v1"] = API_VERSION
+    """helmrelease.dev/v1."""
+    kind: Literal["HelmRelease"] = KIND
+    """HelmRelease."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Standard Kubernetes object metadata."""
+    spec: HelmReleaseSpec
+    """The desired state."""
+    status: HelmReleaseStatus | None = None
+    """The observed state."""
+
+    @field_validator("metadata")
+    @classmethod
+    def _has_name(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        name = metadata.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("name is required")
+        return metadata
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> HelmRelease:
+        """Parse a HelmRelease object (a dict as the API server returns it, or loaded YAML).
+
+        Raises SpecError with a one-line message when it is invalid.
+        """
+        try:
+            return cls.model_validate(obj)
+        except ValidationError as exc:
+            raise SpecError([_describe(err) for err in exc.errors(include_url=False)]) from None
+
+    def to_obj(self) -> dict[str, Any]:
+        """The object as JSON-ready dict (camelCase, None left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @property
+    def name(self) -> str:
+        """metadata.name."""
+        return str(self.metadata["name"])
+
+    @property
+    def namespace(self) -> str:
+        """metadata.namespace ("default" when absent, as kubectl applies it)."""
+        return str(self.metadata.get("namespace") or "default")
+
+    @property
+    def generation(self) -> int:
+        """metadata.generation (0 when absent)."""
+        return int(self.metadata.get("generation") or 0)
+
+    @property
+    def uid(self) -> str | None:
+        """metadata.uid."""
+        uid = self.metadata.get("uid")
+        return str(uid) if uid is not None else None
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """metadata.annotations (empty when absent)."""
+        return dict(self.metadata.get("annotations") or {})
+
+    def annotation(self, name: str) -> str | None:
+        """The value of a helmrelease.dev/ annotation: "suspend", "reconcile-requested-at", "force-at",
+        "reset-at" (the full name with prefix works too); None when absent."""
+        key = name if name.startswith(ANNOTATION_PREFIX) else ANNOTATION_PREFIX + name
+        value = self.annotations.get(key)
+        return None if value is None else str(value)
+
+    @property
+    def release_name(self) -> str:
+        """spec.releaseName, else [<targetNamespace>-]<metadata.name> shortened to 53 characters (Flux)."""
+        if self.spec.release_name:
+            return self.spec.release_name
+        if self.spec.target_namespace:
+            return shorten_release_name(f"{self.spec.target_namespace}-{self.name}")
+        return shorten_release_name(self.name)
+
+    @property
+    def target_namespace(self) -> str:
+        """spec.targetNamespace, else the HelmRelease's namespace."""
+        return self.spec.target_namespace or self.namespace
+
+    @property
+    def storage_namespace(self) -> str:
+        """spec.storageNamespace, else the target namespace."""
+        return self.spec.storage_namespace or self.target_namespace
+
+    @property
+    def suspended(self) -> bool:
+        """spec.suspend, or the annotation helmrelease.dev/suspend set to "true" (any case)."""
+        value = self.annotation(ANNOTATION_SUSPEND)
+        return self.spec.suspend or (value is not None and value.strip().lower() == "true")
+
+
+# --- turning pydantic errors into one line --------------------------------------------------------
+
+
+def _describe_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + part
+    return path or "object"
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional from a type annotation."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
+    """The camelCase field names allowed at the object holding `loc`'s last element."""
+    tp: Any = HelmRelease
+    for part in loc[:-1]:
+        tp = _unwrap(tp)
+        if isinstance(part, int):
+            if typing.get_origin(tp) is not list:
+                return []
+            tp = typing.get_args(tp)[0]
+        else:
+            if not (isinstance(tp, type) and issubclass(tp, BaseModel)):
+                return []
+            field = next(
+                (f for n, f in tp.model_fields.items() if part in (n, f.alias)),
+                None,
+            )
+            if field is None:
+                return []
+            tp = field.annotation
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return []
+
+
+_SIMPLE_MESSAGES = {
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+}
+
+
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+
+
+def _describe(err: Any) -> str:
+    """One pydantic error as `<path>: <what is wrong>`."""
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    kind: str = err["type"]
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    value = err.get("input")
+    path = _loc_to_path(loc)
+    if kind == "missing":
+        message = "required field is missing"
+    elif kind == "extra_forbidden":
+        message = "unknown field"
+        name = loc[-1] if loc else ""
+        if isinstance(name, str):
+            close = difflib.get_close_matches(name, _known_fields(loc), n=1, cutoff=0.6)
+            if close:
+                message += f'; did you mean "{close[0]}"?'
+    elif kind == "value_error" and "error" in ctx:
+        message = str(ctx["error"])
+    elif kind == "literal_error":
+        message = f"must be {ctx.get('expected')}, got {value!r}"
+    elif kind in _SIMPLE_MESSAGES:
+        message = f"{_SIMPLE_MESSAGES[kind]}, got {_describe_value(value)}"
+    elif kind == "string_too_short" and ctx.get("min_length") == 1:
+        message = "must not be empty"
+    elif kind == "too_short":
+        message = f"must have at least {ctx.get('min_length')} item(s)"
+    elif kind == "string_pattern_mismatch":
+        message = f"{value!r} does not match the pattern {ctx.get('pattern')}"
+    elif kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
+        bound = ctx.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        message = f"must be {op} {bound}, got {value!r}"
+    else:
+        message = str(err.get("msg", "invalid"))
+        message = message.removeprefix("Value error, ")
+    return f"{path}: {message}"

@@ -1,0 +1,42 @@
+"""Chart resolution for a HelmRelease: picks the source for `spec.chart` and reads its credentials.
+
+The sources themselves (sources/) know nothing of Kubernetes; this is where a
+`secretRef` becomes `Credentials`. Credentials are read per resolve and never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from .kube.client import SECRETS, KubeClient
+from .kube.client import NotFound as KubeNotFound
+from .sources.base import Credentials, ResolvedChart, SourceError
+
+
+class ChartResolver:
+    def __init__(self, repository: Any, git: Any = None, oci: Any = None) -> None:
+        self.repository, self.git, self.oci = repository, git, oci
+
+    async def credentials(self, client: KubeClient, namespace: str, ref: Any) -> Credentials | None:
+        if ref is None:
+            return None
+        try:
+            secret = await client.get(SECRETS, namespace, ref.name)
+        except KubeNotFound:
+            raise SourceError(f"secretRef: Secret {namespace}/{ref.name} not found") from None
+        data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        return Credentials.from_secret_data(data)
+
+    async def resolve(self, hr: Any, client: KubeClient, refresh: bool = False) -> ResolvedChart:
+        chart = hr.spec.chart
+        for kind in ("repository", "git", "oci"):
+            ref = getattr(chart, kind, None)
+            if ref is None:
+                continue
+            source = getattr(self, kind)
+            if source is None:
+                raise SourceError(f"spec.chart.{kind}: this source kind is not supported yet")
+            creds = await self.credentials(client, hr.namespace, getattr(ref, "secret_ref", None))
+            return await source.resolve(ref, creds, refresh=refresh)  # type: ignore[no-any-return]
+        raise SourceError("spec.chart: no chart source set")

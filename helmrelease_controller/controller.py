@@ -1,0 +1,215 @@
+"""Wiring: informer -> work queue -> N workers -> Reconciler, under optional leader election.
+
+- One informer on HelmReleases (one namespace or all). Its events enqueue keys, except
+  status-only changes (our own writes), so a status patch never triggers a reconcile.
+- A change to a HelmRelease's readiness enqueues the HelmReleases that depend on it.
+- `concurrent` workers; the queue never hands one key to two workers (one reconcile per
+  object at a time); a reconcile's result schedules the next look (`interval`, a retry
+  time); an exception requeues with per-key exponential backoff (0.75 s .. 15 min).
+- Graceful shutdown (SIGTERM): stop taking work, let running reconciles (and their helm
+  processes) finish within `shutdown_grace`, then cancel what remains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .charts import ChartResolver
+from .executor import Executor
+from .helm.runner import Helm
+from .kube.client import HELMRELEASES, KubeClient
+from .kube.events import EventRecorder
+from .kube.informer import Informer, strip_managed_fields
+from .kube.leader import LeaderElector
+from .kube.workqueue import ShutDown, WorkQueue
+from .reconciler import Reconciler
+from .sources.repository import RepositorySource
+
+log = logging.getLogger("helmrelease_controller")
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Options:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None  # None: all namespaces
+    concurrent: int = 4
+    helm: str = "helm"
+    leader_elect: bool = False
+    leader_namespace: str = "helmrelease-system"
+    lease_name: str = "helmrelease-controller"
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}")
+    cache_dir: str = field(
+        default_factory=lambda: os.environ.get("HELMRELEASE_CACHE_DIR", "/tmp/helmrelease-cache")
+    )
+    shutdown_grace: float = 60.0
+    resync_period: float | None = 600.0
+    dependency_requeue: float = 5.0
+
+
+def _trigger_fields(obj: dict[str, Any]) -> tuple[Any, ...]:
+    """What, when it changes, needs a reconcile: everything a user can change, not status."""
+    meta = obj.get("metadata") or {}
+    return (
+        meta.get("generation"),
+        meta.get("annotations"),
+        meta.get("labels"),
+        meta.get("deletionTimestamp"),
+        meta.get("finalizers"),
+        meta.get("uid"),
+    )
+
+
+def _ready(obj: dict[str, Any]) -> tuple[Any, ...]:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return (c.get("status"), (obj.get("status") or {}).get("observedGeneration"))
+    return (None, None)
+
+
+class Controller:
+    def __init__(self, opts: Options, client: KubeClient, helm: Helm | None = None) -> None:
+        self.opts, self.client = opts, client
+        self.helm = helm or Helm(executable=opts.helm, kubeconfig=opts.kubeconfig)
+        self.queue: WorkQueue[Key] = WorkQueue(name="helmreleases")
+        self.informer = Informer(
+            client,
+            HELMRELEASES,
+            namespace=opts.namespace,
+            resync_period=opts.resync_period,
+            transform=strip_managed_fields,
+        )
+        self.events = EventRecorder(client)
+        self.sources = ChartResolver(
+            repository=RepositorySource(cache_dir=Path(opts.cache_dir) / "repository")
+        )
+        self.reconciler = Reconciler(
+            client,
+            Executor(self.helm, client),
+            self.sources,
+            self.events,
+            self.informer,
+            dependency_requeue=opts.dependency_requeue,
+        )
+        self._seen: dict[Key, tuple[Any, ...]] = {}
+        self._ready_seen: dict[Key, tuple[Any, ...]] = {}
+        self.informer.add_handler(self._on_event)
+        self.reconciles = 0
+        self.started = asyncio.Event()
+
+    # -- events -> queue ------------------------------------------------------------------------
+    def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if kind == "delete":
+            self._seen.pop(key, None)
+            self._ready_seen.pop(key, None)
+            self._enqueue_dependents(key)
+            return
+        trig, rdy = _trigger_fields(obj), _ready(obj)
+        if kind in ("add", "resync") or self._seen.get(key) != trig:
+            self.queue.add(key)
+        self._seen[key] = trig
+        if self._ready_seen.get(key) != rdy:
+            self._ready_seen[key] = rdy
+            self._enqueue_dependents(key)
+
+    def _enqueue_dependents(self, key: Key) -> None:
+        for other in self.informer.list():
+            ometa = other["metadata"]
+            for dep in (other.get("spec") or {}).get("dependsOn") or []:
+                if (dep.get("namespace") or ometa["namespace"], dep.get("name")) == key:
+                    self.queue.add((ometa["namespace"], ometa["name"]))
+
+    # -- workers -------------------------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            try:
+                result = await self.reconciler.reconcile(*key)
+                self.reconciles += 1
+                self.queue.forget(key)
+                if result.requeue_after is not None:
+                    self.queue.add_after(key, result.requeue_after)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.error(
+                    "reconcile of %s/%s failed: %s",
+                    key[0],
+                    key[1],
+                    str(e)[:300],
+                    extra={"key": f"{key[0]}/{key[1]}"},
+                )
+                log.debug("traceback", exc_info=True)
+                self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+
+    async def _run_leading(self, stop: asyncio.Event) -> None:
+        informer_task = asyncio.create_task(self.informer.run(), name="informer")
+        await self.informer.synced.wait()
+        log.info("informer synced: %d HelmRelease(s)", len(self.informer))
+        workers = [
+            asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.opts.concurrent)
+        ]
+        self.started.set()
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down: waiting up to %.0fs for running reconciles", self.opts.shutdown_grace)
+            self.queue.shutdown(immediate=True)
+            done, pending = await asyncio.wait(workers, timeout=self.opts.shutdown_grace)
+            for t in pending:
+                t.cancel()
+            self.informer.stop()
+            for t in (informer_task, *pending):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            await self.events.close()
+            await self.sources.repository.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set (or, with leader election, until leadership is lost)."""
+        if not self.opts.leader_elect:
+            await self._run_leading(stop)
+            return
+        elector = LeaderElector(self.client, self.opts.leader_namespace, self.opts.lease_name, self.opts.identity)
+        stop_leading = asyncio.Event()
+
+        async def lead() -> None:
+            log.info("became leader (%s)", self.opts.identity)
+            await self._run_leading(stop_leading)
+
+        run_task = asyncio.create_task(elector.run(lead), name="leader-election")
+        stop_task = asyncio.create_task(stop.wait())
+        await asyncio.wait([run_task, stop_task], return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        if not stop.is_set():
+            log.error("leadership lost; exiting so a fresh process can campaign again")
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await run_task
+            return
+        if elector.is_leader:
+            stop_leading.set()  # graceful: running reconciles finish, then the work returns
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await run_task
+        with contextlib.suppress(Exception):
+            await elector.release()  # a successor takes over at once
+        if not run_task.done():
+            run_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await run_task

@@ -1,0 +1,456 @@
+"""A small dict-in/dict-out async Kubernetes client.
+
+Owns talking HTTP to the API server: configuration and authentication (through the
+official client's ``kubernetes.aio`` flavour: kubeconfig, in-cluster service account
+with token refresh, exec plugins), resource paths, CRUD, the four patch flavours,
+paginated lists, streaming watches, and mapping error responses to :class:`ApiError`
+and its subclasses. Objects are plain dicts; no generated models are involved.
+
+Request bodies are never logged: they may be Secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+from collections import Counter
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes.aio import client as kclient
+from kubernetes.aio import config as kconfig
+
+from helmrelease_controller import __version__
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+ObjList = list[Obj]  # (a class with a `list` method cannot say list[...] in its annotations)
+PatchType = Literal["merge", "json", "strategic", "apply"]
+
+FIELD_MANAGER = "helmrelease-controller"
+PATCH_CONTENT_TYPES: dict[str, str] = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+
+
+# -- errors ---------------------------------------------------------------------------------------
+class ApiError(Exception):
+    """The API server answered with an error `Status` (or could not be reached: status 0)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class NotFound(ApiError):
+    """404."""
+
+
+class Conflict(ApiError):
+    """409: a stale resourceVersion, or (reason "AlreadyExists") a create of an existing name."""
+
+
+class Gone(ApiError):
+    """410: the requested resourceVersion is older than the server's history; re-list."""
+
+
+class TransportError(ApiError):
+    """The request did not complete: connection refused or reset, timeout, truncated stream."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, "TransportError", message)
+
+
+class StreamBroken(TransportError):
+    """A watch stream that had started (HTTP 200) broke off: resume it from the last resourceVersion."""
+
+
+_ERRORS: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 410: Gone}
+
+
+def error_from_status(status: int, body: bytes | Obj | None, http_reason: str = "") -> ApiError:
+    """An :class:`ApiError` from an HTTP status and a (possibly non-JSON) `Status` body."""
+    data: Any = body
+    if isinstance(body, bytes):
+        with contextlib.suppress(ValueError):
+            data = json.loads(body)
+    data = data if isinstance(data, dict) else {}
+    status = int(data.get("code") or status)
+    reason, message = str(data.get("reason") or http_reason or "Error"), str(data.get("message") or "")
+    return _ERRORS.get(status, ApiError)(status, reason, message)
+
+
+# -- wire formats ---------------------------------------------------------------------------------
+def micro_time(t: dt.datetime | None = None) -> str:
+    """A Kubernetes MicroTime: RFC 3339, UTC, 6 fractional digits, "Z"."""
+    t = (t or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """Parse a Kubernetes Time or MicroTime (None when absent or malformed)."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+# -- resources ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resource:
+    """One API resource: where it lives and what it is called."""
+
+    group: str
+    version: str
+    plural: str
+    namespaced: bool
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def label(self) -> str:
+        """`plural.group` (or `plural` for the core group): the name used in request counts."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        parts = ["/apis", self.group, self.version] if self.group else ["/api", self.version]
+        if self.namespaced and namespace:
+            parts += ["namespaces", quote(namespace, safe="")]
+        parts.append(self.plural)
+        if name:
+            parts.append(quote(name, safe=""))
+            if subresource:
+                parts.append(subresource)
+        return "/".join(parts)
+
+
+HELMRELEASES = Resource("helmrelease.dev", "v1", "helmreleases", True, "HelmRelease")
+SECRETS = Resource("", "v1", "secrets", True, "Secret")
+CONFIGMAPS = Resource("", "v1", "configmaps", True, "ConfigMap")
+EVENTS = Resource("events.k8s.io", "v1", "events", True, "Event")
+CORE_EVENTS = Resource("", "v1", "events", True, "Event")
+LEASES = Resource("coordination.k8s.io", "v1", "leases", True, "Lease")
+NAMESPACES = Resource("", "v1", "namespaces", False, "Namespace")
+
+
+# -- the client -----------------------------------------------------------------------------------
+class KubeClient:
+    """Async JSON client. Build with :meth:`from_kubeconfig` or :meth:`in_cluster`; `close()` when done."""
+
+    def __init__(
+        self,
+        api_client: kclient.ApiClient,
+        request_timeout: float = 60.0,
+        refresher: asyncio.Task[None] | None = None,
+    ) -> None:
+        self.api_client = api_client
+        self.api_client.user_agent = f"helmrelease-controller/{__version__}"
+        self.request_timeout = request_timeout
+        self.request_count: Counter[tuple[str, str]] = Counter()  # (verb, resource label) -> requests
+        self._refresher = refresher
+
+    @property
+    def host(self) -> str:
+        return str(self.api_client.configuration.host)
+
+    @classmethod
+    async def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClient:
+        """From a kubeconfig file (default: $KUBECONFIG or ~/.kube/config) and context."""
+        cfg = kclient.Configuration()
+        loader = await kconfig.load_kube_config(
+            config_file=path, context=context, client_configuration=cfg, persist_config=False
+        )
+        refresher = None
+        user = getattr(loader, "_user", None)
+        if loader.provider == "gcp" or (user is not None and "exec" in user):
+            # kubernetes.aio refreshes exec/gcp credentials only through this loop (no per-request hook).
+            refresher = asyncio.create_task(kconfig.refresh_token(loader, cfg), name="kube-token-refresh")
+        return cls(kclient.ApiClient(cfg), refresher=refresher)
+
+    @classmethod
+    async def in_cluster(cls, token_file: str | None = None, ca_file: str | None = None) -> KubeClient:
+        """From the pod's service account. The token file is re-read every minute (bound tokens rotate):
+        the loader installs `refresh_api_key_hook`, which runs on every request that asks for BearerToken."""
+        cfg = kclient.Configuration()
+        if token_file is None and ca_file is None:
+            kconfig.load_incluster_config(client_configuration=cfg)
+        else:
+            from kubernetes.aio.config import incluster_config
+
+            incluster_config.InClusterConfigLoader(
+                token_filename=token_file or incluster_config.SERVICE_TOKEN_FILENAME,
+                cert_filename=ca_file or incluster_config.SERVICE_CERT_FILENAME,
+            ).load_and_set(cfg)
+        return cls(kclient.ApiClient(cfg))
+
+    async def close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        await self.api_client.close()
+
+    # -- transport --------------------------------------------------------------------------------
+    async def _serialize(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> tuple[str, str, dict[str, str], Any]:
+        method, url, headers, body, _ = await self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list(query),
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        return method, url, headers, body
+
+    async def _send(
+        self,
+        method: str,
+        verb: str,
+        res: Resource,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> Any:
+        """One request; returns the RESTResponse (status < 400) or raises ApiError."""
+        self.request_count[(verb, res.label)] += 1
+        method, url, headers, body = await self._serialize(method, path, query, body, content_type)
+        try:
+            resp = await self.api_client.rest_client.request(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                _request_timeout=timeout or aiohttp.ClientTimeout(total=self.request_timeout),
+            )
+        except (aiohttp.ClientError, TimeoutError) as e:
+            log.debug("%s %s failed: %s", method, path, e)
+            raise TransportError(f"{method} {path}: {type(e).__name__}: {e}") from e
+        if resp.status >= 400:
+            try:
+                data = await resp.read()
+            except (aiohttp.ClientError, TimeoutError):
+                data = b""
+            finally:
+                resp.response.release()
+            err = error_from_status(resp.status, data, str(resp.reason or ""))
+            log.debug("%s %s -> %s %s", method, path, err.status, err.reason)
+            raise err
+        return resp
+
+    async def _json(self, *args: Any, **kw: Any) -> Any:
+        resp = await self._send(*args, **kw)
+        try:
+            raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise TransportError(f"reading response: {type(e).__name__}: {e}") from e
+        finally:
+            resp.response.release()
+        try:
+            return json.loads(raw) if raw else {}
+        except ValueError:
+            raise ApiError(
+                resp.status, "InvalidResponse", f"response is not JSON ({len(raw)} bytes)"
+            ) from None
+
+    # -- verbs ------------------------------------------------------------------------------------
+    async def get(self, res: Resource, ns: str | None, name: str, subresource: str | None = None) -> Obj:
+        obj: Obj = await self._json("GET", "get", res, res.path(ns, name, subresource))
+        return obj
+
+    async def list(
+        self,
+        res: Resource,
+        ns: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int = 500,
+    ) -> tuple[ObjList, str]:
+        """Every matching object (following `continue` pages) and the list's resourceVersion.
+
+        The resourceVersion is the first page's: the snapshot the pages belong to, and a safe
+        point to start a watch from. An expired continue token falls back to one unpaged list.
+        """
+        base: list[tuple[str, str]] = []
+        if label_selector:
+            base.append(("labelSelector", label_selector))
+        if field_selector:
+            base.append(("fieldSelector", field_selector))
+        items: ObjList = []
+        rv = ""
+        cont = ""
+        while True:
+            query = [*base, ("limit", str(limit))] if limit else list(base)
+            if cont:
+                query.append(("continue", cont))
+            try:
+                page = await self._json("GET", "list", res, res.path(ns), query)
+            except Gone:
+                if not cont:
+                    raise
+                log.info("continue token for %s expired; listing without pages", res.label)
+                page = await self._json("GET", "list", res, res.path(ns), base)
+                items, rv, cont = [], "", ""
+            meta = page.get("metadata") or {}
+            rv = rv or str(meta.get("resourceVersion") or "")
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", res.api_version)
+                item.setdefault("kind", res.kind)
+                items.append(item)
+            cont = str(meta.get("continue") or "")
+            if not cont or not limit:
+                return items, rv
+
+    async def create(
+        self, res: Resource, ns: str | None, body: Obj, field_manager: str = FIELD_MANAGER
+    ) -> Obj:
+        ns = ns or (body.get("metadata") or {}).get("namespace")
+        obj: Obj = await self._json(
+            "POST", "create", res, res.path(ns), [("fieldManager", field_manager)], body
+        )
+        return obj
+
+    async def replace(
+        self,
+        res: Resource,
+        ns: str | None,
+        name: str,
+        body: Obj,
+        subresource: str | None = None,
+        field_manager: str = FIELD_MANAGER,
+    ) -> Obj:
+        """PUT: with body.metadata.resourceVersion set, a stale write raises Conflict."""
+        path = res.path(ns, name, subresource)
+        obj: Obj = await self._json("PUT", "update", res, path, [("fieldManager", field_manager)], body)
+        return obj
+
+    async def patch(
+        self,
+        res: Resource,
+        ns: str | None,
+        name: str,
+        body: Obj | ObjList,
+        patch_type: PatchType = "merge",
+        subresource: str | None = None,
+        field_manager: str = FIELD_MANAGER,
+        force: bool = False,
+    ) -> Obj:
+        try:
+            content_type = PATCH_CONTENT_TYPES[patch_type]
+        except KeyError:
+            raise ValueError(f"unknown patch type {patch_type!r}") from None
+        if patch_type == "json" and not isinstance(body, list):
+            raise ValueError("a json patch is a list of operations")
+        query = [("fieldManager", field_manager)]
+        if patch_type == "apply" and force:
+            query.append(("force", "true"))
+        path = res.path(ns, name, subresource)
+        obj: Obj = await self._json("PATCH", "patch", res, path, query, body, content_type)
+        return obj
+
+    async def delete(
+        self,
+        res: Resource,
+        ns: str | None,
+        name: str,
+        propagation: Literal["Foreground", "Background", "Orphan"] | None = None,
+        preconditions: dict[str, str] | None = None,
+    ) -> Obj:
+        """Delete; returns what the server answers (the object, or a `Status`)."""
+        opts: Obj = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation:
+            opts["propagationPolicy"] = propagation
+        if preconditions:
+            opts["preconditions"] = preconditions
+        obj: Obj = await self._json("DELETE", "delete", res, res.path(ns, name), (), opts)
+        return obj
+
+    async def watch(
+        self,
+        res: Resource,
+        ns: str | None = None,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        allow_bookmarks: bool = True,
+    ) -> AsyncGenerator[tuple[str, Obj], None]:
+        """Stream (type, object) watch events: ADDED, MODIFIED, DELETED, BOOKMARK.
+
+        Ends when the server ends the stream (`timeout_seconds`). An ERROR event raises the
+        matching ApiError (410: :class:`Gone`); a stream that breaks off raises :class:`StreamBroken`.
+        Use with `contextlib.aclosing` to release the connection when leaving early.
+        """
+        query: list[tuple[str, str]] = [("watch", "true")]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        if timeout_seconds:
+            query.append(("timeoutSeconds", str(timeout_seconds)))
+        if allow_bookmarks:
+            query.append(("allowWatchBookmarks", "true"))
+        # No total timeout; a read timeout a bit above the server-side one catches half-open sockets.
+        read_timeout = (timeout_seconds + 30) if timeout_seconds else None
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout, sock_read=read_timeout)
+        resp = await self._send("GET", "watch", res, res.path(ns), query, timeout=timeout)
+        stream = resp.response
+        partial: list[bytes] = []  # an event's bytes until its newline arrives (events can be large)
+        try:
+            try:
+                async for chunk in stream.content.iter_any():
+                    if b"\n" not in chunk:
+                        partial.append(chunk)
+                        continue
+                    *lines, rest = b"".join([*partial, chunk]).split(b"\n")
+                    partial = [rest]
+                    for line in lines:
+                        if line.strip():
+                            yield _decode_event(line)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                raise StreamBroken(f"watch {res.label}: {type(e).__name__}: {e}") from e
+            if (tail := b"".join(partial)).strip():
+                yield _decode_event(tail)
+        finally:
+            stream.close()
+
+
+def _decode_event(line: bytes) -> tuple[str, Obj]:
+    try:
+        ev = json.loads(line)
+        ev_type, obj = str(ev["type"]), ev["object"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise TransportError(f"undecodable watch event ({len(line)} bytes)") from e
+    if ev_type == "ERROR":
+        raise error_from_status(int((obj or {}).get("code") or 500), obj if isinstance(obj, dict) else None)
+    return ev_type, obj

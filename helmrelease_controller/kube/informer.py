@@ -1,0 +1,258 @@
+"""The informer: a list+watch cache of one resource, and change notifications.
+
+Owns keeping an in-memory copy of every object of one resource (optionally one
+namespace and label selector) in step with the API server, the way client-go's
+reflector does: list, then watch from the list's resourceVersion with bookmarks;
+resume a dropped watch from the last seen resourceVersion without re-listing; on
+410 Gone re-list and emit add/update/delete for exactly the differences; retry API
+errors with capped exponential backoff; periodic resync. Handlers are synchronous
+callbacks (the controller only enqueues keys from them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any, Literal
+
+from .client import ApiError, Gone, KubeClient, Obj, ObjList, Resource, StreamBroken
+
+log = logging.getLogger(__name__)
+
+EventKind = Literal["add", "update", "delete", "resync"]
+Handler = Callable[[EventKind, Obj], None]
+Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+
+
+def key_of(obj: Obj) -> Key:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def strip_managed_fields(obj: Obj) -> Obj:
+    """A transform that drops `metadata.managedFields` (often the bulk of an object) before caching."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: initial, x2 per failure, up to `maximum`."""
+
+    def __init__(self, initial: float = 0.8, maximum: float = 30.0, jitter: float = 0.1) -> None:
+        self.initial, self.maximum, self.jitter = initial, maximum, jitter
+        self.failures = 0
+
+    def next(self) -> float:
+        delay = min(self.initial * (2**self.failures), self.maximum)
+        self.failures += 1
+        return delay * (1 + random.uniform(0, self.jitter))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Informer:
+    """A watch cache of one resource. `await run()` until `stop()`; `synced` is set after the first list."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        res: Resource,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        resync_period: float | None = None,
+        transform: Callable[[Obj], Obj] | None = None,
+        field_selector: str | None = None,
+        backoff_initial: float = 0.8,
+        backoff_max: float = 30.0,
+        watch_timeout: tuple[int, int] = (300, 600),
+    ) -> None:
+        self.client = client
+        self.res = res
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.resync_period = resync_period
+        self.transform = transform
+        self.watch_timeout = watch_timeout  # each watch asks for a random server timeout in this range (s)
+        self.synced = asyncio.Event()
+        self.resource_version = ""
+        self.lists = 0  # successful lists (the first one and every re-list)
+        self.watches = 0  # watch requests started
+        self._backoff = Backoff(backoff_initial, backoff_max)
+        self._cache: dict[Key, Obj] = {}
+        self._handlers: list[Handler] = []
+        self._stop = asyncio.Event()
+        self._received = False  # the current watch has delivered at least one event
+        self._resumed_silently = False  # the last resume after a break-off delivered nothing yet
+
+    # -- reading the cache ----------------------------------------------------------------------------
+    def get(self, ns: str | None, name: str) -> Obj | None:
+        return self._cache.get((ns or "", name))
+
+    def list(self) -> ObjList:
+        return list(self._cache.values())
+
+    def keys(self) -> builtins.list[Key]:
+        return [*self._cache]
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    # -- handlers -----------------------------------------------------------------------------------
+    def add_handler(self, handler: Handler) -> None:
+        """Register `handler(kind, obj)`; kind is "add", "update", "delete" or "resync"."""
+        self._handlers.append(handler)
+
+    def _emit(self, kind: EventKind, obj: Obj) -> None:
+        for handler in self._handlers:
+            try:
+                handler(kind, obj)
+            except Exception:
+                log.exception("informer %s: handler failed on %s %s", self.res.label, kind, key_of(obj))
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """List and watch until `stop()` (or cancellation). An informer runs once."""
+        tasks = {asyncio.create_task(self._list_and_watch(), name=f"informer-{self.res.label}")}
+        if self.resync_period:
+            tasks.add(asyncio.create_task(self._resync_loop(self.resync_period)))
+        stopper = asyncio.create_task(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and not task.cancelled() and (exc := task.exception()) is not None:
+                    raise exc
+        finally:
+            for task in (*tasks, stopper):
+                task.cancel()
+            for task in (*tasks, stopper):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _resync_loop(self, period: float) -> None:
+        while True:
+            await asyncio.sleep(period)
+            if self.synced.is_set():
+                for obj in list(self._cache.values()):
+                    self._emit("resync", obj)
+
+    async def _sleep_backoff(self, what: str, err: Exception) -> None:
+        delay = self._backoff.next()
+        log.warning("informer %s: %s failed (%s); retrying in %.2fs", self.res.label, what, err, delay)
+        await asyncio.sleep(delay)
+
+    async def _list_and_watch(self) -> None:
+        need_list = True
+        while True:
+            if need_list:
+                try:
+                    items, rv = await self.client.list(
+                        self.res, self.namespace, self.label_selector, self.field_selector
+                    )
+                except ApiError as e:
+                    await self._sleep_backoff("list", e)
+                    continue
+                self._replace(items, rv)
+                self.lists += 1
+                self.synced.set()
+                need_list = False
+            self._received = False
+            try:
+                await self._watch()
+            except Gone:
+                log.info(
+                    "informer %s: resourceVersion %s is gone; re-listing",
+                    self.res.label,
+                    self.resource_version,
+                )
+                need_list = True
+            except StreamBroken as e:
+                # A dropped connection: resume at once from the last resourceVersion, unless the
+                # previous resume also broke off without delivering anything (then back off).
+                if self._received or not self._resumed_silently:
+                    self._resumed_silently = not self._received
+                    log.debug("informer %s: watch broke off (%s); resuming", self.res.label, e)
+                    continue
+                await self._sleep_backoff("watch", e)
+            except ApiError as e:
+                await self._sleep_backoff("watch", e)
+
+    async def _watch(self) -> None:
+        """One watch from `resource_version`, until the server ends it."""
+        self.watches += 1
+        stream = self.client.watch(
+            self.res,
+            self.namespace,
+            resource_version=self.resource_version,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            timeout_seconds=random.randint(*self.watch_timeout),
+            allow_bookmarks=True,
+        )
+        async with contextlib.aclosing(stream) as events:
+            async for ev_type, obj in events:
+                if not self._received:
+                    self._received = True
+                    self._resumed_silently = False
+                    self._backoff.reset()
+                self._apply(ev_type, obj)
+
+    # -- cache updates --------------------------------------------------------------------------------
+    def _apply(self, ev_type: str, obj: Obj) -> None:
+        rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        if ev_type == "BOOKMARK":
+            if rv:
+                self.resource_version = rv
+            return
+        if ev_type not in ("ADDED", "MODIFIED", "DELETED"):
+            log.debug("informer %s: ignoring watch event %s", self.res.label, ev_type)
+            return
+        if self.transform is not None:
+            obj = self.transform(obj)
+        key = key_of(obj)
+        if ev_type == "DELETED":
+            self._cache.pop(key, None)
+            kind: EventKind = "delete"
+        else:
+            kind = "update" if key in self._cache else "add"
+            self._cache[key] = obj
+        if rv:
+            self.resource_version = rv
+        self._emit(kind, obj)
+
+    def _replace(self, items: ObjList, rv: str) -> None:
+        """Install a fresh list, emitting add/update/delete for what differs from the cache."""
+        new: dict[Key, Obj] = {}
+        for item in items:
+            obj = self.transform(item) if self.transform is not None else item
+            new[key_of(obj)] = obj
+        old = self._cache
+        self._cache = new
+        self.resource_version = rv
+        for key, obj in old.items():
+            if key not in new:
+                self._emit("delete", obj)
+        for key, obj in new.items():
+            prev = old.get(key)
+            if prev is None:
+                self._emit("add", obj)
+            elif _rv(prev) != _rv(obj) or _uid(prev) != _uid(obj):
+                self._emit("update", obj)
+
+
+def _rv(obj: Obj) -> Any:
+    return (obj.get("metadata") or {}).get("resourceVersion")
+
+
+def _uid(obj: Obj) -> Any:
+    return (obj.get("metadata") or {}).get("uid")

@@ -1,0 +1,532 @@
+"""One reconcile of one HelmRelease: read the world, decide, act, repeat until settled.
+
+The shape of Flux's `atomic_release.go`: observe Helm's storage, ask the pure
+decision table for the next action, carry it out, record the outcome in status,
+and loop (unlock -> upgrade -> rollback ...) until the decision is to do nothing,
+wait or stall. Status is written after every action, so a controller killed
+mid-loop loses nothing; an unchanged status is not written at all.
+
+Returns when to look again (`interval`, a retry time, or None for "only on change").
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import values as valuesmod
+from .api.durations import parse_duration
+from .api.models import FINALIZER, HelmRelease, SpecError
+from .executor import Executor, Outcome, ReleaseTarget
+from .helm.storage import ReleaseObservation, observe
+from .kube.client import HELMRELEASES, SECRETS, KubeClient
+from .kube.client import ApiError as KubeApiError
+from .kube.events import EventRecorder
+from .reconcile import status as st
+from .reconcile.backoff import Backoff
+from .reconcile.decide import Action, Decision, Facts, decide, effective
+from .sources.base import SourceError
+from .valuesfrom import ValuesError, resolve_values
+
+log = logging.getLogger("helmrelease_controller.reconciler")
+
+MAX_STEPS = 6
+ANN_RECONCILE, ANN_FORCE, ANN_RESET = "reconcile-requested-at", "force-at", "reset-at"
+
+
+@dataclass
+class Result:
+    requeue_after: float | None  # seconds; None: wait for a change
+    action: str = "none"
+    ok: bool = True
+
+
+class Reconciler:
+    def __init__(
+        self,
+        client: KubeClient,
+        executor: Executor,
+        sources: Any,
+        events: EventRecorder,
+        cache: Any,
+        dependency_requeue: float = 5.0,
+    ) -> None:
+        self.client, self.executor, self.sources, self.events, self.cache = (
+            client,
+            executor,
+            sources,
+            events,
+            cache,
+        )
+        self.dependency_requeue = dependency_requeue
+        self._written: dict[tuple[str, str], dict[str, Any]] = {}  # newest object we wrote, per key
+
+    # -- object access ------------------------------------------------------------------------
+    def current(self, ns: str, name: str) -> dict[str, Any] | None:
+        """The newest copy we know: the informer's, or the one our own last write returned."""
+        cached = self.cache.get(ns, name)
+        mine = self._written.get((ns, name))
+        if cached is None:
+            self._written.pop((ns, name), None)
+            return None
+        if (
+            mine is not None
+            and _rv(mine) > _rv(cached)
+            and mine["metadata"].get("uid") == cached["metadata"].get("uid")
+        ):
+            return mine
+        self._written.pop((ns, name), None)
+        return cached
+
+    async def write_status(self, obj: dict[str, Any], new: st.Status) -> dict[str, Any]:
+        old = obj.get("status") or {}
+        patch = st.diff_patch(old, new)
+        if patch is None:
+            return obj
+        meta = obj["metadata"]
+        out = await self.client.patch(
+            HELMRELEASES,
+            meta["namespace"],
+            meta["name"],
+            {"status": patch},
+            patch_type="merge",
+            subresource="status",
+        )
+        self._written[(meta["namespace"], meta["name"])] = out
+        return out  # type: ignore[no-any-return]
+
+    async def _set_finalizers(self, obj: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        body = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta["resourceVersion"]}}
+        out = await self.client.patch(HELMRELEASES, meta["namespace"], meta["name"], body, patch_type="merge")
+        self._written[(meta["namespace"], meta["name"])] = out
+        return out  # type: ignore[no-any-return]
+
+    def event(self, obj: dict[str, Any], ok: bool, reason: str, message: str, action: str = "") -> None:
+        self.events.emit(obj, "Normal" if ok else "Warning", reason, st.one_line(message, 1024), action)
+
+    # -- the loop --------------------------------------------------------------------------------
+    async def reconcile(self, ns: str, name: str) -> Result:
+        obj = self.current(ns, name)
+        if obj is None:
+            return Result(None)
+        meta = obj["metadata"]
+        gen = int(meta.get("generation") or 1)
+        now = time.time()
+        status: st.Status = dict(obj.get("status") or {})
+        if meta.get("deletionTimestamp"):
+            return await self._finalize(obj)
+        try:
+            hr = HelmRelease.from_obj(obj)
+        except SpecError as e:
+            status = st.stalled(status, "InvalidSpec", f"invalid spec: {e}", gen, now)
+            status.pop("nextRetryAt", None)
+            if status != (obj.get("status") or {}):
+                self.event(obj, False, "InvalidSpec", str(e))
+                await self.write_status(obj, status)
+            return Result(None, "invalid", False)
+        if FINALIZER not in (meta.get("finalizers") or []):
+            obj = await self._set_finalizers(obj, [*(meta.get("finalizers") or []), FINALIZER])
+            status = dict(obj.get("status") or {})
+        spec = hr.spec
+        tokens = {a: hr.annotation(a) or "" for a in (ANN_RECONCILE, ANN_FORCE, ANN_RESET)}
+        # A new reconcile-requested-at (or force-at) token also refetches the chart source.
+        refresh = any(tokens[a] and tokens[a] != status.get(k) for a, k in (
+            (ANN_RECONCILE, "lastHandledReconcileAt"), (ANN_FORCE, "lastHandledForceAt")))
+        if tokens[ANN_RECONCILE]:
+            status["lastHandledReconcileAt"] = tokens[ANN_RECONCILE]
+        interval = parse_duration(spec.interval)
+        status["suspended"] = hr.suspended
+        if hr.suspended:
+            prev = st.get_condition(status, st.READY)
+            status = st.ready(
+                status,
+                None if prev is None else prev["status"] == "True",
+                "Suspended",
+                "reconciliation suspended"
+                + (" (spec.suspend)" if spec.suspend else " (helmrelease.dev/suspend annotation)"),
+                gen,
+                now,
+            )
+            await self.write_status(obj, status)
+            return Result(None, "suspended")
+
+        blocked = self._dependencies_blocking(hr)
+        if blocked:
+            status = st.ready(status, False, "DependencyNotReady", blocked, gen, now)
+            await self.write_status(obj, status)
+            return Result(self.dependency_requeue, "dependency")
+
+        try:
+            chart = await self.sources.resolve(hr, self.client, refresh=refresh)
+            user_values, secret_strings = await resolve_values(self.client, hr)
+        except (SourceError, ValuesError) as e:
+            reason = "ArtifactFailed" if isinstance(e, SourceError) else "ValuesError"
+            status = st.ready(status, False, reason, str(e), gen, now)
+            failures = int(status.get("failures") or 0)
+            if st.get_condition(obj.get("status") or {}, st.READY) != st.get_condition(status, st.READY):
+                self.event(obj, False, reason, str(e))
+                failures += 1
+            status["failures"] = failures
+            await self.write_status(obj, status)
+            return Result(_backoff(spec).delay(max(1, failures), random.uniform(-1, 1)), "source", False)
+        self.executor.helm.add_secrets(secret_strings)
+        digest = valuesmod.config_digest(chart.digest, user_values)
+        target = ReleaseTarget(
+            owner_namespace=ns,
+            owner_name=name,
+            release=hr.release_name,
+            namespace=hr.target_namespace,
+            storage_namespace=hr.storage_namespace,
+            chart_path=chart.path,
+            values=user_values,
+            config_digest=digest,
+            history_max=spec.max_history,
+            timeout=spec.timeout,
+        )
+        status["helmChart"] = f"{chart.name}@{chart.version}"
+        status["storageNamespace"] = hr.storage_namespace
+        force = bool(tokens[ANN_FORCE]) and tokens[ANN_FORCE] != status.get("lastHandledForceAt")
+        reset = bool(tokens[ANN_RESET]) and tokens[ANN_RESET] != status.get("lastHandledResetAt")
+        if reset:
+            status["lastHandledResetAt"] = tokens[ANN_RESET]
+
+        result = Result(interval)
+        for _step in range(MAX_STEPS):
+            release = await self._observe(target)
+            status = st.sync_history_statuses(status, {r.version: r.status for r in release.revisions})
+            facts = effective(self._facts(hr, status, release, digest, time.time(), force), reset)
+            reset = False
+            if facts.upgrade_failures != int(
+                status.get("upgradeFailures") or 0
+            ) or facts.install_failures != int(status.get("installFailures") or 0):
+                status.update(installFailures=facts.install_failures, upgradeFailures=facts.upgrade_failures)
+                status.pop("nextRetryAt", None)
+                status = st.drop_condition(status, st.REMEDIATED)
+            d = decide(facts)
+            log.debug("decision", extra={"key": f"{ns}/{name}", "action": d.action.value, "reason": d.reason})
+            if d.action in (Action.NONE, Action.WAIT, Action.STALL):
+                status = self._settled(status, d, release, chart, gen)
+                result = Result(
+                    interval
+                    if d.action is Action.NONE
+                    else (max(0.0, d.retry_at - time.time()) + 0.05 if d.action is Action.WAIT else None),
+                    d.action.value.lower(),
+                    d.action is Action.NONE,
+                )
+                break
+            if force and d.action in (Action.INSTALL, Action.UPGRADE):
+                status["lastHandledForceAt"] = tokens[ANN_FORCE]
+                force = False
+            status = st.set_condition(status, st.RECONCILING, True, "Progressing", d.reason, gen, time.time())
+            status = st.set_condition(status, st.READY, None, "Progressing", f"{d.action.value}: {d.reason}",
+                                      gen, time.time())
+            obj = await self.write_status(obj, status)
+            outcome = await self._act(d, facts, target, hr, obj)
+            status = self._record(status, d, outcome, facts, target, chart, hr, gen)
+            obj = await self.write_status(obj, status)
+            result = Result(interval, d.action.value.lower(), outcome.ok)
+        await self.write_status(obj, status)
+        return result
+
+    # -- pieces ------------------------------------------------------------------------------------
+    async def _observe(self, t: ReleaseTarget) -> ReleaseObservation:
+        items, _ = await self.client.list(
+            SECRETS, t.storage_namespace, label_selector=f"owner=helm,name={t.release}"
+        )
+        return observe(items)
+
+    def _facts(
+        self,
+        hr: HelmRelease,
+        status: st.Status,
+        release: ReleaseObservation,
+        digest: str,
+        now: float,
+        force: bool,
+    ) -> Facts:
+        spec = hr.spec
+        up = spec.upgrade.remediation
+        remediate_last = up.remediate_last_failure
+        return Facts(
+            owner=f"{hr.namespace}/{hr.name}",
+            desired_digest=digest,
+            release=release,
+            now=now,
+            install_retries=spec.install.remediation.retries,
+            upgrade_retries=up.retries,
+            strategy=up.strategy,
+            remediate_last_failure=(up.retries > 0 or up.retries == -1)
+            if remediate_last is None
+            else remediate_last,
+            keep_failed_release=spec.keep_failed_release,
+            test_enabled=spec.test.enable,
+            force_requested=force,
+            last_attempted_digest=status.get("lastAttemptedConfigDigest") or "",
+            install_failures=int(status.get("installFailures") or 0),
+            upgrade_failures=int(status.get("upgradeFailures") or 0),
+            next_retry_at=st.parse_rfc3339(status.get("nextRetryAt")),
+            tested_revision=int(status.get("lastTestedRevision") or 0),
+            remediated_digest=status.get("remediatedConfigDigest") or "",
+        )
+
+    async def _act(
+        self, d: Decision, f: Facts, t: ReleaseTarget, hr: HelmRelease, obj: dict[str, Any]
+    ) -> Outcome:
+        ex = self.executor
+        if d.action is Action.UNLOCK:
+            latest = f.release.latest
+            assert latest is not None
+            out = await ex.unlock(t.storage_namespace, latest.secret_name, latest.version)
+        elif d.action in (Action.INSTALL, Action.UPGRADE):
+            installing = d.action is Action.INSTALL or f.release.last_deployed_before(1 << 30) is None
+            out = await ex.upgrade(t, hr.spec, installing, f.force_requested)
+        elif d.action is Action.ROLLBACK:
+            out = await ex.rollback(t, hr.spec, d.revision)
+        elif d.action is Action.UNINSTALL:
+            out = await ex.uninstall(t.release, t.namespace, hr.spec, t.timeout)
+        elif d.action is Action.TEST:
+            out = await ex.test(t)
+        else:  # pragma: no cover - decide() returns no other action here
+            raise AssertionError(d.action)
+        reason = d.action.value + ("Succeeded" if out.ok else "Failed")
+        msg = out.message or f"{d.action.value.lower()} of release {t.namespace}/{t.release} succeeded"
+        if out.ok and d.action in (Action.INSTALL, Action.UPGRADE):
+            msg = (
+                f"Helm {d.action.value.lower()} succeeded: {t.namespace}/{t.release} revision {out.revision}"
+            )
+        self.event(obj, out.ok, reason, msg, d.action.value)
+        log.info(
+            "%s %s",
+            d.action.value.lower(),
+            "ok" if out.ok else "failed",
+            extra={"key": f"{t.owner_namespace}/{t.owner_name}", "duration": round(out.duration, 3)},
+        )
+        return out
+
+    def _record(
+        self,
+        status: st.Status,
+        d: Decision,
+        out: Outcome,
+        f: Facts,
+        t: ReleaseTarget,
+        chart: Any,
+        hr: HelmRelease,
+        gen: int,
+    ) -> st.Status:
+        now = time.time()
+        status = dict(status)
+        if d.action in (Action.INSTALL, Action.UPGRADE):
+            installing = d.action is Action.INSTALL or f.release.last_deployed_before(1 << 30) is None
+            status["lastAttemptedConfigDigest"] = t.config_digest
+            status["lastAttemptedRevision"] = chart.revision
+            status["lastAttemptedGeneration"] = gen
+            status["lastAttemptedReleaseAction"] = "install" if installing else "upgrade"
+            if out.revision:
+                status = st.record_history(
+                    status,
+                    {
+                        "revision": out.revision,
+                        "chartName": chart.name,
+                        "chartVersion": chart.version,
+                        "appVersion": chart.app_version,
+                        "configDigest": t.config_digest,
+                        "status": "deployed" if out.ok else "failed",
+                        "lastDeployed": st.rfc3339(now),
+                    },
+                    hr.spec.max_history,
+                )
+            if out.ok:
+                status.update(installFailures=0, upgradeFailures=0, lastAppliedRevision=chart.revision)
+                status.pop("nextRetryAt", None)
+                status.pop("remediatedConfigDigest", None)
+                status = st.drop_condition(status, st.REMEDIATED)
+                status = st.set_condition(
+                    status,
+                    st.RELEASED,
+                    True,
+                    d.action.value + "Succeeded",
+                    out.message or f"Helm {d.action.value.lower()} succeeded",
+                    gen,
+                    now,
+                )
+                status = st.ready(
+                    status,
+                    True,
+                    d.action.value + "Succeeded",
+                    f"Helm {d.action.value.lower()} succeeded for release {t.namespace}/{t.release}."
+                    f"v{out.revision} with chart {chart.name}@{chart.version}",
+                    gen,
+                    now,
+                )
+            else:
+                key = "installFailures" if installing else "upgradeFailures"
+                n = f.install_failures + 1 if installing else f.upgrade_failures + 1
+                status[key] = n
+                status["failures"] = int(status.get("failures") or 0) + 1
+                delay = _backoff(hr.spec).delay(n, random.uniform(-1, 1))
+                status["nextRetryAt"] = st.rfc3339(now + delay)
+                status = st.set_condition(
+                    status, st.RELEASED, False, d.action.value + "Failed", out.message, gen, now
+                )
+                status = st.ready(status, False, d.action.value + "Failed", out.message, gen, now)
+        elif d.action is Action.ROLLBACK or d.action is Action.UNINSTALL:
+            status["remediatedConfigDigest"] = f.desired_digest
+            reason = ("Rollback" if d.action is Action.ROLLBACK else "Uninstall") + (
+                "Succeeded" if out.ok else "Failed"
+            )
+            status = st.set_condition(status, st.REMEDIATED, True, reason, out.message, gen, now)
+        elif d.action is Action.TEST:
+            latest = f.release.latest
+            status["lastTestedRevision"] = latest.version if latest else 0
+            status = st.set_condition(
+                status,
+                st.TEST_SUCCESS,
+                out.ok,
+                "TestSucceeded" if out.ok else "TestFailed",
+                out.message,
+                gen,
+                now,
+            )
+            if not out.ok and not hr.spec.test.ignore_failures:
+                status["failures"] = int(status.get("failures") or 0) + 1
+                status = st.ready(status, False, "TestFailed", out.message, gen, now)
+        elif d.action is Action.UNLOCK:
+            status = st.set_condition(status, st.RECONCILING, True, "Unlocked", out.message, gen, now)
+        return status
+
+    def _settled(
+        self, status: st.Status, d: Decision, release: ReleaseObservation, chart: Any, gen: int
+    ) -> st.Status:
+        now = time.time()
+        if d.action is Action.NONE:
+            latest = release.latest
+            rev = latest.version if latest else 0
+            prev = st.get_condition(status, st.READY)
+            if (
+                prev is None
+                or prev.get("status") != "True"
+                or prev.get("reason") in ("Suspended", "DependencyNotReady", "ArtifactFailed")
+            ):
+                status = st.ready(
+                    status,
+                    True,
+                    "InSync",
+                    f"release in sync: revision {rev} with chart {chart.name}@{chart.version}",
+                    gen,
+                    now,
+                )
+            else:
+                status = st.ready(status, True, prev["reason"], prev.get("message", ""), gen, now)
+            status = st.drop_condition(status, st.STALLED)
+            status.pop("nextRetryAt", None)
+        elif d.action is Action.STALL:
+            status = st.stalled(status, "RetriesExhausted", d.reason, gen, now)
+            status.pop("nextRetryAt", None)
+        elif d.action is Action.WAIT:
+            prev = st.get_condition(status, st.READY)
+            status = st.ready(
+                status,
+                False,
+                prev["reason"] if prev else "RetryScheduled",
+                (prev or {}).get("message") or d.reason,
+                gen,
+                now,
+            )
+        status = st.drop_condition(status, st.RECONCILING)
+        return status
+
+    async def _finalize(self, obj: dict[str, Any]) -> Result:
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if FINALIZER not in finalizers:
+            return Result(None)
+        try:
+            hr = HelmRelease.from_obj(obj)
+            release, ns, storage = hr.release_name, hr.target_namespace, hr.storage_namespace
+            spec: Any = hr.spec
+            timeout = spec.timeout
+        except SpecError:
+            # The spec never was valid, so nothing of ours was installed from it.
+            hr, spec, timeout = None, None, "5m"
+            release = ns = storage = ""
+        if hr is not None:
+            items, _ = await self.client.list(SECRETS, storage, label_selector=f"owner=helm,name={release}")
+            obs = observe(items)
+            owner = f"{meta['namespace']}/{meta['name']}"
+            latest = obs.latest
+            if obs.exists and latest is not None and latest.owner in (owner, ""):
+                out = await self.executor.uninstall(release, ns, spec, timeout)
+                self.event(
+                    obj,
+                    out.ok,
+                    "UninstallSucceeded" if out.ok else "UninstallFailed",
+                    out.message
+                    if not out.ok
+                    else f"release {ns}/{release} uninstalled (HelmRelease deleted)",
+                    "Uninstall",
+                )
+                if not out.ok:
+                    return Result(_backoff(spec).delay(1), "uninstall", False)
+        try:
+            await self._set_finalizers(obj, [f for f in finalizers if f != FINALIZER])
+        except KubeApiError as e:
+            if e.status != 404:
+                raise
+        return Result(None, "finalize")
+
+    def _dependencies_blocking(self, hr: HelmRelease) -> str:
+        """One line naming the first dependency that is not Ready, or a cycle; "" when free to go."""
+        for dep in hr.spec.depends_on:
+            dns = dep.namespace or hr.namespace
+            cycle = self._cycle(hr.namespace, hr.name)
+            if cycle:
+                return "dependency cycle: " + " -> ".join(cycle)
+            other = self.cache.get(dns, dep.name)
+            if other is None:
+                return f"dependency {dns}/{dep.name} not found"
+            cond = st.get_condition(other.get("status") or {}, st.READY)
+            gen_ok = (other.get("status") or {}).get("observedGeneration") == other["metadata"].get(
+                "generation"
+            )
+            if cond is None or cond.get("status") != "True" or not gen_ok:
+                return f"dependency {dns}/{dep.name} is not ready"
+        return ""
+
+    def _cycle(self, ns: str, name: str) -> list[str]:
+        start = f"{ns}/{name}"
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        seen: set[str] = set()
+        while stack:
+            key, path = stack.pop()
+            kns, kname = key.split("/", 1)
+            obj = self.cache.get(kns, kname)
+            for dep in ((obj or {}).get("spec") or {}).get("dependsOn") or []:
+                nxt = f"{dep.get('namespace') or kns}/{dep.get('name')}"
+                if nxt == start:
+                    return [*path, nxt]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+        return []
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj["metadata"].get("resourceVersion") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _backoff(spec: Any) -> Backoff:
+    b = getattr(spec, "backoff", None)
+    if b is None:
+        return Backoff()
+    return Backoff(parse_duration(b.initial), parse_duration(b.max), float(b.factor), float(b.jitter))
+
+
+__all__ = ["Reconciler", "Result", "replace"]

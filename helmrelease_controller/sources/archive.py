@@ -1,0 +1,125 @@
+"""Reading a packaged chart (.tgz): Chart.yaml and values.yaml, with Helm's limits. Blocking; run in a thread.
+
+Values are parsed the way Helm sees them as closely as PyYAML allows: YAML timestamps stay strings
+(Helm converts YAML to JSON, which has no dates), so parsed values are always JSON-serializable.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = ["ArchiveError", "ChartMeta", "StringLoader", "load_yaml", "read_chart_archive", "yaml_problem"]
+
+# Helm's own limits for a chart archive (helm.sh/helm/v3/pkg/chart/loader).
+MAX_DECOMPRESSED_CHART_SIZE = 100 * 1024 * 1024
+MAX_DECOMPRESSED_FILE_SIZE = 5 * 1024 * 1024
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# For Chart.yaml and index.yaml: every scalar a string, as Go's typed structs read them
+# (`version: 1.10` is "1.10", not the float 1.1).
+StringLoader: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
+class _ValuesLoader(_BaseLoader):
+    """SafeLoader without the timestamp resolver (dates stay strings, as in Helm)."""
+
+
+_ValuesLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class ArchiveError(ValueError):
+    """The bytes are not a usable chart archive; the message says why (one line)."""
+
+
+@dataclass(frozen=True)
+class ChartMeta:
+    name: str
+    version: str
+    app_version: str = ""
+    values: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """Parse one YAML document with the values loader (no timestamps)."""
+    return yaml.load(text, Loader=_ValuesLoader)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} (line {mark.line + 1})" if mark is not None else str(problem)
+
+
+def read_chart_archive(data: bytes) -> ChartMeta:
+    """Chart name, version, appVersion and default values from a chart archive's bytes.
+
+    Raises ArchiveError when the bytes are not a gzip'd tar, hold no `<chart>/Chart.yaml`, exceed Helm's
+    size limits, or carry Chart.yaml / values.yaml that is not a YAML mapping.
+    """
+    chart_yaml: bytes | None = None
+    values_yaml: bytes | None = None
+    top: str | None = None
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for member in tar:
+                parts = [p for p in member.name.replace("\\", "/").split("/") if p not in ("", ".")]
+                if not parts:
+                    continue
+                if top is None:
+                    top = parts[0]
+                total += max(member.size, 0)
+                if total > MAX_DECOMPRESSED_CHART_SIZE:
+                    raise ArchiveError(
+                        f"archive expands to more than {MAX_DECOMPRESSED_CHART_SIZE >> 20} MiB"
+                    )
+                if not member.isfile() or len(parts) != 2 or parts[0] != top:
+                    continue
+                if parts[1] not in ("Chart.yaml", "values.yaml"):
+                    continue
+                if member.size > MAX_DECOMPRESSED_FILE_SIZE:
+                    raise ArchiveError(f"{parts[1]} is larger than {MAX_DECOMPRESSED_FILE_SIZE >> 20} MiB")
+                f = tar.extractfile(member)
+                content = f.read() if f is not None else b""
+                if parts[1] == "Chart.yaml":
+                    chart_yaml = content
+                else:
+                    values_yaml = content
+    except ArchiveError:
+        raise
+    except (tarfile.TarError, gzip.BadGzipFile, zlib.error, EOFError, OSError) as exc:
+        raise ArchiveError(f"not a valid chart archive (.tgz): {exc or type(exc).__name__}") from None
+    if chart_yaml is None:
+        raise ArchiveError("not a valid chart archive: no Chart.yaml in its top directory")
+    try:
+        chart = yaml.load(chart_yaml, Loader=StringLoader)
+    except yaml.YAMLError as exc:
+        raise ArchiveError(f"Chart.yaml is not valid YAML: {yaml_problem(exc)}") from None
+    if not isinstance(chart, dict) or not chart.get("name") or not chart.get("version"):
+        raise ArchiveError("Chart.yaml has no name or version")
+    values: Any = {}
+    if values_yaml is not None and values_yaml.strip():
+        try:
+            values = load_yaml(values_yaml)
+        except yaml.YAMLError as exc:
+            raise ArchiveError(f"values.yaml is not valid YAML: {yaml_problem(exc)}") from None
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ArchiveError(f"values.yaml is a {type(values).__name__}, not a map")
+    return ChartMeta(
+        name=str(chart["name"]),
+        version=str(chart["version"]),
+        app_version=str(chart.get("appVersion") or ""),
+        values=values,
+    )

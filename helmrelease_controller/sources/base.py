@@ -1,0 +1,188 @@
+"""The interface every chart source (repository, git, OCI) implements, and what they share.
+
+A source turns the `spec.chart` of a HelmRelease into a `ResolvedChart`: a local chart helm can
+install from, plus the identity of what was resolved (version, revision, content digest) and the
+chart's default values. Failures are a `SourceError` with a one-line reason fit for a status condition.
+Credentials arrive already read from their Secret (`Credentials`); sources never read Kubernetes and
+never put credentials into messages, logs or reprs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "ChartSource",
+    "Credentials",
+    "ResolvedChart",
+    "SourceError",
+    "redact_url",
+    "spec_field",
+]
+
+
+@dataclass(frozen=True)
+class ResolvedChart:
+    """A chart ready for helm, and the identity of what was resolved."""
+
+    path: Path  # a local chart archive (.tgz) or directory helm can install from
+    name: str  # chart name (Chart.yaml)
+    version: str  # chart version (Chart.yaml)
+    revision: str  # source revision; repositories: "<version>@sha256:<archive digest>"
+    digest: str  # "sha256:<hex>" of the chart content; drives change detection
+    app_version: str = ""
+    default_values: dict[str, Any] = field(default_factory=dict, repr=False)  # values.yaml, parsed
+    source: str = ""  # where it came from, credential-free (e.g. the repository URL), for messages
+
+
+class SourceError(Exception):
+    """A chart could not be resolved. `str()` is one human line that never contains credentials.
+
+    `transient` is True for failures that may go away by themselves (unreachable, HTTP 5xx, timeouts)
+    and False for those that need a change somewhere (bad credentials, no such chart or version,
+    digest mismatch).
+    """
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(" ".join(reason.split()))  # always one line
+        self.transient = transient
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+_SECRET_KEYS = {
+    "username": ("username",),
+    "password": ("password",),
+    "cert": ("tls.crt", "certFile"),
+    "key": ("tls.key", "keyFile"),
+    "ca": ("ca.crt", "caFile"),
+}
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """Credentials for a chart source: basic auth and/or TLS (PEM client cert + key, CA bundle).
+
+    The caller reads them from the Secret named by `secretRef` (see `from_secret_data`). The repr
+    names which fields are set, never their values.
+    """
+
+    username: str | None = None
+    password: str | None = None
+    cert: bytes | None = None  # PEM client certificate (chain)
+    key: bytes | None = None  # PEM private key of `cert`
+    ca: bytes | None = None  # PEM CA bundle to trust instead of the system roots
+
+    @classmethod
+    def from_secret_data(cls, data: Mapping[str, bytes | str]) -> Credentials:
+        """From decoded Secret data, with Flux's keys: username, password, tls.crt/certFile,
+        tls.key/keyFile, ca.crt/caFile. Raises SourceError when a pair is incomplete."""
+
+        def get(name: str) -> bytes | None:
+            for key in _SECRET_KEYS[name]:
+                value = data.get(key)
+                if value is not None and value != b"" and value != "":
+                    return value.encode() if isinstance(value, str) else bytes(value)
+            return None
+
+        user, password = get("username"), get("password")
+        creds = cls(
+            username=user.decode() if user is not None else None,
+            password=password.decode() if password is not None else None,
+            cert=get("cert"),
+            key=get("key"),
+            ca=get("ca"),
+        )
+        creds.validate()
+        return creds
+
+    def validate(self) -> None:
+        if (self.username is None) != (self.password is None):
+            missing = "password" if self.password is None else "username"
+            raise SourceError(f"credentials secret has a username or password but no {missing}")
+        if (self.cert is None) != (self.key is None):
+            missing = "key (tls.key)" if self.key is None else "certificate (tls.crt)"
+            raise SourceError(f"credentials secret has a client certificate or key but no {missing}")
+
+    @property
+    def basic_auth(self) -> tuple[str, str] | None:
+        if self.username is None or self.password is None:
+            return None
+        return self.username, self.password
+
+    @property
+    def has_tls(self) -> bool:
+        return self.cert is not None or self.ca is not None
+
+    def fingerprint(self) -> str:
+        """A stable hash of all fields, for cache keys (never reversible to the secrets)."""
+        h = hashlib.sha256()
+        for value in (self.username, self.password, self.cert, self.key, self.ca):
+            raw = value.encode() if isinstance(value, str) else value
+            h.update(b"\x00" if raw is None else b"\x01" + len(raw).to_bytes(8, "big") + raw)
+        return h.hexdigest()
+
+    def scrub(self, text: str) -> str:
+        """`text` with any password or key material replaced by "***" (belt and braces for messages)."""
+        for secret in (self.password, self.key.decode(errors="replace") if self.key else None):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def __repr__(self) -> str:
+        set_fields = [
+            n for n in ("username", "password", "cert", "key", "ca") if getattr(self, n) is not None
+        ]
+        return f"Credentials(<redacted: {', '.join(set_fields) or 'empty'}>)"
+
+    __str__ = __repr__
+
+
+@runtime_checkable
+class ChartSource(Protocol):
+    """Resolves a `spec.chart` (the whole chart spec, or the source's own sub-spec) to a local chart.
+
+    `refresh=True` bypasses freshness caches (index TTL, mirror fetch interval), for a forced
+    reconcile; content-addressed caches are still used.
+    """
+
+    async def resolve(
+        self, spec_chart: Any, credentials: Credentials | None = None, *, refresh: bool = False
+    ) -> ResolvedChart: ...
+
+
+def redact_url(url: str) -> str:
+    """`url` without user info, query or fragment, for messages (`https://u:p@h/x?t=1` -> `https://h/x`)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    except ValueError:
+        return "<invalid URL>"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def spec_field(spec: Any, *names: str, default: Any = None) -> Any:
+    """The first present of `names` on `spec`, read as an attribute or a mapping key.
+
+    Lets sources accept the pydantic models of `helmrelease_controller.api` as well as plain dicts
+    (camelCase or snake_case).
+    """
+    for name in names:
+        if isinstance(spec, Mapping):
+            if name in spec and spec[name] is not None:
+                return spec[name]
+        else:
+            value = getattr(spec, name, None)
+            if value is not None:
+                return value
+    return default

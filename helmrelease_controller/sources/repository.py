@@ -1,0 +1,702 @@
+"""HTTP(S) chart repositories (`spec.chart.repository`): index.yaml, version selection, cached downloads.
+
+`RepositorySource.resolve` fetches `<url>/index.yaml` (basic auth and/or client TLS when credentials are
+given), picks the newest chart version in the requested range as Helm does (`semver.Range`), downloads
+the archive named by the entry's first URL (relative to the repository URL, or absolute), verifies the
+index's sha256 `digest` when present, and returns a `ResolvedChart` pointing at the cached archive.
+
+Caching, so that a thousand releases of one chart cost one index fetch per TTL and one download:
+
+- indexes are kept in memory per (repository URL, credentials) for `index_ttl` seconds; after that,
+  or with `refresh=True`, they are revalidated with a conditional GET (If-None-Match /
+  If-Modified-Since), and an unchanged body is not parsed again;
+- archives live in an `ArchiveCache` on disk keyed by their sha256, bounded in bytes (LRU);
+- concurrent resolves share one index fetch and one download per chart version (`SingleFlight`).
+
+Counters on the source: `index_fetches` (index GETs sent), `index_not_modified` (304 answers),
+`index_cache_hits` (resolves served by a fresh cached index), `chart_downloads` (archive GETs sent),
+`cache_hits` (resolves served by an archive already on disk), `shared_downloads` (resolves that joined
+a download already in flight). `stats()` returns them all.
+
+Credentials are only sent to the repository's own origin (scheme, host, port): a chart URL on another
+host gets neither basic auth nor the client certificate (Helm's default without --pass-credentials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import copy
+import hashlib
+import logging
+import os
+import re
+import ssl
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import yaml
+
+from .archive import ArchiveError, ChartMeta, StringLoader, read_chart_archive, yaml_problem
+from .base import Credentials, ResolvedChart, SourceError, redact_url, spec_field
+from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
+from .semver import Range, Version, VersionError
+
+__all__ = [
+    "IndexEntry",
+    "RepositoryChartSpec",
+    "RepositoryIndex",
+    "RepositorySource",
+    "chart_download_url",
+    "index_url",
+    "parse_index",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INDEX_TTL = 60.0
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+MAX_INDEX_BYTES = 128 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
+_SHA256_HEX = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
+_USER_AGENT = "helmrelease-controller"
+# How a TLS server that wants a client certificate we did not send tends to hang up (TLS 1.3 reports
+# it after the handshake, so it surfaces as a reset or a closed connection).
+_TLS_REJECTION_SIGNS = frozenset(
+    {
+        "connection reset by peer",
+        "the server closed the connection",
+        "TLS handshake failed (TLSV13_ALERT_CERTIFICATE_REQUIRED)",
+        "TLS handshake failed (SSLV3_ALERT_HANDSHAKE_FAILURE)",
+    }
+)
+
+
+# --- spec ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepositoryChartSpec:
+    """What `spec.chart.repository` asks for."""
+
+    url: str
+    name: str
+    version: str = "*"
+
+    @classmethod
+    def from_spec(cls, spec_chart: Any) -> RepositoryChartSpec:
+        """From `spec.chart` or `spec.chart.repository`, as a model object or a mapping."""
+        if isinstance(spec_chart, RepositoryChartSpec):
+            return spec_chart
+        repo = spec_field(spec_chart, "repository")
+        src = repo if repo is not None else spec_chart
+        url = spec_field(src, "url")
+        name = spec_field(src, "name", "chart")
+        version = spec_field(src, "version", default="*")
+        if not url or not name:
+            raise SourceError("spec.chart.repository needs both url and name")
+        return cls(str(url).strip().rstrip("/"), str(name).strip(), str(version).strip() or "*")
+
+
+def index_url(repo_url: str) -> str:
+    return repo_url.rstrip("/") + "/index.yaml"
+
+
+def chart_download_url(repo_url: str, ref: str) -> str:
+    """An index entry URL made absolute: relative ones are relative to the repository URL (a directory)."""
+    return urljoin(repo_url.rstrip("/") + "/", ref.strip())
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+# --- index -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One chart version listed in an index."""
+
+    name: str
+    version: str
+    urls: tuple[str, ...] = ()
+    digest: str = ""  # lowercase sha256 hex of the archive; "" when the index gives none (or not sha256)
+    app_version: str = ""
+
+
+class RepositoryIndex:
+    """A parsed index.yaml: chart name -> versions. Sorting is done once per chart, on first use."""
+
+    def __init__(self, entries: Mapping[str, Sequence[IndexEntry]]) -> None:
+        self.entries: dict[str, tuple[IndexEntry, ...]] = {name: tuple(es) for name, es in entries.items()}
+        self._sorted: dict[str, list[tuple[Version, IndexEntry]]] = {}
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def versions(self, name: str) -> list[tuple[Version, IndexEntry]]:
+        """Entries of `name` with a valid semantic version, newest first (Helm skips invalid ones too)."""
+        cached = self._sorted.get(name)
+        if cached is None:
+            parsed = []
+            for entry in self.entries.get(name, ()):
+                v = Version.try_parse(entry.version)
+                if v is not None:
+                    parsed.append((v, entry))
+            parsed.sort(key=lambda p: p[0], reverse=True)  # stable: first listed wins among equals
+            cached = self._sorted[name] = parsed
+        return cached
+
+    def select(self, name: str, version: str | Range = "*", *, where: str = "index.yaml") -> IndexEntry:
+        """The entry Helm would pick for `name` and `version` (exact or range); SourceError if none."""
+        entries = self.entries.get(name)
+        if not entries:
+            names = self.names()
+            if not names:
+                hint = "the index lists no charts"
+            else:
+                more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+                hint = "it has " + ", ".join(names[:5]) + more
+            raise SourceError(f"chart {name} not found in {where} ({hint})")
+        try:
+            rng = version if isinstance(version, Range) else Range.parse(version)
+        except VersionError:
+            raise SourceError(f"chart {name}: invalid version or range {str(version)!r}") from None
+        if rng.text:
+            for entry in entries:  # Helm's exact-match shortcut (also for non-semver version strings)
+                if entry.version == rng.text:
+                    return entry
+        ordered = self.versions(name)
+        for v, entry in ordered:
+            if rng.allows(v):
+                return entry
+        stable = [e for v, e in ordered if not v.prerelease]
+        if stable:
+            hint = f"newest: {stable[0].version}"
+        elif ordered:
+            hint = f"only pre-releases, newest: {ordered[0][1].version}"
+        else:
+            hint = "no valid semantic versions listed"
+        raise SourceError(f"chart {name} version {rng} not found in {where} ({hint})")
+
+
+def parse_index(data: bytes | str, where: str = "index.yaml") -> RepositoryIndex:
+    """Parse index.yaml (or its JSON form); SourceError when it is not a Helm repository index.
+
+    Entries without a version are skipped, as Helm skips invalid entries. Blocking for large indexes:
+    run it in a thread.
+    """
+    try:
+        doc = yaml.load(data, Loader=StringLoader)
+    except yaml.YAMLError as exc:
+        raise SourceError(f"{where} is not valid YAML: {yaml_problem(exc)}") from None
+    if not isinstance(doc, dict):
+        kind = "empty" if doc is None or doc == "" else f"a {type(doc).__name__}, not a map"
+        raise SourceError(f"{where} is not a Helm repository index ({kind})")
+    if not doc.get("apiVersion"):
+        raise SourceError(f"{where} is not a Helm repository index (no apiVersion)")
+    raw_entries = doc.get("entries") or {}
+    if not isinstance(raw_entries, dict):
+        raise SourceError(f"{where} is not a Helm repository index (entries is not a map)")
+    entries: dict[str, list[IndexEntry]] = {}
+    for name, versions in raw_entries.items():
+        if not isinstance(versions, list):
+            continue
+        out = entries.setdefault(str(name), [])
+        for item in versions:
+            if not isinstance(item, dict) or not isinstance(item.get("version"), str) or not item["version"]:
+                continue
+            urls = item.get("urls")
+            url_list = (
+                tuple(u for u in urls if isinstance(u, str) and u.strip()) if isinstance(urls, list) else ()
+            )
+            m = _SHA256_HEX.match(str(item.get("digest") or "").strip())
+            app_version = item.get("appVersion")
+            out.append(
+                IndexEntry(
+                    name=str(item.get("name") or name),
+                    version=item["version"],
+                    urls=url_list,
+                    digest=m.group(1).lower() if m else "",
+                    app_version=app_version if isinstance(app_version, str) else "",
+                )
+            )
+    return RepositoryIndex(entries)
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+def _network_reason(exc: BaseException, timeout: float) -> str:
+    """A short, credential-free description of a transport failure."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        err = exc.certificate_error
+        detail = getattr(err, "verify_message", None) or getattr(err, "reason", None) or "untrusted"
+        return f"TLS certificate verification failed ({detail})"
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+    if dns_error is not None and isinstance(exc, dns_error):
+        return "cannot resolve host name"
+    if isinstance(exc, TimeoutError):  # includes aiohttp's ServerTimeoutError and asyncio.TimeoutError
+        return f"timed out after {timeout:g}s"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the transfer was interrupted"
+    os_error: BaseException | None = getattr(exc, "os_error", None) or (
+        exc if isinstance(exc, OSError) else None
+    )
+    tls_reason = _tls_reason(exc)
+    if tls_reason is not None:
+        return f"TLS handshake failed ({tls_reason})" if tls_reason else "TLS handshake failed"
+    if isinstance(os_error, OSError) and os_error.errno:
+        return os.strerror(os_error.errno).lower()
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid URL"
+    return type(exc).__name__
+
+
+_SSL_REASON = re.compile(r"\[SSL: ([A-Z0-9_]+)\]")
+
+
+def _tls_reason(exc: BaseException) -> str | None:
+    """The OpenSSL reason code when `exc` is (or wraps, or re-raises as an OSError) a TLS failure, else None.
+
+    aiohttp sometimes turns an ssl.SSLError into a ClientOSError with the SSL error code as errno (1, which
+    os.strerror would misreport as "operation not permitted"), keeping only the text.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLError):
+            return seen.reason or ""
+        m = _SSL_REASON.search(str(seen))
+        if m is not None:
+            return m.group(1)
+        seen = getattr(seen, "os_error", None) or seen.__cause__ or seen.__context__
+    return None
+
+
+def _status_error(
+    status: int, reason: str | None, *, what: str, where: str, creds: Credentials | None
+) -> SourceError:
+    line = f"HTTP {status}" + (f" {reason[:60]}" if reason else "")
+    if status in (401, 403):
+        if creds is not None and (creds.basic_auth or creds.cert):
+            hint = "check the credentials in spec.chart.repository.secretRef"
+        else:
+            hint = "it needs credentials: set spec.chart.repository.secretRef"
+        return SourceError(f"chart repository {where} denied access to {what}: {line} ({hint})")
+    if status == 404:
+        hint = "; is this a Helm chart repository URL?" if what == "index.yaml" else ""
+        return SourceError(f"chart repository {where}: {what} not found ({line}){hint}")
+    if status == 429 or status >= 500:
+        return SourceError(f"chart repository {where} failed to serve {what}: {line}", transient=True)
+    return SourceError(f"chart repository {where} answered {line} for {what}")
+
+
+# --- the source ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    status: int
+    body: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class RepositorySource:
+    """Resolves `spec.chart.repository` against HTTP(S) chart repositories (see the module docstring).
+
+    One instance serves every HelmRelease; use it as an async context manager or call `close()`.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path | str | None = None,
+        *,
+        index_ttl: float = DEFAULT_INDEX_TTL,
+        max_cache_bytes: int = DEFAULT_MAX_BYTES,
+        eviction_min_age: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_index_bytes: int = MAX_INDEX_BYTES,
+        max_archive_bytes: int = MAX_ARCHIVE_BYTES,
+        trust_env: bool = False,
+        session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        root = (
+            Path(cache_dir)
+            if cache_dir is not None
+            else Path(tempfile.gettempdir()) / "helmrelease-controller"
+        )
+        self.cache = ArchiveCache(root / "charts", max_cache_bytes, min_age=eviction_min_age)
+        self.indexes: IndexCache[RepositoryIndex] = IndexCache(index_ttl, clock=clock)
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_index_bytes = max_index_bytes
+        self.max_archive_bytes = max_archive_bytes
+        self.trust_env = trust_env
+        self._session = session
+        self._own_session = session is None
+        self._index_flight: SingleFlight[RepositoryIndex] = SingleFlight()
+        self._download_flight: SingleFlight[tuple[Path, str, ChartMeta]] = SingleFlight()
+        self._meta: OrderedDict[str, ChartMeta] = OrderedDict()  # sha256 hex -> parsed archive, LRU
+        self._meta_max = 64
+        self._url_digests: OrderedDict[str, str] = OrderedDict()  # archives the index gives no digest for
+        self._ssl: dict[str, ssl.SSLContext] = {}
+        self.index_fetches = 0
+        self.index_not_modified = 0
+        self.index_cache_hits = 0
+        self.chart_downloads = 0
+        self.cache_hits = 0
+        self.shared_downloads = 0
+
+    # lifecycle ---------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> RepositorySource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        self._index_flight.cancel_all()
+        self._download_flight.cancel_all()
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "index_fetches": self.index_fetches,
+            "index_not_modified": self.index_not_modified,
+            "index_cache_hits": self.index_cache_hits,
+            "chart_downloads": self.chart_downloads,
+            "cache_hits": self.cache_hits,
+            "shared_downloads": self.shared_downloads,
+            "cache_evictions": self.cache.evictions,
+            "cache_bytes": self.cache.total_bytes,
+        }
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout, connect=self.connect_timeout),
+                connector=aiohttp.TCPConnector(limit=64, limit_per_host=8),
+                headers={"User-Agent": _USER_AGENT},
+                trust_env=self.trust_env,
+            )
+            self._own_session = True
+        return self._session
+
+    # resolve -----------------------------------------------------------------------------------
+
+    async def resolve(
+        self, spec_chart: Any, credentials: Credentials | None = None, *, refresh: bool = False
+    ) -> ResolvedChart:
+        """Resolve `spec.chart.repository` (or `spec.chart` holding it) to a cached chart archive."""
+        try:
+            return await self._resolve(RepositoryChartSpec.from_spec(spec_chart), credentials, refresh)
+        except SourceError as exc:
+            if credentials is not None:
+                scrubbed = credentials.scrub(str(exc))
+                if scrubbed != str(exc):
+                    raise SourceError(scrubbed, transient=exc.transient) from None
+            raise
+
+    async def _resolve(
+        self, spec: RepositoryChartSpec, creds: Credentials | None, refresh: bool
+    ) -> ResolvedChart:
+        parts = urlsplit(spec.url)
+        where = redact_url(spec.url)
+        if parts.scheme == "oci":
+            raise SourceError(
+                f"{where} is an OCI registry: use spec.chart.oci instead of spec.chart.repository"
+            )
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SourceError(f"chart repository URL {where!r} is not an http(s) URL")
+        if parts.username is not None or parts.password is not None:
+            raise SourceError(
+                f"chart repository URL {where} carries credentials: put them in a Secret named by "
+                "spec.chart.repository.secretRef instead"
+            )
+        if creds is not None:
+            creds.validate()
+        try:
+            rng = Range.parse(spec.version)
+        except VersionError:
+            raise SourceError(f"chart {spec.name}: invalid version or range {spec.version!r}") from None
+
+        index = await self._index(spec.url, creds, refresh)
+        entry = index.select(spec.name, rng, where=redact_url(index_url(spec.url)))
+        if not entry.urls:
+            raise SourceError(f"chart {spec.name} {entry.version} has no download URL in {where}/index.yaml")
+        url = chart_download_url(spec.url, entry.urls[0])
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise SourceError(
+                f"chart {spec.name} {entry.version}: download URL {redact_url(url)} is not http(s)"
+            )
+        path, hexdigest, meta = await self._archive(entry, url, spec.url, creds, refresh)
+        return ResolvedChart(
+            path=path,
+            name=meta.name,
+            version=meta.version,
+            revision=f"{meta.version}@sha256:{hexdigest}",
+            digest=f"sha256:{hexdigest}",
+            app_version=meta.app_version,
+            default_values=copy.deepcopy(meta.values),
+            source=where,
+        )
+
+    # index -------------------------------------------------------------------------------------
+
+    async def _index(self, repo_url: str, creds: Credentials | None, refresh: bool) -> RepositoryIndex:
+        url = index_url(repo_url)
+        key = (url, creds.fingerprint() if creds is not None else "")
+        if not refresh:
+            cached = self.indexes.fresh(key)
+            if cached is not None:
+                self.index_cache_hits += 1
+                return cached.index
+        return await self._index_flight.do(key, lambda: self._fetch_index(key, url, repo_url, creds))
+
+    async def _fetch_index(
+        self, key: tuple[str, str], url: str, repo_url: str, creds: Credentials | None
+    ) -> RepositoryIndex:
+        cached = self.indexes.get(key)
+        headers: dict[str, str] = {}
+        if cached is not None:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        self.index_fetches += 1
+        fetched = await self._get(
+            url, repo_url, creds, what="index.yaml", headers=headers, limit=self.max_index_bytes
+        )
+        if fetched.status == 304:
+            if cached is None:
+                raise SourceError(
+                    f"chart repository {redact_url(repo_url)} answered 304 to an unconditional GET"
+                )
+            self.index_not_modified += 1
+            self.indexes.touch(key)
+            return cached.index
+        body_sha = hashlib.sha256(fetched.body).hexdigest()
+        if cached is not None and cached.body_sha256 == body_sha:
+            index = cached.index
+        else:
+            index = await asyncio.to_thread(parse_index, fetched.body, redact_url(url))
+        self.indexes.put(
+            key,
+            CachedIndex(
+                index, self.indexes.clock(), body_sha, etag=fetched.etag, last_modified=fetched.last_modified
+            ),
+        )
+        log.debug("fetched %s (%d bytes, %d charts)", redact_url(url), len(fetched.body), len(index.entries))
+        return index
+
+    # archives ----------------------------------------------------------------------------------
+
+    async def _archive(
+        self, entry: IndexEntry, url: str, repo_url: str, creds: Credentials | None, refresh: bool
+    ) -> tuple[Path, str, ChartMeta]:
+        known = entry.digest or (None if refresh else self._url_digests.get(url))
+        if known:
+            path = self.cache.lookup(known)
+            if path is not None:
+                meta = await self._cached_meta(known, path)
+                if meta is not None:
+                    self.cache_hits += 1
+                    return path, known, meta
+        key = ("sha256", entry.digest) if entry.digest else ("url", url)
+        if self._download_flight.joined(key):
+            self.shared_downloads += 1
+        return await self._download_flight.do(key, lambda: self._download(entry, url, repo_url, creds))
+
+    async def _cached_meta(self, hexdigest: str, path: Path) -> ChartMeta | None:
+        """Metadata of a cached archive; re-verified against its digest when not in memory.
+        None (and the file removed) when the file on disk is damaged."""
+        meta = self._meta.get(hexdigest)
+        if meta is not None:
+            self._meta.move_to_end(hexdigest)
+            return meta
+
+        def verify_and_read() -> ChartMeta | None:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return None
+            if hashlib.sha256(data).hexdigest() != hexdigest:
+                return None
+            try:
+                return read_chart_archive(data)
+            except ArchiveError:
+                return None
+
+        meta = await asyncio.to_thread(verify_and_read)
+        if meta is None:
+            log.warning("cached chart archive %s is damaged; downloading it again", path.name)
+            self.cache.discard(hexdigest)
+            return None
+        self._remember_meta(hexdigest, meta)
+        return meta
+
+    def _remember_meta(self, hexdigest: str, meta: ChartMeta) -> None:
+        self._meta[hexdigest] = meta
+        self._meta.move_to_end(hexdigest)
+        while len(self._meta) > self._meta_max:
+            self._meta.popitem(last=False)
+
+    async def _download(
+        self, entry: IndexEntry, url: str, repo_url: str, creds: Credentials | None
+    ) -> tuple[Path, str, ChartMeta]:
+        what = f"chart {entry.name} {entry.version}"
+        self.chart_downloads += 1
+        fetched = await self._get(
+            url,
+            repo_url,
+            creds,
+            what=f"{what} ({redact_url(url)})",
+            limit=self.max_archive_bytes,
+            archive=True,
+        )
+        actual = hashlib.sha256(fetched.body).hexdigest()
+        if entry.digest and actual != entry.digest:
+            raise SourceError(
+                f"{what} from {redact_url(url)}: digest mismatch: "
+                f"the index says sha256:{entry.digest[:16]}…, the download is sha256:{actual[:16]}…"
+            )
+        try:
+            meta = await asyncio.to_thread(read_chart_archive, fetched.body)
+        except ArchiveError as exc:
+            raise SourceError(f"{what} from {redact_url(url)}: {exc}") from None
+        path = await asyncio.to_thread(self.cache.write, actual, fetched.body)
+        evicted = self.cache.add(actual, len(fetched.body))
+        for gone in evicted:
+            self._meta.pop(gone, None)
+        self._remember_meta(actual, meta)
+        if not entry.digest:
+            self._url_digests[url] = actual
+            while len(self._url_digests) > 1024:
+                self._url_digests.popitem(last=False)
+        log.debug("downloaded %s (%d bytes, sha256:%s)", what, len(fetched.body), actual[:16])
+        return path, actual, meta
+
+    # HTTP --------------------------------------------------------------------------------------
+
+    async def _ssl_context(self, creds: Credentials) -> ssl.SSLContext:
+        key = creds.fingerprint()
+        ctx = self._ssl.get(key)
+        if ctx is None:
+            ctx = await asyncio.to_thread(_make_ssl_context, creds)
+            if len(self._ssl) >= 64:
+                self._ssl.pop(next(iter(self._ssl)))
+            self._ssl[key] = ctx
+        return ctx
+
+    async def _get(
+        self,
+        url: str,
+        repo_url: str,
+        creds: Credentials | None,
+        *,
+        what: str,
+        limit: int,
+        headers: Mapping[str, str] | None = None,
+        archive: bool = False,
+    ) -> _Fetched:
+        """GET `url`: SourceError for transport failures and HTTP errors; 304 is returned to the caller."""
+        same_origin = _origin(url) == _origin(repo_url)
+        where = redact_url(repo_url) if same_origin else redact_url(url)
+        req_headers = dict(headers or {})
+        if archive:
+            req_headers["Accept-Encoding"] = "identity"  # the digest is of the bytes as stored
+        ssl_arg: ssl.SSLContext | bool = True
+        if creds is not None and same_origin:
+            auth = creds.basic_auth
+            if auth is not None:
+                token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+                req_headers["Authorization"] = f"Basic {token}"
+            if creds.has_tls and urlsplit(url).scheme == "https":
+                try:
+                    ssl_arg = await self._ssl_context(creds)
+                except (ValueError, OSError) as exc:
+                    reason = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+                    raise SourceError(f"TLS credentials for {where} are not usable: {reason}") from None
+        try:
+            async with self._http().get(url, headers=req_headers, ssl=ssl_arg) as resp:
+                if resp.status == 304:
+                    return _Fetched(304, b"")
+                if resp.status != 200:
+                    raise _status_error(resp.status, resp.reason, what=what, where=where, creds=creds)
+                length = resp.content_length
+                if length is not None and length > limit:
+                    raise SourceError(f"chart repository {where}: {what} is larger than {limit >> 20} MiB")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    if size > limit:
+                        raise SourceError(
+                            f"chart repository {where}: {what} is larger than {limit >> 20} MiB"
+                        )
+                    chunks.append(chunk)
+                return _Fetched(
+                    200, b"".join(chunks), resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+                )
+        except SourceError:
+            raise
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            reason = _network_reason(exc, self.timeout)
+            no_client_cert = creds is None or creds.cert is None
+            if urlsplit(url).scheme == "https" and no_client_cert and reason in _TLS_REJECTION_SIGNS:
+                reason += " (does the server require a client certificate? set tls.crt and tls.key)"
+            if same_origin:
+                raise SourceError(f"chart repository {where} unreachable: {reason}", transient=True) from None
+            raise SourceError(f"{what}: download unreachable: {reason}", transient=True) from None
+
+
+def _make_ssl_context(creds: Credentials) -> ssl.SSLContext:
+    """A client TLS context from PEM bytes: the given CA replaces the system roots; client cert if given.
+
+    Raises ValueError with a credential-free reason when the material cannot be loaded.
+    """
+    try:
+        ctx = ssl.create_default_context(cadata=creds.ca.decode(errors="replace") if creds.ca else None)
+    except (ssl.SSLError, ValueError):
+        raise ValueError("the CA certificate (ca.crt) is not a PEM certificate") from None
+    if creds.cert is not None and creds.key is not None:
+        # The ssl module only loads certificates from files: a private, short-lived directory.
+        with tempfile.TemporaryDirectory(prefix="hrc-tls-") as tmp:
+            cert_file = Path(tmp) / "tls.crt"
+            key_file = Path(tmp) / "tls.key"
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(creds.key)
+            cert_file.write_bytes(creds.cert)
+            try:
+                ctx.load_cert_chain(cert_file, key_file)
+            except ssl.SSLError:
+                raise ValueError(
+                    "the client certificate and key (tls.crt, tls.key) are not a matching PEM pair"
+                ) from None
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    key_file.unlink()
+    return ctx

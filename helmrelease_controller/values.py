@@ -1,0 +1,689 @@
+"""Values composition, digests and redaction for HelmRelease values (pure: no I/O).
+
+Composition follows Flux helm-controller and Helm itself::
+
+    chart values.yaml  <-  valuesFrom[0]  <-  valuesFrom[1] ...  <-  spec.values
+
+Two different merges are involved, exactly as in Helm and Flux:
+
+* **Layering the user-supplied sources** (:func:`user_values`) is a plain deep
+  merge: maps merge, everything else (lists, scalars, ``null``) replaces. A
+  ``null`` is *kept* at this stage. This is what ``helm -f a.yaml -f b.yaml``
+  does with several values files and what Flux does with ``valuesFrom`` +
+  ``spec.values`` (``transform.MergeMaps``). Keeping the ``null`` matters: a
+  ``null`` in ``spec.values`` must still delete the chart default even when an
+  earlier ``valuesFrom`` source set that key.
+* **Coalescing user values over chart defaults** (:func:`merge_values`) is
+  Helm's ``CoalesceValues``: maps merge, lists and scalars replace, a ``null``
+  deletes a chart default. It runs inside Helm on every install/upgrade; we
+  only model it (for the full composition, digests and property tests, see
+  ``tests/integration/test_values_vs_helm.py``, which checks it against the
+  real helm v4.3.1 and v3.17.3 binaries).
+
+What goes to helm is only the user part (:func:`user_values`, passed with
+``--values``): helm merges the chart defaults itself. Digests
+(:func:`digest`, :func:`config_digest`) are what goes into status; values never
+do. :func:`redact` and :func:`secret_strings` keep values out of Helm's stderr
+before it reaches logs, events, status or notifications.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DEFAULT_HELM_MAJOR",
+    "PathValue",
+    "ValuesError",
+    "compose_values",
+    "config_digest",
+    "digest",
+    "merge_values",
+    "redact",
+    "secret_strings",
+    "set_path",
+    "user_values",
+]
+
+#: The Helm major version whose coalescing :func:`merge_values` models by default (``.bin/helm`` is v4).
+DEFAULT_HELM_MAJOR = 4
+
+#: Secrets shorter than this are not redacted (they would mangle every message).
+MIN_SECRET_LENGTH = 4
+
+_REDACTED = "***"
+
+
+class ValuesError(ValueError):
+    """Values cannot be composed (for example a bad ``targetPath``). The message is one line, value-free."""
+
+
+@dataclass(frozen=True)
+class PathValue:
+    """A ``valuesFrom`` entry with a ``targetPath``: set one value at a path (see :func:`set_path`).
+
+    ``value`` is the raw data of the referenced ConfigMap/Secret key (a string, as Flux sees it).
+    """
+
+    path: str
+    value: Any
+
+    def __repr__(self) -> str:  # never print the value: it may come from a Secret
+        return f"PathValue(path={self.path!r}, value=<redacted>)"
+
+
+# --------------------------------------------------------------------------------------------------
+# Merging
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _copy(value: Any) -> Any:
+    """Deep copy into plain JSON-like containers (dict / list), so results never alias inputs."""
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(item) for item in value]
+    return copy.deepcopy(value)
+
+
+def _without_nulls(table: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy of a map without ``None`` entries, recursively through maps (not into lists).
+
+    This is Helm 4's ``cleanNilValues`` applied to chart defaults.
+    """
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if value is None:
+            continue
+        out[key] = _without_nulls(value) if _is_table(value) else _copy(value)
+    return out
+
+
+def _coalesce_tables(dst: dict[str, Any], src: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's ``coalesceTablesFullKey`` (coalescing, not merging): ``dst`` (user, owned) wins over ``src``.
+
+    For every chart key: a user ``null`` deletes it; a missing user key takes the chart value;
+    two maps recurse; any other user value wins (Helm logs a warning on a type change).
+    User keys the chart does not have are left untouched, ``null`` included.
+    """
+    for key, default in src.items():
+        if key not in dst:
+            dst[key] = _copy(default)
+            continue
+        value = dst[key]
+        if value is None:
+            del dst[key]
+        elif _is_table(value) and _is_table(default):
+            _coalesce_tables(value, default)
+    return dst
+
+
+def merge_values(
+    base: Mapping[str, Any], override: Mapping[str, Any], *, helm_major: int = DEFAULT_HELM_MAJOR
+) -> dict[str, Any]:
+    """Coalesce user values (``override``) over chart defaults (``base``) exactly as Helm renders them.
+
+    This is Helm's ``CoalesceValues`` for a chart without dependencies, as observed by running
+    ``helm template`` with both pinned binaries (helm v4.3.1 and v3.17.3). Inputs are never mutated;
+    the result shares nothing with them.
+
+    Rules common to Helm 3 and 4:
+
+    * maps merge deeply; lists replace wholesale (a ``null`` inside a list item is just data);
+      scalars replace;
+    * a type change replaces: a user scalar (or list) over a chart map, or a user map over a chart
+      scalar, wins outright. Helm only logs a warning ("cannot overwrite table with non table",
+      "destination ... is a table. Ignoring non-table value", "skipped value ...: Not a table").
+      The user map that wins over a chart scalar is taken as is, its ``null`` entries included;
+    * a user ``null`` deletes a key that has a (non-null) chart default, at any depth;
+    * a user ``null`` for a key the chart does not define is **kept**: the key is present in
+      ``.Values`` with value ``null`` (``hasKey`` is true). Helm does not remove it;
+    * a user ``null`` at the top level deletes the key whenever the chart defines that key at all,
+      even as ``null``.
+
+    Where Helm 3 and 4 differ, only ``null`` values *in the chart defaults* are involved:
+
+    * ``helm_major=4`` (v4.3.1): chart-default ``null`` values never reach the result. They are
+      dropped recursively through maps (not inside lists) before coalescing. So a nested user
+      ``null`` over a chart-default ``null`` is a "key the chart does not define" and is kept
+      as ``null``.
+    * ``helm_major=3`` (v3.17.3): chart-default ``null`` values are kept when the user does not
+      mention the key, and a user ``null`` over a chart-default ``null`` deletes the key at any depth.
+
+    Not modelled: subcharts (Helm merges keys named after dependencies keeping ``null``, then
+    coalesces again inside the subchart) and ``global`` propagation.
+    """
+    if helm_major not in (3, 4):
+        raise ValueError(f"unsupported helm major version {helm_major!r} (3 or 4)")
+    drop_chart_nulls = helm_major >= 4
+    result: dict[str, Any] = {}
+    for key, default in base.items():
+        if key in override:
+            value = override[key]
+            if value is None:
+                continue  # top level: a user null deletes whatever the chart has, null included
+            if _is_table(value) and _is_table(default):
+                chart_table = _without_nulls(default) if drop_chart_nulls else default
+                result[key] = _coalesce_tables(_copy(value), chart_table)
+            else:
+                result[key] = _copy(value)
+        elif drop_chart_nulls:
+            if default is None:
+                continue
+            result[key] = _without_nulls(default) if _is_table(default) else _copy(default)
+        else:
+            result[key] = _copy(default)
+    for key, value in override.items():
+        if key not in base:
+            result[key] = _copy(value)
+    return result
+
+
+def _overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain deep merge that keeps ``null`` (Helm CLI's ``mergeMaps``, Flux's ``transform.MergeMaps``)."""
+    out = _copy(base)
+    for key, value in override.items():
+        current = out.get(key)
+        if _is_table(value) and _is_table(current):
+            out[key] = _overlay(current, value)
+        else:
+            out[key] = _copy(value)
+    return out
+
+
+def user_values(
+    sources: Sequence[Mapping[str, Any] | PathValue], inline: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The user-supplied values, what the controller passes to helm with ``--values``.
+
+    ``sources`` are the resolved ``valuesFrom`` entries in spec order: a map (a parsed values
+    document) is deep-merged over what came before; a :class:`PathValue` (an entry with
+    ``targetPath``) is applied with :func:`set_path` to what came before, in place, as Flux does.
+    ``inline`` (``spec.values``) is merged last. ``null`` values are kept (see the module docstring):
+    Helm turns them into deletions of chart defaults. Raises :class:`ValuesError` for a bad
+    ``targetPath``.
+    """
+    result: dict[str, Any] = {}
+    for source in sources:
+        if isinstance(source, PathValue):
+            result = set_path(result, source.path, source.value)
+        else:
+            result = _overlay(result, source)
+    return _overlay(result, inline or {})
+
+
+def compose_values(
+    chart_defaults: Mapping[str, Any],
+    sources: Sequence[Mapping[str, Any] | PathValue],
+    inline: Mapping[str, Any] | None,
+    *,
+    helm_major: int = DEFAULT_HELM_MAJOR,
+) -> dict[str, Any]:
+    """The values a chart's templates will see: chart defaults <- each source in order <- inline.
+
+    Equal to ``merge_values(chart_defaults, user_values(sources, inline))``, which is what
+    ``helm install/upgrade --values <user values>`` renders with.
+    """
+    return merge_values(chart_defaults, user_values(sources, inline), helm_major=helm_major)
+
+
+# --------------------------------------------------------------------------------------------------
+# targetPath: a port of Helm's strvals parser (pkg/strvals/parser.go), non-JSON flavour
+
+#: Helm's limits (strvals.MaxIndex, strvals.MaxNestedNameLevel).
+_MAX_INDEX = 65536
+_MAX_NESTED_NAME_LEVEL = 30
+_INT_RE = re.compile(r"[+-]?[0-9]+\Z")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class _Eof(Exception):
+    """io.EOF: the end of the input (not an error at the top level)."""
+
+
+class _ParseError(Exception):
+    """Any other strvals error."""
+
+
+_EOF = _Eof()
+
+
+def _fold_equal(text: str, word: str) -> bool:
+    """Go's strings.EqualFold for the ASCII words true/false/null (simple, one-to-one case folding)."""
+    if len(text) != len(word):
+        return False
+    for char, expected in zip(text, word, strict=True):
+        folded = char.casefold()
+        if char != expected and (len(folded) != 1 or folded != expected):
+            return False
+    return True
+
+
+def _typed(text: str, as_string: bool) -> Any:
+    """strvals.typedVal: true/false/null (any case), int64 without a leading zero, else the string."""
+    if as_string:
+        return text
+    if _fold_equal(text, "true"):
+        return True
+    if _fold_equal(text, "false"):
+        return False
+    if _fold_equal(text, "null"):
+        return None
+    if text == "0":
+        return 0
+    if text and text[0] != "0" and _INT_RE.match(text):
+        number = int(text)
+        if _INT64_MIN <= number <= _INT64_MAX:
+            return number
+    return text
+
+
+def _go_type(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "map"
+
+
+class _StrvalsParser:
+    """strvals' ``parser``: ``name1=value1,name2=value2``, with ``a.b``, ``a[0]``, ``{x,y}``, ``\\`` escapes.
+
+    Errors carry no fragment of the input: the value may be a secret.
+    """
+
+    def __init__(self, text: str, data: dict[str, Any], reader: Callable[[str], Any]) -> None:
+        self._text = text
+        self._pos = 0
+        self._data = data
+        self._reader = reader
+
+    def parse(self) -> None:
+        while True:
+            err = self._key(self._data, 0)
+            if err is None:
+                continue
+            if err is _EOF:
+                return
+            raise err
+
+    # scanner ---------------------------------------------------------------------------------
+    def _read(self) -> str | None:
+        if self._pos >= len(self._text):
+            return None
+        char = self._text[self._pos]
+        self._pos += 1
+        return char
+
+    def _unread(self) -> None:
+        self._pos -= 1
+
+    def _runes_until(self, stop: str) -> tuple[str, str | None]:
+        """Read up to a stop character (returned as ``last``; ``None`` at EOF); ``\\x`` reads ``x``."""
+        out: list[str] = []
+        while True:
+            char = self._read()
+            if char is None:
+                return "".join(out), None
+            if char in stop:
+                return "".join(out), char
+            if char == "\\":
+                escaped = self._read()
+                if escaped is None:
+                    return "".join(out), None
+                out.append(escaped)
+            else:
+                out.append(char)
+
+    # grammar ---------------------------------------------------------------------------------
+    def _key(self, data: dict[str, Any], level: int) -> Exception | None:
+        try:
+            return self._key_inner(data, level)
+        except _Panic as panic:  # Go recovers type-assertion panics in key() into an error
+            return _ParseError(f"unable to parse key: {panic}")
+
+    def _key_inner(self, data: dict[str, Any], level: int) -> Exception | None:
+        key, last = self._runes_until("=[,.")
+        if last is None:
+            return _EOF if not key else _ParseError("a key has no value")
+        if last == "[":
+            index, err = self._key_index()
+            if err is not None:
+                return _ParseError(f"error parsing index: {err}")
+            items: list[Any] = []
+            if key in data:
+                items = _as_list(data[key])
+            items, err = self._list_item(items, index, level)
+            _set(data, key, items)
+            return err
+        if last == "=":
+            value_list, err = self._val_list()
+            if err is None:
+                _set(data, key, value_list)
+                return None
+            if err is _EOF:
+                _set(data, key, "")
+                return _EOF
+            if isinstance(err, _NotList):
+                text, err = self._val()
+                if err is not None and err is not _EOF:
+                    return err
+                _set(data, key, self._reader(text))
+                return None
+            return err
+        if last == ",":
+            _set(data, key, "")
+            return _ParseError("a key has no value (cannot end with ,)")
+        # last == "."
+        level += 1
+        if level > _MAX_NESTED_NAME_LEVEL:
+            return _ParseError(
+                f"value name nested level is greater than maximum supported nested level of "
+                f"{_MAX_NESTED_NAME_LEVEL}"
+            )
+        inner: dict[str, Any] = {}
+        if key in data:
+            inner = _as_map(data[key])
+        err = self._key(inner, level)
+        if err is None and not inner:
+            return _ParseError("a key map has no value")
+        if inner:
+            _set(data, key, inner)
+        return err
+
+    def _key_index(self) -> tuple[int, Exception | None]:
+        text, last = self._runes_until("]")
+        if last is None:
+            return 0, _ParseError("unterminated list index")
+        if not _INT_RE.match(text) or not _INT64_MIN <= int(text) <= _INT64_MAX:
+            return 0, _ParseError("invalid list index")
+        return int(text), None
+
+    def _list_item(self, items: list[Any], index: int, level: int) -> tuple[list[Any], Exception | None]:
+        if index < 0:
+            return items, _ParseError("negative index not allowed")
+        rest, last = self._runes_until("[.=")
+        if rest:
+            return items, _ParseError("unexpected data at end of array index")
+        if last is None:
+            return items, _EOF
+        if last == "=":
+            value_list, err = self._val_list()
+            if err is None:
+                return _set_index(items, index, value_list)
+            if err is _EOF:
+                return _set_index(items, index, "")
+            if isinstance(err, _NotList):
+                text, err = self._val()
+                if err is not None and err is not _EOF:
+                    return items, err
+                return _set_index(items, index, self._reader(text))
+            return items, err
+        if last == "[":
+            next_index, err = self._key_index()
+            if err is not None:
+                return items, _ParseError(f"error parsing index: {err}")
+            current: list[Any] = []
+            if len(items) > index and items[index] is not None:
+                current = _as_list(items[index])
+            nested, err = self._list_item(current, next_index, level)
+            if err is not None:
+                return items, err
+            return _set_index(items, index, nested)
+        # last == "."
+        inner: dict[str, Any] = {}
+        if len(items) > index:
+            if isinstance(items[index], dict):
+                inner = items[index]
+            else:  # indices out of order: start an empty map
+                items[index] = inner
+        err = self._key(inner, level)
+        if err is not None:
+            return items, err
+        return _set_index(items, index, inner)
+
+    def _val(self) -> tuple[str, Exception | None]:
+        text, last = self._runes_until(",")
+        return text, (_EOF if last is None else None)
+
+    def _val_list(self) -> tuple[list[Any], Exception | None]:
+        char = self._read()
+        if char is None:
+            return [], _EOF
+        if char != "{":
+            self._unread()
+            return [], _NotList()
+        out: list[Any] = []
+        while True:
+            text, last = self._runes_until(",}")
+            if last is None:
+                return out, _ParseError("list must terminate with '}'")
+            if last == "}":
+                follow = self._read()
+                if follow is not None and follow != ",":
+                    self._unread()
+                out.append(self._reader(text))
+                return out, None
+            out.append(self._reader(text))
+
+
+class _NotList(Exception):
+    """strvals.ErrNotList: the value does not start with ``{``."""
+
+
+class _Panic(Exception):
+    """A Go type-assertion panic inside strvals (recovered into an error by ``key()``)."""
+
+
+def _as_map(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Panic(f"cannot descend into a {_go_type(value)} value as a map")
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Panic(f"cannot index a {_go_type(value)} value as a list")
+    return value
+
+
+def _set(data: dict[str, Any], key: str, value: Any) -> None:
+    if key:  # strvals ignores an empty key
+        data[key] = value
+
+
+def _set_index(items: list[Any], index: int, value: Any) -> tuple[list[Any], Exception | None]:
+    if index < 0:
+        return items, _ParseError("negative index not allowed")
+    if index > _MAX_INDEX:
+        return items, _ParseError(f"index is greater than maximum supported index of {_MAX_INDEX}")
+    if len(items) <= index:
+        items = items + [None] * (index + 1 - len(items))
+    items[index] = value
+    return items, None
+
+
+def set_path(values: Mapping[str, Any], dotted_path: str, value: Any) -> dict[str, Any]:
+    """Return a copy of ``values`` with ``value`` set at ``dotted_path`` (``valuesFrom[].targetPath``).
+
+    Flux semantics (``ReplacePathValue`` in fluxcd/helm-controller ``internal/chartutil``), i.e.
+    ``helm --set`` applied to the values composed so far:
+
+    * the path uses Helm ``--set`` syntax: ``.`` separates keys, ``\\.`` escapes a dot, ``a[0]``
+      indexes a list (a list grows with ``null`` as needed; index at most 65536), ``a[0].b`` and
+      ``a[0][1]`` nest. Existing maps and lists along the path are kept and updated in place;
+      descending through an existing non-map (or indexing a non-list, ``null`` included) is an error;
+    * a string value is parsed as ``helm --set`` parses it (Flux passes ``path + "=" + value`` to
+      ``strvals.ParseInto``): ``true``/``false``/``null`` in any case become bool/``None``, a decimal
+      int64 without a leading zero becomes an int (``"007"`` stays a string), ``{a,b}`` becomes a
+      list, ``\\`` escapes the next character, and an unescaped ``,`` ends the value and starts
+      another ``key=value`` assignment (so ``"x,y"`` is an error and ``"x,other=1"`` also sets
+      ``other``: Flux's behaviour, kept for compatibility);
+    * a string wrapped in single or double quotes is set as a string (``--set-string``) after
+      stripping every leading and trailing quote character (Go ``strings.Trim(v, "'\\"")``);
+    * ``bytes`` are decoded as UTF-8 first; any other non-string value is set as is, unparsed.
+
+    Trailing newlines are part of the value (as in Flux): ``"5\\n"`` is the string ``"5\\n"``.
+
+    The parser is Helm 3's strvals (v3.17.3, the one Flux links). Helm 4's ``--set`` differs in one
+    corner: an unterminated index (``a[0``, ``[``) is silently ignored there (it wraps the EOF with
+    ``%w``); here, as in Helm 3, it is an error, so a typo in a targetPath never goes unnoticed.
+    Raises :class:`ValuesError` (the message names the path, never the value) on a parse error.
+    """
+    if not dotted_path:
+        raise ValuesError("targetPath is empty")
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValuesError(f"value for targetPath {dotted_path!r} is not UTF-8") from None
+    result = _copy(values)
+    if isinstance(value, str):
+        as_string = False
+        if len(value) >= 1 and (
+            (value.startswith("'") and value.endswith("'")) or (value.startswith('"') and value.endswith('"'))
+        ):
+            value = value.strip("'\"")
+            as_string = True
+        text = f"{dotted_path}={value}"
+
+        def reader(runes: str) -> Any:
+            return _typed(runes, as_string)
+    else:
+        text = f"{dotted_path}=x"
+        raw = _copy(value)
+
+        def reader(runes: str) -> Any:
+            return raw
+
+    try:
+        _StrvalsParser(text, result, reader).parse()
+    except _ParseError as err:
+        raise ValuesError(f"cannot set targetPath {dotted_path!r}: {err}") from None
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Digests
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def digest(obj: Any) -> str:
+    """``sha256:<hex>`` of canonical JSON (sorted keys, no whitespace, UTF-8, no NaN/Infinity).
+
+    Map key order does not matter; types do: ``1``, ``1.0``, ``true`` and ``"1"`` all differ
+    (YAML parsing decides which one a value is). Only JSON-like data (dict with
+    string keys, list/tuple, str, int, float, bool, None) is accepted: anything else raises
+    ``TypeError``. The canonical form is a contract: changing it would make every release look
+    changed and upgrade it once.
+    """
+    return "sha256:" + hashlib.sha256(_canonical(obj)).hexdigest()
+
+
+def config_digest(chart_digest: str, values: Mapping[str, Any]) -> str:
+    """Digest of what a release is configured with: the chart (by its digest) plus the user values.
+
+    ``values`` are the user-supplied values (:func:`user_values`); the chart digest covers the
+    chart's own defaults. Same chart and same values give the same digest, whatever the key order.
+    """
+    return digest({"chart": chart_digest, "values": values})
+
+
+# --------------------------------------------------------------------------------------------------
+# Redaction
+
+
+def _variants(secret: str) -> set[str]:
+    """A secret as it may appear in a message: raw, stripped, and JSON/Go-quoted escaped forms."""
+    out = {secret, secret.strip()}
+    for item in list(out):
+        out.add(json.dumps(item, ensure_ascii=False)[1:-1])
+        out.add(json.dumps(item)[1:-1])
+    return out
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret (at least 4 characters long) in ``text`` with ``***``.
+
+    Overlapping or adjacent occurrences (of one or several secrets) collapse into a single ``***``,
+    so no part of a secret survives. Besides the raw string, its whitespace-stripped form and its
+    JSON/Go-escaped form (quotes, backslashes, newlines as ``\\"``, ``\\\\``, ``\\n``) are redacted too.
+    """
+    needles = {v for secret in secrets if secret for v in _variants(secret) if len(v) >= MIN_SECRET_LENGTH}
+    if not needles or not text:
+        return text
+    covered = bytearray(len(text))
+    found = False
+    for needle in needles:
+        start = text.find(needle)
+        while start != -1:
+            found = True
+            covered[start : start + len(needle)] = b"\x01" * len(needle)
+            start = text.find(needle, start + 1)
+    if not found:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if covered[i]:
+            out.append(_REDACTED)
+            while i < len(text) and covered[i]:
+                i += 1
+        else:
+            j = i
+            while j < len(text) and not covered[j]:
+                j += 1
+            out.append(text[i:j])
+            i = j
+    return "".join(out)
+
+
+def secret_strings(values: Any) -> set[str]:
+    """Every scalar leaf of ``values`` rendered as a string, for :func:`redact`.
+
+    Strings as is; ints as decimal; floats as Python renders them, plus the integral form
+    (``5.0`` also gives ``"5"``, as Go prints it). Booleans and ``null`` are left out: they carry
+    no secret and redacting ``true``/``null`` would mangle every message. Keys are not included.
+    Lists and maps are walked recursively. :func:`redact` ignores strings shorter than 4.
+    """
+    out: set[str] = set()
+    stack = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, str):
+            out.add(item)
+        elif isinstance(item, int):
+            out.add(str(item))
+        elif isinstance(item, float):
+            out.add(repr(item))
+            if item.is_integer():
+                out.add(str(int(item)))
+        else:
+            out.add(str(item))
+    return out

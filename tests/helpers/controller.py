@@ -1,0 +1,144 @@
+"""Running the real controller against kubesim, as a user would: a separate process.
+
+`ControllerProcess` starts `python -m helmrelease_controller run` with its own
+kubeconfig, cache directory and a `helm` on PATH that is a tiny shim logging each
+invocation (arguments only: values travel on stdin) before exec'ing the real helm,
+so tests count helm processes from outside. It can be stopped politely (SIGTERM)
+or killed (`kill -9`), and restarted.
+
+`Cluster` bundles what the controller tests talk to: kubesim, kubectl, the
+HelmRelease CRD, and helpers to apply HelmReleases and wait for conditions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / ".bin"
+CHARTS = ROOT / "tests" / "charts"
+T = TypeVar("T")
+
+
+def wait_for(fn: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> T:
+    """Poll fn until it returns something truthy; fail with the last value after timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def package_webapp(dest: Path, version: str, app_version: str | None = None) -> Path:
+    """A copy of tests/charts/webapp with another version, ready for `ChartRepo.add_charts`."""
+    chart_dir = dest / f"webapp-{version}" / "webapp"
+    if chart_dir.exists():
+        shutil.rmtree(chart_dir)
+    shutil.copytree(CHARTS / "webapp", chart_dir)
+    meta = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
+    meta["version"] = version
+    meta["appVersion"] = app_version or version
+    (chart_dir / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    return chart_dir
+
+
+class ControllerProcess:
+    def __init__(
+        self, workdir: Path, kubeconfig: Path, helm: str = "helm", args: list[str] | None = None
+    ) -> None:
+        self.workdir = workdir
+        self.kubeconfig = kubeconfig
+        self.real_helm = str(BIN / helm)
+        self.args = args or []
+        self.shim_dir = workdir / "shim"
+        self.call_log = workdir / "helm-calls.log"
+        self.log_path = workdir / "controller.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self.shim_dir.mkdir(parents=True, exist_ok=True)
+        shim = self.shim_dir / "helm"
+        shim.write_text(f'#!/bin/sh\necho "$*" >> "{self.call_log}"\nexec "{self.real_helm}" "$@"\n')
+        shim.chmod(0o755)
+        self.call_log.touch()
+
+    def start(self, *extra: str) -> ControllerProcess:
+        env = {
+            **os.environ,
+            "PATH": f"{self.shim_dir}:{BIN}:{os.environ.get('PATH', '')}",
+            "HOME": str(self.workdir),
+            "HELM_CACHE_HOME": str(self.workdir / "helm-cache"),
+            "HELM_CONFIG_HOME": str(self.workdir / "helm-config"),
+            "HELM_DATA_HOME": str(self.workdir / "helm-data"),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(ROOT),
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "helmrelease_controller",
+            "run",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--cache-dir",
+            str(self.workdir / "cache"),
+            "--log-format",
+            "json",
+            "--shutdown-grace",
+            "20",
+            *self.args,
+            *extra,
+        ]
+        self.starts += 1
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+
+    def helm_calls(self, verb: str | None = None) -> list[str]:
+        """Every helm invocation so far (`version` probes excluded), optionally only one verb."""
+        lines = [ln for ln in self.call_log.read_text().splitlines() if ln and not ln.startswith("version")]
+        return [ln for ln in lines if verb is None or ln.split(" ", 1)[0] == verb]
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_records(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.logs().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out

@@ -1,0 +1,62 @@
+"""Install, upgrade on values change and on a version bump, and the steady state: what `kubectl get hr` shows."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.helpers.chartrepo import ChartRepo
+from tests.helpers.controller import ControllerProcess, package_webapp, wait_for
+
+from .conftest import Cluster, helmrelease
+
+
+@pytest.mark.parametrize("helm_name", ["helm", "helm3"], indirect=True)
+def test_install_then_upgrade_on_values_change(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+    cluster.apply(helmrelease("web", repo.url, values={"message": "first"}))
+    obj = cluster.wait_ready("web")
+    st = obj["status"]
+    assert st["helmChart"] == "webapp@1.1.0"  # newest in 1.x
+    assert st["history"][0]["revision"] == 1 and st["history"][0]["status"] == "deployed"
+    cm = cluster.get("v1", "ConfigMap", "apps", "web-config")
+    assert cm is not None and cm["data"]["message"] == "first"
+    out = cluster.kubectl("get", "hr", "-n", "apps")
+    assert "web" in out and "True" in out and "webapp@1.1.0" in out
+
+    cluster.apply(helmrelease("web", repo.url, values={"message": "second"}))
+    obj = cluster.wait_ready("web", reason="UpgradeSucceeded")
+    assert obj["status"]["history"][0]["revision"] == 2
+    cm = cluster.get("v1", "ConfigMap", "apps", "web-config")
+    assert cm is not None and cm["data"]["message"] == "second"
+    dep = cluster.get("apps/v1", "Deployment", "apps", "web")
+    assert dep is not None
+    assert dep["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "MESSAGE", "value": "second"}]
+    assert len(controller.helm_calls("upgrade")) == 2
+    assert all("--history-max" in c for c in controller.helm_calls("upgrade"))
+
+
+def test_new_chart_version_inside_semver_range_upgrades(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess,
+                                                         tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cluster.apply(helmrelease("web", repo.url, version="~1.1.0"))
+    cluster.wait_ready("web")
+    repo.add_charts([package_webapp(tmp_path / "src2", "1.1.7")])
+    repo.add_charts([package_webapp(tmp_path / "src3", "1.2.0")])  # outside ~1.1.0
+    cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/reconcile-requested-at=now1")
+    wait_for(lambda: cluster.status("web").get("helmChart") == "webapp@1.1.7", 30, what="upgrade to 1.1.7")
+    obj = cluster.wait_ready("web")
+    assert obj["status"]["lastHandledReconcileAt"] == "now1"
+    cm = cluster.get("v1", "ConfigMap", "apps", "web-config")
+    assert cm is not None and cm["data"]["chartVersion"] == "1.1.7"
+
+
+def test_steady_state_starts_no_helm_process(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+    cluster.apply(helmrelease("web", repo.url, interval="1s"))
+    cluster.wait_ready("web")
+    calls = len(controller.helm_calls())
+    writes_before = cluster.sim.requests.count(verb="patch") + cluster.sim.requests.count(verb="update")
+    reads_before = cluster.sim.requests.count(verb="list", resource="secrets")
+    time.sleep(4.5)  # four intervals or more
+    assert len(controller.helm_calls()) == calls, controller.helm_calls()
+    assert cluster.sim.requests.count(verb="patch") + cluster.sim.requests.count(verb="update") == writes_before
+    assert cluster.sim.requests.count(verb="list", resource="secrets") - reads_before >= 3  # it did look

@@ -1,0 +1,65 @@
+"""Helpers for the kubesim conformance suite: reading objects through kubectl and polling.
+
+Everything here goes through a real client (the kubectl binary); nothing reads
+kubesim's store directly, so each assertion is what a user of that client sees.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+
+class Kube:
+    """`kubectl get -o json` and friends, for assertions (kubectl is the `Cli` fixture)."""
+
+    def __init__(self, kubectl: Any) -> None:
+        self.kubectl = kubectl
+
+    def get(self, *args: str) -> dict[str, Any]:
+        """One object (or a List) as JSON; fails the test when kubectl fails."""
+        return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    def items(self, *args: str) -> list[dict[str, Any]]:
+        return self.get(*args)["items"]
+
+    def names(self, *args: str) -> list[str]:
+        return sorted(o["metadata"]["name"] for o in self.items(*args))
+
+    def absent(self, *args: str) -> bool:
+        """True when `kubectl get` answers NotFound for the object."""
+        proc = self.kubectl.run("get", *args, "-o", "name", check=False)
+        if proc.returncode == 0:
+            return False
+        assert "NotFound" in proc.stderr or "not found" in proc.stderr, proc.stderr
+        return True
+
+
+def eventually(fn: Callable[[], T], timeout: float = 5.0, interval: float = 0.05, what: str = "") -> T:
+    """Poll fn until it returns a truthy value (returned) or the deadline passes (test fails)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or fn}: last value {last!r}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def kube(kubectl: Any) -> Kube:
+    return Kube(kubectl)
+
+
+@pytest.fixture(name="eventually")
+def eventually_fixture() -> Callable[..., Any]:
+    """The `eventually(fn, timeout=...)` poller, for test modules (they do not import conftest)."""
+    return eventually

@@ -1,0 +1,419 @@
+"""Unit tests of helmrelease_controller.values: merge, targetPath, composition, digests, redaction.
+
+The expected results of the merge table were observed with `helm template` (v4.3.1 and v3.17.3);
+tests/integration/test_values_vs_helm.py checks the same functions against the real binaries.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helmrelease_controller.values import (
+    PathValue,
+    ValuesError,
+    compose_values,
+    config_digest,
+    digest,
+    merge_values,
+    redact,
+    secret_strings,
+    set_path,
+    user_values,
+)
+
+
+def strict(obj: Any) -> str:
+    """Canonical JSON: compares `True` and `1` as different, unlike `==`."""
+    return json.dumps(obj, sort_keys=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# merge_values: same result with helm 3 and helm 4
+
+MERGE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
+    (
+        "deep map merge",
+        {"a": {"b": 1, "c": {"d": 2, "e": 3}}, "f": 4},
+        {"a": {"c": {"e": 30, "g": 5}, "h": 6}},
+        {"a": {"b": 1, "c": {"d": 2, "e": 30, "g": 5}, "h": 6}, "f": 4},
+    ),
+    ("list replaces", {"l": [1, 2, 3], "m": {"l": [1]}}, {"l": [4], "m": {"l": []}},
+     {"l": [4], "m": {"l": []}}),
+    ("scalar replaces", {"a": "x", "b": 1}, {"a": "y"}, {"a": "y", "b": 1}),
+    ("null deletes top-level default", {"a": 1, "b": 2}, {"a": None}, {"b": 2}),
+    ("null deletes nested default", {"a": {"b": 1, "c": 2}}, {"a": {"b": None}}, {"a": {"c": 2}}),
+    ("null deletes a map default", {"a": {"b": {"c": 1}, "d": 1}}, {"a": {"b": None}}, {"a": {"d": 1}}),
+    ("null deletes deep default", {"a": {"b": {"c": 1, "d": 2}}}, {"a": {"b": {"c": None}}},
+     {"a": {"b": {"d": 2}}}),
+    ("null for a key absent from the chart is kept (top)", {"a": 1}, {"z": None}, {"a": 1, "z": None}),
+    ("null for a key absent from the chart is kept (nested)", {"a": {"b": 1}}, {"a": {"z": None}},
+     {"a": {"b": 1, "z": None}}),
+    ("nulls inside a new map are kept", {}, {"n": {"p": None, "q": {"r": None}}},
+     {"n": {"p": None, "q": {"r": None}}}),
+    ("scalar over map (top): user wins", {"a": {"b": 1}}, {"a": 5}, {"a": 5}),
+    ("scalar over map (nested): user wins", {"x": {"a": {"b": 1}}}, {"x": {"a": "s"}}, {"x": {"a": "s"}}),
+    ("map over scalar (top): user map as is, nulls too", {"a": 5}, {"a": {"b": 1, "n": None}},
+     {"a": {"b": 1, "n": None}}),
+    ("map over scalar (nested)", {"x": {"a": True}}, {"x": {"a": {"b": None}}}, {"x": {"a": {"b": None}}}),
+    ("list over map", {"a": {"b": 1}}, {"a": [1]}, {"a": [1]}),
+    ("map over list", {"a": [1]}, {"a": {"b": 1}}, {"a": {"b": 1}}),
+    ("bool over int", {"a": 1}, {"a": True}, {"a": True}),
+    ("empty override", {"a": {"b": [1, {"c": 2}]}, "d": "e"}, {}, {"a": {"b": [1, {"c": 2}]}, "d": "e"}),
+    ("empty base", {}, {"a": {"b": None}, "c": [None]}, {"a": {"b": None}, "c": [None]}),
+    ("empty map override keeps defaults", {"a": {"b": 1}}, {"a": {}}, {"a": {"b": 1}}),
+    ("user map merges into empty default map", {"e": {}}, {"e": {"z": None, "y": 1}},
+     {"e": {"z": None, "y": 1}}),
+    ("null inside list items is not special", {"l": [{"a": 1, "b": 2}]}, {"l": [{"a": None}]},
+     {"l": [{"a": None}]}),
+    ("list of nulls replaces", {"l": [1, 2]}, {"l": [None]}, {"l": [None]}),
+    ("chart lists keep their nulls", {"l": [None, {"x": None}]}, {}, {"l": [None, {"x": None}]}),
+    ("top-level user null over chart null deletes", {"n": None, "k": 1}, {"n": None}, {"k": 1}),
+    ("user map over chart null", {"a": None}, {"a": {"q": None}}, {"a": {"q": None}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("helm_major", [4, 3])
+@pytest.mark.parametrize(
+    ("base", "override", "expected"), [c[1:] for c in MERGE_CASES], ids=[c[0] for c in MERGE_CASES]
+)
+def test_merge_values(
+    helm_major: int, base: dict[str, Any], override: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert strict(merge_values(base, override, helm_major=helm_major)) == strict(expected)
+
+
+# Where helm 3 and helm 4 differ: only nulls in the chart defaults.
+VERSIONED_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]] = [
+    (
+        "chart nulls, user silent",
+        {"a": None, "m": {"n": None, "k": 1, "s": {"nn": None}}},
+        {},
+        {"m": {"k": 1, "s": {}}},
+        {"a": None, "m": {"n": None, "k": 1, "s": {"nn": None}}},
+    ),
+    (
+        "nested user null over chart null",
+        {"m": {"n": None, "o": 1}},
+        {"m": {"n": None}},
+        {"m": {"n": None, "o": 1}},  # helm 4: a chart null is no default, the user null stays
+        {"m": {"o": 1}},  # helm 3: deleted
+    ),
+    (
+        "user null over a chart map holding nulls",
+        {"t": {"x": {"n": None}, "y": {"n": None}}},
+        {"t": {"x": None}},
+        {"t": {"y": {}}},
+        {"t": {"y": {"n": None}}},
+    ),
+    (
+        "user map merged over a chart map holding nulls",
+        {"a": {"n": None, "keep": 1, "sub": {"nn": None}}},
+        {"a": {"keep": 2}},
+        {"a": {"keep": 2, "sub": {}}},
+        {"a": {"keep": 2, "n": None, "sub": {"nn": None}}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "override", "helm4", "helm3"),
+    [c[1:] for c in VERSIONED_CASES],
+    ids=[c[0] for c in VERSIONED_CASES],
+)
+def test_merge_values_chart_nulls_per_helm_version(
+    base: dict[str, Any], override: dict[str, Any], helm4: dict[str, Any], helm3: dict[str, Any]
+) -> None:
+    assert strict(merge_values(base, override)) == strict(helm4)  # helm 4 is the default
+    assert strict(merge_values(base, override, helm_major=4)) == strict(helm4)
+    assert strict(merge_values(base, override, helm_major=3)) == strict(helm3)
+
+
+def test_merge_values_rejects_unknown_helm_major() -> None:
+    with pytest.raises(ValueError, match="helm major"):
+        merge_values({}, {}, helm_major=2)
+
+
+JSON_LIKE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.sampled_from("abc"), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+TABLES = st.dictionaries(st.sampled_from("abc"), JSON_LIKE, max_size=3)
+
+
+@given(base=TABLES, override=TABLES, helm_major=st.sampled_from([3, 4]))
+def test_merge_values_never_mutates_nor_aliases_inputs(
+    base: dict[str, Any], override: dict[str, Any], helm_major: int
+) -> None:
+    base_before, override_before = copy.deepcopy(base), copy.deepcopy(override)
+    result = merge_values(base, override, helm_major=helm_major)
+    assert strict(base) == strict(base_before)
+    assert strict(override) == strict(override_before)
+    # mutating the result (everywhere) leaves the inputs alone
+    _scribble(result)
+    assert strict(base) == strict(base_before)
+    assert strict(override) == strict(override_before)
+
+
+def _scribble(obj: Any) -> None:
+    if isinstance(obj, dict):
+        for value in obj.values():
+            _scribble(value)
+        obj["scribbled"] = True
+    elif isinstance(obj, list):
+        for value in obj:
+            _scribble(value)
+        obj.append("scribbled")
+
+
+@given(values=TABLES)
+def test_merge_values_identities(values: dict[str, Any]) -> None:
+    assert strict(merge_values({}, values)) == strict(values)  # no defaults: user values as given
+    assert strict(merge_values(values, {}, helm_major=3)) == strict(values)  # helm 3: defaults as given
+
+
+# --------------------------------------------------------------------------------------------------
+# set_path (targetPath)
+
+SET_CASES: list[tuple[str, dict[str, Any], str, Any, dict[str, Any]]] = [
+    ("nested keys", {}, "a.b", "x", {"a": {"b": "x"}}),
+    ("escaped dot", {}, "a\\.b.c", "x", {"a.b": {"c": "x"}}),
+    ("existing map kept", {"a": {"c": 1}}, "a.b", "x", {"a": {"c": 1, "b": "x"}}),
+    ("replaces a scalar leaf", {"a": {"b": 1}}, "a.b", "2", {"a": {"b": 2}}),
+    ("replaces a map leaf wholesale", {"a": {"b": {"c": 1}}}, "a.b", "x", {"a": {"b": "x"}}),
+    ("list index grows with nulls", {}, "a[2]", "x", {"a": [None, None, "x"]}),
+    ("list item replaced in place", {"a": [1, 2, 3]}, "a[1]", "x", {"a": [1, "x", 3]}),
+    ("map inside list", {"a": [{"b": 1}]}, "a[0].c", "2", {"a": [{"b": 1, "c": 2}]}),
+    ("scalar list item becomes a map", {"a": [5]}, "a[0].c", "2", {"a": [{"c": 2}]}),
+    ("nested lists", {}, "a[0][1]", "x", {"a": [[None, "x"]]}),
+    ("true", {}, "k", "true", {"k": True}),
+    ("TRUE any case", {}, "k", "TRUE", {"k": True}),
+    ("False", {}, "k", "False", {"k": False}),
+    ("null", {}, "k", "null", {"k": None}),
+    ("zero", {}, "k", "0", {"k": 0}),
+    ("negative int", {}, "k", "-3", {"k": -3}),
+    ("plus sign", {}, "k", "+4", {"k": 4}),
+    ("leading zero stays a string", {}, "k", "007", {"k": "007"}),
+    ("floats stay strings", {}, "k", "1.5", {"k": "1.5"}),
+    ("int64 max", {}, "k", "9223372036854775807", {"k": 9223372036854775807}),
+    ("beyond int64 stays a string", {}, "k", "9223372036854775808", {"k": "9223372036854775808"}),
+    ("empty string", {}, "k", "", {"k": ""}),
+    ("single quoted: a string", {}, "k", "'5'", {"k": "5"}),
+    ("double quoted: a string", {}, "k", '"true"', {"k": "true"}),
+    ("all surrounding quotes stripped", {}, "k", "\"'x'\"", {"k": "x"}),
+    ("braces: a list", {}, "k", "{a,1,true}", {"k": ["a", 1, True]}),
+    ("escaped comma", {}, "k", "a\\,b", {"k": "a,b"}),
+    ("a comma starts another assignment", {}, "k", "x,other.k=1", {"k": "x", "other": {"k": 1}}),
+    ("trailing newline is part of the value", {}, "k", "5\n", {"k": "5\n"}),
+    ("non-string value set as is", {}, "a.b[1]", {"x": [1]}, {"a": {"b": [None, {"x": [1]}]}}),
+    ("bytes decoded as UTF-8", {}, "k", "caf\u00e9".encode(), {"k": "caf\u00e9"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "path", "value", "expected"), [c[1:] for c in SET_CASES], ids=[c[0] for c in SET_CASES]
+)
+def test_set_path(values: dict[str, Any], path: str, value: Any, expected: dict[str, Any]) -> None:
+    before = copy.deepcopy(values)
+    assert strict(set_path(values, path, value)) == strict(expected)
+    assert strict(values) == strict(before)  # input untouched
+
+
+SET_ERRORS: list[tuple[str, dict[str, Any], str, str]] = [
+    ("empty path", {}, "", "x"),
+    ("descend into a scalar", {"a": 5}, "a.b", "x"),
+    ("descend into null", {"a": None}, "a.b", "x"),
+    ("index a map", {"a": {"b": 1}}, "a[0]", "x"),
+    ("index null", {"a": None}, "a[0]", "x"),
+    ("negative index", {}, "a[-1]", "x"),
+    ("index beyond 65536", {}, "a[65537]", "x"),
+    ("index not a number", {}, "a[x]", "x"),
+    ("unterminated index", {}, "a[0", "x"),
+    ("data after index", {}, "a[0]b", "x"),
+    ("empty last key", {}, "a.", "x"),
+    ("unescaped comma in the value", {}, "k", "x,y"),
+    ("unterminated list value", {}, "k", "{a,b"),
+    ("too deep", {}, ".".join(["k"] * 32), "x"),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "path", "value"), [c[1:] for c in SET_ERRORS], ids=[c[0] for c in SET_ERRORS]
+)
+def test_set_path_errors(values: dict[str, Any], path: str, value: str) -> None:
+    with pytest.raises(ValuesError):
+        set_path(values, path, value)
+
+
+def test_set_path_error_never_shows_the_value() -> None:
+    with pytest.raises(ValuesError) as err:
+        set_path({}, "db.password", "hunter2,leaked-part")
+    message = str(err.value)
+    assert "db.password" in message
+    assert "hunter2" not in message and "leaked" not in message
+    assert "\n" not in message
+
+
+def test_path_value_repr_hides_the_value() -> None:
+    assert "hunter2" not in repr(PathValue("db.password", "hunter2"))
+
+
+# --------------------------------------------------------------------------------------------------
+# user_values / compose_values
+
+
+def test_null_in_inline_still_deletes_chart_default_set_by_a_source() -> None:
+    chart = {"a": {"b": 5, "c": 1}}
+    sources = [{"a": {"b": 1}}]
+    inline = {"a": {"b": None}}
+    assert user_values(sources, inline) == {"a": {"b": None}}  # kept, for helm to act on
+    assert compose_values(chart, sources, inline) == {"a": {"c": 1}}  # the chart default is gone too
+
+
+def test_sources_apply_in_order_then_inline() -> None:
+    chart = {"image": {"repository": "nginx", "tag": "1.0"}, "replicas": 1}
+    sources: list[dict[str, Any] | PathValue] = [
+        {"image": {"tag": "1.1"}, "replicas": 2, "list": [1, 2, 3]},
+        PathValue("list[1]", "two"),
+        PathValue("image.tag", "'1.2'"),
+        {"replicas": 3},
+    ]
+    inline = {"extra": {"x": True}}
+    assert strict(user_values(sources, inline)) == strict(
+        {"image": {"tag": "1.2"}, "replicas": 3, "list": [1, "two", 3], "extra": {"x": True}}
+    )
+    assert strict(compose_values(chart, sources, inline)) == strict(
+        {
+            "image": {"repository": "nginx", "tag": "1.2"},
+            "replicas": 3,
+            "list": [1, "two", 3],
+            "extra": {"x": True},
+        }
+    )
+
+
+def test_user_values_empty() -> None:
+    assert user_values([], None) == {}
+    assert compose_values({"a": 1}, [], None) == {"a": 1}
+
+
+def test_user_values_bad_target_path() -> None:
+    with pytest.raises(ValuesError, match=r"targetPath 'a\.b'"):
+        user_values([{"a": 1}, PathValue("a.b", "x")], {})
+
+
+# --------------------------------------------------------------------------------------------------
+# Digests
+
+
+def test_digest_format_and_canonical_form() -> None:
+    value = {"b": [1, "x", None, True], "a": {"\u00e9": 1.5}}
+    canonical = '{"a":{"\u00e9":1.5},"b":[1,"x",null,true]}'.encode()
+    assert digest(value) == "sha256:" + hashlib.sha256(canonical).hexdigest()
+    # pinned: changing the canonical form would upgrade every release once
+    assert digest({"a": 1}) == "sha256:015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"
+
+
+def test_digest_ignores_key_order() -> None:
+    one = {"a": 1, "b": {"c": [1, 2], "d": None}}
+    two = {"b": {"d": None, "c": [1, 2]}, "a": 1}
+    assert digest(one) == digest(two)
+
+
+@pytest.mark.parametrize(
+    ("one", "two"),
+    [
+        ({"a": 1}, {"a": 2}),
+        ({"a": 1}, {"a": "1"}),
+        ({"a": 1}, {"a": True}),
+        ({"a": 1}, {"a": 1.5}),
+        ({"a": None}, {}),
+        ({"a": [1, 2]}, {"a": [2, 1]}),
+        ({"a": {"b": 1}}, {"a.b": 1}),
+    ],
+)
+def test_digest_differs(one: Any, two: Any) -> None:
+    assert digest(one) != digest(two)
+
+
+@given(values=TABLES)
+def test_digest_stable_under_reordering(values: dict[str, Any]) -> None:
+    reordered = json.loads(json.dumps(values, sort_keys=True))
+    reversed_keys = dict(reversed(list(values.items())))
+    assert digest(values) == digest(reordered) == digest(reversed_keys)
+
+
+def test_digest_rejects_non_json() -> None:
+    with pytest.raises(ValueError):
+        digest({"a": float("nan")})
+    with pytest.raises(TypeError):
+        digest({"a": object()})
+
+
+def test_config_digest() -> None:
+    chart = "sha256:" + "0" * 64
+    other_chart = "sha256:" + "1" * 64
+    values = {"a": {"b": 1, "c": 2}}
+    assert config_digest(chart, values) == config_digest(chart, {"a": {"c": 2, "b": 1}})
+    assert config_digest(chart, values) != config_digest(other_chart, values)
+    assert config_digest(chart, values) != config_digest(chart, {"a": {"b": 1}})
+    assert config_digest(chart, values).startswith("sha256:")
+
+
+# --------------------------------------------------------------------------------------------------
+# Redaction
+
+REDACT_CASES: list[tuple[str, str, list[str], str]] = [
+    ("simple", "error: password hunter2 rejected", ["hunter2"], "error: password *** rejected"),
+    ("every occurrence", "hunter2/hunter2", ["hunter2"], "***/***"),
+    ("short secrets are left alone", "abc is fine", ["abc"], "abc is fine"),
+    ("four characters is enough", "pin 1234!", ["1234"], "pin ***!"),
+    ("several secrets", "u=admin p=s3cret", ["admin", "s3cret"], "u=*** p=***"),
+    ("overlapping secrets collapse", "xxabcdefxx", ["abcd", "cdef"], "xx***xx"),
+    ("a secret inside another", "token-abcdef", ["abcdef", "bcde"], "token-***"),
+    ("self-overlapping occurrences", "aaaaa", ["aaaa"], "***"),
+    ("escaped form (json/go %q)", 'value "line1\\nline2" bad', ["line1\nline2"], 'value "***" bad'),
+    ("escaped quotes", 'got "say \\"hi\\""', ['say "hi"'], 'got "***"'),
+    ("stripped form of a file secret", "password hunter2 rejected", ["hunter2\n"], "password *** rejected"),
+    ("no secrets", "nothing to hide", [], "nothing to hide"),
+    ("empty secret ignored", "text", [""], "text"),
+    ("no occurrence", "text here", ["hunter2"], "text here"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets", "expected"), [c[1:] for c in REDACT_CASES], ids=[c[0] for c in REDACT_CASES]
+)
+def test_redact(text: str, secrets: list[str], expected: str) -> None:
+    assert redact(text, secrets) == expected
+
+
+@given(secret=st.text(min_size=4, max_size=12), prefix=st.text(max_size=8), suffix=st.text(max_size=8))
+def test_redact_never_leaves_the_secret(secret: str, prefix: str, suffix: str) -> None:
+    assert secret not in redact(prefix + secret + suffix, [secret])
+
+
+def test_secret_strings() -> None:
+    values = {
+        "db": {"password": "hunter2", "port": 5432, "ratio": 2.0, "tls": True, "ca": None},
+        "tokens": ["abcd", {"nested": "deep-secret"}],
+    }
+    assert secret_strings(values) == {"hunter2", "5432", "2.0", "2", "abcd", "deep-secret"}
+    assert secret_strings({}) == set()
+
+
+def test_redact_with_secret_strings() -> None:
+    values = {"auth": {"user": "admin", "password": "correct-horse"}}
+    stderr = 'Error: values don\'t meet the specifications: auth.password: "correct-horse" is too long'
+    assert redact(stderr, secret_strings(values)) == (
+        'Error: values don\'t meet the specifications: auth.password: "***" is too long'
+    )
