@@ -425,7 +425,13 @@ class Reconciler:
             status = st.drop_condition(status, st.STALLED)
             status.pop("nextRetryAt", None)
         elif d.action is Action.STALL:
-            status = st.stalled(status, "RetriesExhausted", d.reason, gen, now)
+            msg = d.reason
+            rem, rel = st.get_condition(status, st.REMEDIATED), st.get_condition(status, st.RELEASED)
+            if rem and rem.get("status") == "True" and rem.get("message") and "rolling back" not in msg:
+                msg += f"; {rem['message']}"
+            if rel and rel.get("status") == "False" and rel.get("message"):
+                msg += f"; last error: {rel['message']}"
+            status = st.stalled(status, "RetriesExhausted", msg, gen, now)
             status.pop("nextRetryAt", None)
         elif d.action is Action.WAIT:
             prev = st.get_condition(status, st.READY)

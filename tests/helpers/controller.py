@@ -104,7 +104,9 @@ class ControllerProcess:
         ]
         self.starts += 1
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        # Its own process group: kill9() takes helm children down with it, as a pod kill would.
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+                                     start_new_session=True)
         return self
 
     @property
@@ -112,8 +114,9 @@ class ControllerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def kill9(self) -> None:
+        """SIGKILL the controller and every helm process it started (its whole process group)."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
     def stop(self, timeout: float = 30) -> int:

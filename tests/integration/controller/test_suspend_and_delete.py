@@ -1,0 +1,76 @@
+"""Suspend and resume by annotation; deleting a HelmRelease uninstalls its release (controller up or down)."""
+
+from __future__ import annotations
+
+import time
+
+from tests.helpers.chartrepo import ChartRepo
+from tests.helpers.controller import ControllerProcess, wait_for
+
+from .conftest import Cluster, helmrelease
+
+
+def test_suspend_annotation_holds_changes_until_removed(cluster: Cluster, repo: ChartRepo,
+                                                        controller: ControllerProcess) -> None:
+    cluster.apply(helmrelease("web", repo.url, values={"message": "one"}))
+    cluster.wait_ready("web")
+    cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend=true")
+    wait_for(lambda: cluster.status("web").get("suspended") is True, 10, what="suspended in status")
+    cluster.apply(helmrelease("web", repo.url, values={"message": "two"}))
+    time.sleep(2)
+    cm = cluster.get("v1", "ConfigMap", "apps", "web-config")
+    assert cm is not None and cm["data"]["message"] == "one"
+    assert len(controller.helm_calls("upgrade")) == 1
+    out = cluster.kubectl("get", "hr", "web", "-n", "apps")
+    assert "Suspended" in out or "suspended" in out
+    assert cluster.condition("web")["reason"] == "Suspended"
+
+    resumed_at = time.monotonic()
+    cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend-")
+    wait_for(lambda: (cluster.get("v1", "ConfigMap", "apps", "web-config") or {}).get("data", {}).get("message")
+             == "two", 15, what="change applied after resume")
+    assert time.monotonic() - resumed_at < 10  # at once, not at the next interval (1m)
+    obj = cluster.wait_ready("web")
+    assert obj["status"]["suspended"] is False
+
+
+def test_spec_suspend_also_suspends(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+    cluster.apply(helmrelease("web", repo.url, suspend=True))
+    wait_for(lambda: cluster.status("web").get("suspended") is True, 10)
+    assert controller.helm_calls("upgrade") == []
+
+
+def test_delete_uninstalls_release(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+    cluster.apply(helmrelease("web", repo.url))
+    cluster.wait_ready("web")
+    assert cluster.hr("web")["metadata"]["finalizers"] == ["helmrelease.dev/finalizer"]
+    cluster.kubectl("delete", "hr", "web", "-n", "apps", "--timeout", "30s")
+    assert cluster.get("apps/v1", "Deployment", "apps", "web") is None
+    assert cluster.get("v1", "ConfigMap", "apps", "web-config") is None
+    assert len(controller.helm_calls("uninstall")) == 1
+
+
+def test_delete_while_controller_down_uninstalls_on_restart(cluster: Cluster, repo: ChartRepo,
+                                                            controller: ControllerProcess) -> None:
+    cluster.apply(helmrelease("web", repo.url))
+    cluster.wait_ready("web")
+    controller.stop()
+    cluster.kubectl("delete", "hr", "web", "-n", "apps", "--wait=false")
+    time.sleep(0.5)
+    assert cluster.hr("web")["metadata"].get("deletionTimestamp")  # held by the finalizer
+    assert cluster.get("apps/v1", "Deployment", "apps", "web") is not None
+    controller.start()
+    wait_for(lambda: cluster.get("apps/v1", "Deployment", "apps", "web") is None, 30, what="uninstall")
+    rt = cluster.sim.registry.get("helmrelease.dev", "v1", "helmreleases")
+    assert rt is not None
+    wait_for(lambda: cluster.sim.call(lambda: cluster.sim.store.peek(rt, "apps", "web")) is None, 10,
+             what="HelmRelease gone")
+
+
+def test_suspended_release_is_still_uninstalled_on_delete(cluster: Cluster, repo: ChartRepo,
+                                                          controller: ControllerProcess) -> None:
+    cluster.apply(helmrelease("web", repo.url))
+    cluster.wait_ready("web")
+    cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend=true")
+    cluster.kubectl("delete", "hr", "web", "-n", "apps", "--timeout", "30s")
+    assert cluster.get("apps/v1", "Deployment", "apps", "web") is None
