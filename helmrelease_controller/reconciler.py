@@ -19,10 +19,10 @@ from typing import Any
 
 from . import values as valuesmod
 from .api.durations import parse_duration
-from .api.models import FINALIZER, HelmRelease, SpecError
+from .api.models import CRD_NAME, FINALIZER, HelmRelease, SpecError
 from .executor import Executor, Outcome, ReleaseTarget
 from .helm.storage import ReleaseObservation, observe
-from .kube.client import HELMRELEASES, SECRETS, KubeClient
+from .kube.client import HELMRELEASES, SECRETS, KubeClient, Resource
 from .kube.client import ApiError as KubeApiError
 from .kube.events import EventRecorder
 from .reconcile import status as st
@@ -34,6 +34,7 @@ from .valuesfrom import ValuesError, resolve_values
 log = logging.getLogger("helmrelease_controller.reconciler")
 
 MAX_STEPS = 6
+CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition")
 ANN_RECONCILE, ANN_FORCE, ANN_RESET = "reconcile-requested-at", "force-at", "reset-at"
 
 
@@ -142,6 +143,7 @@ class Reconciler:
         status["suspended"] = hr.suspended
         if hr.suspended:
             prev = st.get_condition(status, st.READY)
+            observed = status.get("observedGeneration")
             status = st.ready(
                 status,
                 None if prev is None else prev["status"] == "True",
@@ -151,6 +153,12 @@ class Reconciler:
                 gen,
                 now,
             )
+            # A spec change made while suspended is not handled yet: observedGeneration stays, so
+            # `kubectl wait --for=condition=Ready` does not report it done (as Flux).
+            if observed is None:
+                status.pop("observedGeneration", None)
+            else:
+                status["observedGeneration"] = observed
             await self.write_status(obj, status)
             return Result(None, "suspended")
 
@@ -198,7 +206,10 @@ class Reconciler:
         for _step in range(MAX_STEPS):
             release = await self._observe(target)
             status = st.sync_history_statuses(status, {r.version: r.status for r in release.revisions})
-            facts = effective(self._facts(hr, status, release, digest, time.time(), force), reset)
+            # Counters reset when the config digest changes (effective), on reset-at, and when the
+            # spec changed (generation), as DESIGN.md says.
+            new_generation = int(status.get("lastAttemptedGeneration") or gen) != gen
+            facts = effective(self._facts(hr, status, release, digest, time.time(), force), reset or new_generation)
             reset = False
             if facts.upgrade_failures != int(
                 status.get("upgradeFailures") or 0
@@ -460,12 +471,19 @@ class Reconciler:
             # The spec never was valid, so nothing of ours was installed from it.
             hr, spec, timeout = None, None, "5m"
             release = ns = storage = ""
+        if hr is not None and await self._crd_deleting():
+            # Rule 6: deleting the CRD (or uninstalling the controller with it) deletes every
+            # HelmRelease; that must never cascade into uninstalling the workloads.
+            self.event(obj, True, "ReleaseKept",
+                       f"the HelmRelease CRD is being deleted: release {ns}/{release} is left installed", "Finalize")
+            hr = None
         if hr is not None:
             items, _ = await self.client.list(SECRETS, storage, label_selector=f"owner=helm,name={release}")
             obs = observe(items)
             owner = f"{meta['namespace']}/{meta['name']}"
             latest = obs.latest
-            if obs.exists and latest is not None and latest.owner in (owner, ""):
+            # Only a release this HelmRelease made (our owner labels) is uninstalled, never another's.
+            if obs.exists and latest is not None and latest.owner == owner:
                 out = await self.executor.uninstall(release, ns, spec, timeout)
                 self.event(
                     obj,
@@ -484,6 +502,16 @@ class Reconciler:
             if e.status != 404:
                 raise
         return Result(None, "finalize")
+
+    async def _crd_deleting(self) -> bool:
+        """True when the HelmRelease CRD is being deleted (or already gone)."""
+        try:
+            crd = await self.client.get(CRDS, None, CRD_NAME)
+        except KubeApiError as e:
+            if e.status == 404:
+                return True
+            raise  # unsure: retry later rather than uninstall by surprise
+        return bool(crd["metadata"].get("deletionTimestamp"))
 
     def _dependencies_blocking(self, hr: HelmRelease) -> str:
         """One line naming the first dependency that is not Ready, or a cycle; "" when free to go."""

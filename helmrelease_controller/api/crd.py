@@ -48,7 +48,7 @@ PRINTER_COLUMNS: list[dict[str, str]] = [
     {"name": "Ready", "type": "string", "jsonPath": f"{_READY}.status"},
     {"name": "Status", "type": "string", "jsonPath": f"{_READY}.message"},
     {"name": "Chart", "type": "string", "jsonPath": ".status.helmChart"},
-    {"name": "Revision", "type": "string", "jsonPath": ".status.lastAppliedRevision"},
+    {"name": "Revision", "type": "integer", "jsonPath": ".status.history[0].revision"},
     {"name": "Suspended", "type": "boolean", "jsonPath": ".status.suspended"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]

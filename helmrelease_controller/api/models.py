@@ -871,9 +871,17 @@ class HelmRelease(BaseModel):
         Raises SpecError with a one-line message when it is invalid.
         """
         try:
-            return cls.model_validate(obj)
+            hr = cls.model_validate(obj)
         except ValidationError as exc:
             raise SpecError([_describe(err) for err in exc.errors(include_url=False)]) from None
+        if hr.spec.storage_namespace and hr.spec.storage_namespace != hr.target_namespace:
+            # The helm CLI keeps a release's storage in the release's own --namespace; a separate
+            # storage namespace (Flux's SDK feature) cannot be honoured, so it is refused, not ignored.
+            raise SpecError([
+                f"spec.storageNamespace: must equal the target namespace {hr.target_namespace!r} "
+                "(helm stores a release in its own namespace)"
+            ])
+        return hr
 
     def to_obj(self) -> dict[str, Any]:
         """The object as JSON-ready dict (camelCase, None left out)."""

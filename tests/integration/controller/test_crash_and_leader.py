@@ -92,3 +92,28 @@ def test_leader_election_only_one_acts_and_the_other_takes_over(cluster: Cluster
     finally:
         a.stop()
         b.stop()
+
+
+def test_sigterm_lets_a_running_upgrade_finish(cluster: Cluster, repo: ChartRepo,
+                                               controller: ControllerProcess) -> None:
+    cluster.apply(helmrelease("web", repo.url, values={"message": "v1"}))
+    cluster.wait_ready("web")
+    cluster.sim.add_fault(status=0, latency=2.0, resource="deployments", verb="patch", times=1)
+    cluster.apply(helmrelease("web", repo.url, values={"message": "v2"}))
+    wait_for(lambda: _release_statuses(cluster).get(2) == "pending-upgrade", 20, what="pending-upgrade")
+    assert controller.stop(timeout=30) == 0  # SIGTERM: graceful
+    statuses = _release_statuses(cluster)
+    assert statuses[2] == "deployed", statuses  # helm was allowed to finish, nothing left pending
+    cm = cluster.get("v1", "ConfigMap", "apps", "web-config")
+    assert cm is not None and cm["data"]["message"] == "v2"
+
+
+def test_history_is_bounded_by_max_history(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+    for i in range(5):
+        cluster.apply(helmrelease("web", repo.url, maxHistory=2, values={"message": f"m{i}"}))
+        cluster.wait_ready("web", reason="UpgradeSucceeded" if i else None)
+        wait_for(lambda i=i: (cluster.get("v1", "ConfigMap", "apps", "web-config") or {}).get("data", {})
+                 .get("message") == f"m{i}", 10)
+    statuses = _release_statuses(cluster)
+    assert sorted(statuses) == [4, 5], statuses  # helm --history-max 2
+    assert [h["revision"] for h in cluster.status("web")["history"]] == [5, 4]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers.chartrepo import ChartRepo
 from tests.helpers.controller import ControllerProcess, wait_for
 
@@ -20,9 +22,11 @@ def _revisions(cluster: Cluster, release: str, ns: str = "apps") -> dict[int, st
     return out
 
 
+@pytest.mark.parametrize("helm_name", ["helm", "helm3"], indirect=True)
 def test_failing_upgrade_is_retried_then_rolled_back(cluster: Cluster, repo: ChartRepo,
-                                                     controller: ControllerProcess) -> None:
-    spec = {"upgrade": {"remediation": {"retries": 2}}, "timeout": "2s"}
+                                                     controller: ControllerProcess, helm_name: str) -> None:
+    # helm 3's legacy --wait polls every 2 s, so it needs a timeout longer than one poll.
+    spec = {"upgrade": {"remediation": {"retries": 2}}, "timeout": "2s" if helm_name == "helm" else "5s"}
     cluster.apply(helmrelease("web", repo.url, values={"message": "good"}, **spec))
     cluster.wait_ready("web")
     dep_uid = cluster.get("apps/v1", "Deployment", "apps", "web")["metadata"]["uid"]  # type: ignore[index]

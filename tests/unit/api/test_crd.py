@@ -87,7 +87,7 @@ def test_printer_columns() -> None:
         ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
         ("Status", "string", '.status.conditions[?(@.type=="Ready")].message'),
         ("Chart", "string", ".status.helmChart"),
-        ("Revision", "string", ".status.lastAppliedRevision"),
+        ("Revision", "integer", ".status.history[0].revision"),
         ("Suspended", "boolean", ".status.suspended"),
         ("Age", "date", ".metadata.creationTimestamp"),
     ]

@@ -279,14 +279,24 @@ def test_defaults() -> None:
 
 
 def test_release_name_and_namespaces() -> None:
-    hr = HelmRelease.from_obj(minimal(releaseName="my-web", storageNamespace="helm-storage"))
+    hr = HelmRelease.from_obj(minimal(releaseName="my-web", storageNamespace="team-a"))
     assert hr.release_name == "my-web"
     assert hr.target_namespace == "team-a"
-    assert hr.storage_namespace == "helm-storage"
-    hr = HelmRelease.from_obj(minimal(targetNamespace="prod", storageNamespace="helm-storage"))
+    assert hr.storage_namespace == "team-a"
+    hr = HelmRelease.from_obj(minimal(targetNamespace="prod"))
     assert hr.release_name == "prod-web"
     assert hr.target_namespace == "prod"
-    assert hr.storage_namespace == "helm-storage"
+    assert hr.storage_namespace == "prod"
+
+
+def test_storage_namespace_other_than_target_is_refused() -> None:
+    # helm keeps release storage in the release's own namespace; honouring another one is impossible
+    # with the CLI, and ignoring it silently caused an install loop.
+    with pytest.raises(SpecError) as err:
+        HelmRelease.from_obj(minimal(targetNamespace="prod", storageNamespace="helm-storage"))
+    assert str(err.value) == (
+        "spec.storageNamespace: must equal the target namespace 'prod' (helm stores a release in its own namespace)"
+    )
 
 
 def test_long_release_name_is_shortened_as_flux() -> None:
