@@ -206,8 +206,7 @@ class KubeClient:
     async def close(self) -> None:
         if self._refresher is not None:
             self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+            await asyncio.wait({self._refresher})
         await self.api_client.close()
 
     # -- transport --------------------------------------------------------------------------------

@@ -122,10 +122,9 @@ class EventRecorder:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.flush(), timeout)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            task.cancel()
+            await asyncio.wait({task})
 
     # -- the background side ----------------------------------------------------------------------------
     async def _drain(self) -> None:

@@ -107,7 +107,10 @@ class Informer:
 
     # -- handlers -----------------------------------------------------------------------------------
     def add_handler(self, handler: Handler) -> None:
-        """Register `handler(kind, obj)`; kind is "add", "update", "delete" or "resync"."""
+        """Register `handler(kind, obj)`; kind is "add", "update", "delete" or "resync".
+
+        Handlers run synchronously on the informer's task: keep them short (enqueue a key) and
+        never mutate `obj`, which is the cached object itself."""
         self._handlers.append(handler)
 
     def _emit(self, kind: EventKind, obj: Obj) -> None:
@@ -135,9 +138,7 @@ class Informer:
         finally:
             for task in (*tasks, stopper):
                 task.cancel()
-            for task in (*tasks, stopper):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.wait({*tasks, stopper})
 
     async def _resync_loop(self, period: float) -> None:
         while True:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -169,21 +170,37 @@ async def test_acquire_survives_api_errors(
     await until(lambda: a.leading)
 
 
+@contextlib.contextmanager
+def reads_in_lockstep(client: KubeClient) -> Iterator[None]:
+    """Two concurrent attempts both read the lease before either writes: a deterministic race."""
+    barrier, real_get = asyncio.Barrier(2), client.get
+
+    async def get(*args: Any, **kw: Any) -> Any:
+        try:
+            return await real_get(*args, **kw)
+        finally:
+            await barrier.wait()
+
+    client.get = get  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        client.get = real_get  # type: ignore[method-assign]
+
+
 async def test_409_races_have_one_winner(client: KubeClient, kubesim: KubeSim) -> None:
     a = LeaderElector(client, "default", "race", "a", **FAST)
     b = LeaderElector(client, "default", "race", "b", **FAST)
-    # Both read "no lease" (the reads are held so they overlap), both create: one gets 409 AlreadyExists.
-    kubesim.add_fault(status=0, verb="get", resource="leases", latency=0.1, times=2)
-    results = await asyncio.gather(a._try_acquire_or_renew(), b._try_acquire_or_renew())
+    with reads_in_lockstep(client):  # both read "no lease", both create: one gets 409 AlreadyExists
+        results = await asyncio.gather(a._try_acquire_or_renew(), b._try_acquire_or_renew())
     assert sorted(results) == [False, True]
     assert kubesim.requests.count(verb="create", resource="leases.coordination.k8s.io", status=409) == 1
 
-    # Free the lease, then both read the same resourceVersion and update: one gets 409 Conflict.
     winner, loser = (a, b) if results[0] else (b, a)
     assert await winner.release()
     c = LeaderElector(client, "default", "race", "c", **FAST)
-    kubesim.add_fault(status=0, verb="get", resource="leases", latency=0.1, times=2)
-    results = await asyncio.gather(loser._try_acquire_or_renew(), c._try_acquire_or_renew())
+    with reads_in_lockstep(client):  # both read the free lease, both update it: one gets 409 Conflict
+        results = await asyncio.gather(loser._try_acquire_or_renew(), c._try_acquire_or_renew())
     assert sorted(results) == [False, True]
     assert kubesim.requests.count(verb="update", resource="leases.coordination.k8s.io", status=409) == 1
     holder = (await client.get(LEASES, "default", "race"))["spec"]["holderIdentity"]
