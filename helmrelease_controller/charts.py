@@ -38,5 +38,5 @@ class ChartResolver:
             if source is None:
                 raise SourceError(f"spec.chart.{kind}: this source kind is not supported yet")
             creds = await self.credentials(client, hr.namespace, getattr(ref, "secret_ref", None))
-            return await source.resolve(ref, creds, refresh=refresh)  # type: ignore[no-any-return]
+            return await source.resolve(ref, creds, refresh=refresh)
         raise SourceError("spec.chart: no chart source set")

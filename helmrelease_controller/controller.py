@@ -171,7 +171,7 @@ class Controller:
         finally:
             log.info("shutting down: waiting up to %.0fs for running reconciles", self.opts.shutdown_grace)
             self.queue.shutdown(immediate=True)
-            done, pending = await asyncio.wait(workers, timeout=self.opts.shutdown_grace)
+            _done, pending = await asyncio.wait(workers, timeout=self.opts.shutdown_grace)
             for t in pending:
                 t.cancel()
             self.informer.stop()
@@ -187,7 +187,9 @@ class Controller:
         if not self.opts.leader_elect:
             await self._run_leading(stop)
             return
-        elector = LeaderElector(self.client, self.opts.leader_namespace, self.opts.lease_name, self.opts.identity)
+        elector = LeaderElector(
+            self.client, self.opts.leader_namespace, self.opts.lease_name, self.opts.identity
+        )
         stop_leading = asyncio.Event()
 
         async def lead() -> None:

@@ -72,7 +72,7 @@ class Executor:
             create_namespace=bool(getattr(spec.install, "create_namespace", False)),
             wait=not bool(getattr(opts, "disable_wait", False)),
             skip_crds=str(crds) == "Skip",
-            force=force or bool(getattr(spec.upgrade, "force", False)) and not installing,
+            force=force or (bool(getattr(spec.upgrade, "force", False)) and not installing),
             cleanup_on_fail=bool(getattr(spec.upgrade, "cleanup_on_fail", False)) and not installing,
             description=f"{'install' if installing else 'upgrade'} by helmrelease-controller",
         )

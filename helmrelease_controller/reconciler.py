@@ -97,14 +97,14 @@ class Reconciler:
             subresource="status",
         )
         self._written[(meta["namespace"], meta["name"])] = out
-        return out  # type: ignore[no-any-return]
+        return out
 
     async def _set_finalizers(self, obj: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
         meta = obj["metadata"]
         body = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta["resourceVersion"]}}
         out = await self.client.patch(HELMRELEASES, meta["namespace"], meta["name"], body, patch_type="merge")
         self._written[(meta["namespace"], meta["name"])] = out
-        return out  # type: ignore[no-any-return]
+        return out
 
     def event(self, obj: dict[str, Any], ok: bool, reason: str, message: str, action: str = "") -> None:
         self.events.emit(obj, "Normal" if ok else "Warning", reason, st.one_line(message, 1024), action)
@@ -135,8 +135,10 @@ class Reconciler:
         spec = hr.spec
         tokens = {a: hr.annotation(a) or "" for a in (ANN_RECONCILE, ANN_FORCE, ANN_RESET)}
         # A new reconcile-requested-at (or force-at) token also refetches the chart source.
-        refresh = any(tokens[a] and tokens[a] != status.get(k) for a, k in (
-            (ANN_RECONCILE, "lastHandledReconcileAt"), (ANN_FORCE, "lastHandledForceAt")))
+        refresh = any(
+            tokens[a] and tokens[a] != status.get(k)
+            for a, k in ((ANN_RECONCILE, "lastHandledReconcileAt"), (ANN_FORCE, "lastHandledForceAt"))
+        )
         if tokens[ANN_RECONCILE]:
             status["lastHandledReconcileAt"] = tokens[ANN_RECONCILE]
         interval = parse_duration(spec.interval)
@@ -209,7 +211,9 @@ class Reconciler:
             # Counters reset when the config digest changes (effective), on reset-at, and when the
             # spec changed (generation), as DESIGN.md says.
             new_generation = int(status.get("lastAttemptedGeneration") or gen) != gen
-            facts = effective(self._facts(hr, status, release, digest, time.time(), force), reset or new_generation)
+            facts = effective(
+                self._facts(hr, status, release, digest, time.time(), force), reset or new_generation
+            )
             reset = False
             if facts.upgrade_failures != int(
                 status.get("upgradeFailures") or 0
@@ -220,7 +224,8 @@ class Reconciler:
             d = decide(facts)
             log.debug("decision", extra={"key": f"{ns}/{name}", "action": d.action.value, "reason": d.reason})
             if d.action in (Action.NONE, Action.WAIT, Action.STALL):
-                status = self._settled(status, d, release, chart, gen)
+                test_gates = spec.test.enable and not spec.test.ignore_failures
+                status = self._settled(status, d, release, chart, gen, test_gates)
                 result = Result(
                     interval
                     if d.action is Action.NONE
@@ -233,8 +238,9 @@ class Reconciler:
                 status["lastHandledForceAt"] = tokens[ANN_FORCE]
                 force = False
             status = st.set_condition(status, st.RECONCILING, True, "Progressing", d.reason, gen, time.time())
-            status = st.set_condition(status, st.READY, None, "Progressing", f"{d.action.value}: {d.reason}",
-                                      gen, time.time())
+            status = st.set_condition(
+                status, st.READY, None, "Progressing", f"{d.action.value}: {d.reason}", gen, time.time()
+            )
             obj = await self.write_status(obj, status)
             outcome = await self._act(d, facts, target, hr, obj)
             status = self._record(status, d, outcome, facts, target, chart, hr, gen)
@@ -411,14 +417,27 @@ class Reconciler:
         return status
 
     def _settled(
-        self, status: st.Status, d: Decision, release: ReleaseObservation, chart: Any, gen: int
+        self,
+        status: st.Status,
+        d: Decision,
+        release: ReleaseObservation,
+        chart: Any,
+        gen: int,
+        test_gates: bool,
     ) -> st.Status:
         now = time.time()
         if d.action is Action.NONE:
             latest = release.latest
             rev = latest.version if latest else 0
             prev = st.get_condition(status, st.READY)
-            if (
+            test = st.get_condition(status, st.TEST_SUCCESS)
+            if test_gates and test is not None and test.get("status") == "False":
+                # A failed `helm test` of the current revision keeps the release not Ready
+                # (unless spec.test.ignoreFailures); it is not re-run until the release changes.
+                status = st.ready(
+                    status, False, "TestFailed", test.get("message", "helm test failed"), gen, now
+                )
+            elif (
                 prev is None
                 or prev.get("status") != "True"
                 or prev.get("reason") in ("Suspended", "DependencyNotReady", "ArtifactFailed")
@@ -433,7 +452,8 @@ class Reconciler:
                 )
             else:
                 status = st.ready(status, True, prev["reason"], prev.get("message", ""), gen, now)
-            status = st.drop_condition(status, st.STALLED)
+            if not test_gates or test is None or test.get("status") != "False":
+                status = st.drop_condition(status, st.STALLED)
             status.pop("nextRetryAt", None)
         elif d.action is Action.STALL:
             msg = d.reason
@@ -474,8 +494,13 @@ class Reconciler:
         if hr is not None and await self._crd_deleting():
             # Rule 6: deleting the CRD (or uninstalling the controller with it) deletes every
             # HelmRelease; that must never cascade into uninstalling the workloads.
-            self.event(obj, True, "ReleaseKept",
-                       f"the HelmRelease CRD is being deleted: release {ns}/{release} is left installed", "Finalize")
+            self.event(
+                obj,
+                True,
+                "ReleaseKept",
+                f"the HelmRelease CRD is being deleted: release {ns}/{release} is left installed",
+                "Finalize",
+            )
             hr = None
         if hr is not None:
             items, _ = await self.client.list(SECRETS, storage, label_selector=f"owner=helm,name={release}")

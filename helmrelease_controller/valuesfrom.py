@@ -19,7 +19,6 @@ from . import values as valuesmod
 from .kube.client import CONFIGMAPS, SECRETS, KubeClient
 from .kube.client import NotFound as KubeNotFound
 
-
 ValuesError = valuesmod.ValuesError  # one line, never the value itself
 
 

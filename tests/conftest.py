@@ -37,7 +37,9 @@ class Cli:
     env: dict[str, str]
     major: int = 0  # helm's major version (3 or 4); 0 for kubectl
 
-    def run(self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [self.binary, *args], env=self.env, capture_output=True, text=True, timeout=timeout, input=input
         )

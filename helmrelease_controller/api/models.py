@@ -877,10 +877,12 @@ class HelmRelease(BaseModel):
         if hr.spec.storage_namespace and hr.spec.storage_namespace != hr.target_namespace:
             # The helm CLI keeps a release's storage in the release's own --namespace; a separate
             # storage namespace (Flux's SDK feature) cannot be honoured, so it is refused, not ignored.
-            raise SpecError([
-                f"spec.storageNamespace: must equal the target namespace {hr.target_namespace!r} "
-                "(helm stores a release in its own namespace)"
-            ])
+            raise SpecError(
+                [
+                    f"spec.storageNamespace: must equal the target namespace {hr.target_namespace!r} "
+                    "(helm stores a release in its own namespace)"
+                ]
+            )
         return hr
 
     def to_obj(self) -> dict[str, Any]:

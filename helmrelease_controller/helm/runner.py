@@ -101,7 +101,7 @@ class Helm(Command):
         self._major: int | None = None
 
     # -- process ----------------------------------------------------------------------------
-    async def run(self, command: list[Any], input: bytes | None = None) -> bytes:  # noqa: A002
+    async def run(self, command: list[Any], input: bytes | None = None) -> bytes:
         argv = [self._executable, *(str(c) for c in command)]
         if self._kubeconfig:
             argv += ["--kubeconfig", str(self._kubeconfig)]
@@ -124,7 +124,7 @@ class Helm(Command):
                 try:
                     proc.terminate()
                     await asyncio.wait_for(proc.communicate(), 10)
-                except (ProcessLookupError, asyncio.TimeoutError):
+                except (TimeoutError, ProcessLookupError):
                     pass
                 raise
         finally:
@@ -185,7 +185,7 @@ class Helm(Command):
         cmd += self._wait_args(major, o.wait)
         out = await self.run(cmd, json.dumps(o.values).encode())
         start = out.find(b"{")  # helm >= 4.2.1 may print OCI "Pulled:"/"Digest:" lines first
-        return json.loads(out[start:]) if start >= 0 else {}  # type: ignore[no-any-return]
+        return json.loads(out[start:]) if start >= 0 else {}
 
     async def rollback_to(
         self,

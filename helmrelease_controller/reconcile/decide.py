@@ -31,13 +31,13 @@ stays inspectable while retries go on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 
 from ..helm.storage import ReleaseObservation
 from .state import ReleaseState, classify
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     NONE = "None"
     INSTALL = "Install"
     UPGRADE = "Upgrade"

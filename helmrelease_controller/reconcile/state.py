@@ -6,12 +6,12 @@ Untested and InSync. `classify` is the one place that decides which.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from ..helm.storage import ReleaseObservation, label_digest
 
 
-class ReleaseState(str, Enum):
+class ReleaseState(StrEnum):
     ABSENT = "Absent"
     LOCKED = "Locked"
     UNMANAGED = "Unmanaged"

@@ -105,8 +105,9 @@ class ControllerProcess:
         self.starts += 1
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
         # Its own process group: kill9() takes helm children down with it, as a pod kill would.
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True
+        )
         return self
 
     @property

@@ -1,4 +1,4 @@
-"""Fixtures for controller tests: kubesim + the HelmRelease CRD + a real chart repository + the controller process."""
+"""Fixtures for controller tests: kubesim + the HelmRelease CRD + a real chart repository + the controller."""
 
 from __future__ import annotations
 
@@ -40,20 +40,29 @@ class Cluster:
                 return c  # type: ignore[no-any-return]
         return {}
 
-    def wait_ready(self, name: str, ns: str = "apps", timeout: float = 30, reason: str | None = None) -> dict[str, Any]:
+    def wait_ready(
+        self, name: str, ns: str = "apps", timeout: float = 30, reason: str | None = None
+    ) -> dict[str, Any]:
         def ready() -> dict[str, Any] | None:
             obj = self.hr(name, ns)
             st = obj.get("status") or {}
             c = next((c for c in st.get("conditions") or [] if c["type"] == "Ready"), {})
-            if c.get("status") == "True" and st.get("observedGeneration") == obj["metadata"]["generation"]:
-                if reason is None or c.get("reason") == reason:
-                    return obj
+            in_sync = st.get("observedGeneration") == obj["metadata"]["generation"]
+            if c.get("status") == "True" and in_sync and (reason is None or c.get("reason") == reason):
+                return obj
             return None
 
         return wait_for(ready, timeout, what=f"HelmRelease {ns}/{name} Ready")
 
-    def wait_condition(self, name: str, type_: str, status: str, reason: str | None = None, ns: str = "apps",
-                       timeout: float = 30) -> dict[str, Any]:
+    def wait_condition(
+        self,
+        name: str,
+        type_: str,
+        status: str,
+        reason: str | None = None,
+        ns: str = "apps",
+        timeout: float = 30,
+    ) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             c = self.condition(name, type_, ns)
             if c.get("status") == status and (reason is None or c.get("reason") == reason):
@@ -79,7 +88,9 @@ class Cluster:
         return [e.get("reason", "") for e in self.events(ns)]
 
 
-def helmrelease(name: str, repo_url: str, version: str = "1.x", ns: str = "apps", **spec: Any) -> dict[str, Any]:
+def helmrelease(
+    name: str, repo_url: str, version: str = "1.x", ns: str = "apps", **spec: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "interval": "1m",
         "timeout": "5s",
@@ -87,8 +98,12 @@ def helmrelease(name: str, repo_url: str, version: str = "1.x", ns: str = "apps"
         "backoff": {"initial": "500ms", "max": "2s", "jitter": 0},
     }
     body.update(spec)
-    return {"apiVersion": "helmrelease.dev/v1", "kind": "HelmRelease",
-            "metadata": {"name": name, "namespace": ns}, "spec": body}
+    return {
+        "apiVersion": "helmrelease.dev/v1",
+        "kind": "HelmRelease",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": body,
+    }
 
 
 @pytest.fixture

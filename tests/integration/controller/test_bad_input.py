@@ -8,8 +8,9 @@ from tests.helpers.controller import ControllerProcess
 from .conftest import Cluster, helmrelease
 
 
-def test_invalid_spec_and_unreachable_repo_do_not_stop_others(cluster: Cluster, repo: ChartRepo,
-                                                              controller: ControllerProcess) -> None:
+def test_invalid_spec_and_unreachable_repo_do_not_stop_others(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     bad_spec = helmrelease("bad-spec", repo.url, interval="5 minutes")
     cluster.sim.call(lambda: None)
     # The CRD's own validation would refuse this on a real server; kubesim stores it, so the
@@ -39,8 +40,9 @@ def test_invalid_spec_and_unreachable_repo_do_not_stop_others(cluster: Cluster, 
     cluster.wait_ready("good", reason="UpgradeSucceeded")
 
 
-def test_repo_outage_keeps_release_and_recovers(cluster: Cluster, repo: ChartRepo,
-                                                controller: ControllerProcess) -> None:
+def test_repo_outage_keeps_release_and_recovers(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     cluster.apply(helmrelease("web", repo.url, values={"message": "v1"}))
     cluster.wait_ready("web")
     repo.down()

@@ -14,12 +14,16 @@ def _release_statuses(cluster: Cluster, release: str = "web", ns: str = "apps") 
     rt = cluster.sim.registry.get("", "v1", "secrets")
     assert rt is not None
     items = cluster.sim.call(lambda: cluster.sim.store.list(rt, ns))
-    return {int(s["metadata"]["labels"]["version"]): s["metadata"]["labels"]["status"]
-            for s in items if (s["metadata"].get("labels") or {}).get("name") == release}
+    return {
+        int(s["metadata"]["labels"]["version"]): s["metadata"]["labels"]["status"]
+        for s in items
+        if (s["metadata"].get("labels") or {}).get("name") == release
+    }
 
 
-def test_kill9_mid_upgrade_then_restart_unlocks_and_converges(cluster: Cluster, repo: ChartRepo,
-                                                              controller: ControllerProcess) -> None:
+def test_kill9_mid_upgrade_then_restart_unlocks_and_converges(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     spec = {"upgrade": {"remediation": {"retries": 3}}, "timeout": "20s"}
     cluster.apply(helmrelease("web", repo.url, values={"message": "v1"}, **spec))
     cluster.wait_ready("web")
@@ -46,13 +50,19 @@ def test_kill9_mid_upgrade_then_restart_unlocks_and_converges(cluster: Cluster, 
     assert controller.helm_calls("uninstall") == []
     # Counters live in status: the restart neither lost nor invented any.
     assert obj["status"].get("failures", 0) == before.get("failures", 0)
-    assert "Unlock" in " ".join(cluster.event_reasons()) or any("unlock" in (e.get("note") or e.get("message") or "")
-                                                                 for e in cluster.events())
+    assert "Unlock" in " ".join(cluster.event_reasons()) or any(
+        "unlock" in (e.get("note") or e.get("message") or "") for e in cluster.events()
+    )
 
 
-def test_failure_counters_survive_a_restart(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
-    spec = {"upgrade": {"remediation": {"retries": 5}}, "timeout": "1s",
-            "backoff": {"initial": "30s", "max": "1m", "jitter": 0}}
+def test_failure_counters_survive_a_restart(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    spec = {
+        "upgrade": {"remediation": {"retries": 5}},
+        "timeout": "1s",
+        "backoff": {"initial": "30s", "max": "1m", "jitter": 0},
+    }
     cluster.apply(helmrelease("web", repo.url, **spec))
     cluster.wait_ready("web")
     cluster.apply(helmrelease("web", repo.url, values={"neverReady": True}, **spec))
@@ -69,13 +79,19 @@ def test_failure_counters_survive_a_restart(cluster: Cluster, repo: ChartRepo, c
     assert len(controller.helm_calls("upgrade")) == 2  # install + the one failed upgrade; no early retry
 
 
-def test_leader_election_only_one_acts_and_the_other_takes_over(cluster: Cluster, repo: ChartRepo,
-                                                                tmp_path: Path) -> None:
+def test_leader_election_only_one_acts_and_the_other_takes_over(
+    cluster: Cluster, repo: ChartRepo, tmp_path: Path
+) -> None:
     cluster.kubectl("create", "namespace", "helmrelease-system")
     assert cluster.sim.kubeconfig_path is not None
     a = ControllerProcess(tmp_path / "a", cluster.sim.kubeconfig_path, args=["--leader-elect"]).start()
-    wait_for(lambda: cluster.get("coordination.k8s.io/v1", "Lease", "helmrelease-system", "helmrelease-controller"),
-             15, what="lease")
+    wait_for(
+        lambda: cluster.get(
+            "coordination.k8s.io/v1", "Lease", "helmrelease-system", "helmrelease-controller"
+        ),
+        15,
+        what="lease",
+    )
     b = ControllerProcess(tmp_path / "b", cluster.sim.kubeconfig_path, args=["--leader-elect"]).start()
     try:
         for i in range(3):
@@ -94,8 +110,9 @@ def test_leader_election_only_one_acts_and_the_other_takes_over(cluster: Cluster
         b.stop()
 
 
-def test_sigterm_lets_a_running_upgrade_finish(cluster: Cluster, repo: ChartRepo,
-                                               controller: ControllerProcess) -> None:
+def test_sigterm_lets_a_running_upgrade_finish(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     cluster.apply(helmrelease("web", repo.url, values={"message": "v1"}))
     cluster.wait_ready("web")
     cluster.sim.add_fault(status=0, latency=2.0, resource="deployments", verb="patch", times=1)
@@ -108,12 +125,19 @@ def test_sigterm_lets_a_running_upgrade_finish(cluster: Cluster, repo: ChartRepo
     assert cm is not None and cm["data"]["message"] == "v2"
 
 
-def test_history_is_bounded_by_max_history(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+def test_history_is_bounded_by_max_history(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     for i in range(5):
         cluster.apply(helmrelease("web", repo.url, maxHistory=2, values={"message": f"m{i}"}))
         cluster.wait_ready("web", reason="UpgradeSucceeded" if i else None)
-        wait_for(lambda i=i: (cluster.get("v1", "ConfigMap", "apps", "web-config") or {}).get("data", {})
-                 .get("message") == f"m{i}", 10)
+        wait_for(
+            lambda i=i: (
+                (cluster.get("v1", "ConfigMap", "apps", "web-config") or {}).get("data", {}).get("message")
+                == f"m{i}"
+            ),
+            10,
+        )
     statuses = _release_statuses(cluster)
     assert sorted(statuses) == [4, 5], statuses  # helm --history-max 2
     assert [h["revision"] for h in cluster.status("web")["history"]] == [5, 4]

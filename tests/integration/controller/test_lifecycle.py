@@ -1,4 +1,4 @@
-"""Install, upgrade on values change and on a version bump, and the steady state: what `kubectl get hr` shows."""
+"""Install, upgrade on a values change or a version bump, and the steady state, as `kubectl get hr` shows."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from .conftest import Cluster, helmrelease
 
 
 @pytest.mark.parametrize("helm_name", ["helm", "helm3"], indirect=True)
-def test_install_then_upgrade_on_values_change(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+def test_install_then_upgrade_on_values_change(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     cluster.apply(helmrelease("web", repo.url, values={"message": "first"}))
     obj = cluster.wait_ready("web")
     st = obj["status"]
@@ -36,8 +38,9 @@ def test_install_then_upgrade_on_values_change(cluster: Cluster, repo: ChartRepo
     assert all("--history-max" in c for c in controller.helm_calls("upgrade"))
 
 
-def test_new_chart_version_inside_semver_range_upgrades(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess,
-                                                         tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_new_chart_version_inside_semver_range_upgrades(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     cluster.apply(helmrelease("web", repo.url, version="~1.1.0"))
     cluster.wait_ready("web")
     repo.add_charts([package_webapp(tmp_path / "src2", "1.1.7")])
@@ -50,7 +53,9 @@ def test_new_chart_version_inside_semver_range_upgrades(cluster: Cluster, repo: 
     assert cm is not None and cm["data"]["chartVersion"] == "1.1.7"
 
 
-def test_steady_state_starts_no_helm_process(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+def test_steady_state_starts_no_helm_process(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     cluster.apply(helmrelease("web", repo.url, interval="1s"))
     cluster.wait_ready("web")
     calls = len(controller.helm_calls())
@@ -58,5 +63,7 @@ def test_steady_state_starts_no_helm_process(cluster: Cluster, repo: ChartRepo, 
     reads_before = cluster.sim.requests.count(verb="list", resource="secrets")
     time.sleep(4.5)  # four intervals or more
     assert len(controller.helm_calls()) == calls, controller.helm_calls()
-    assert cluster.sim.requests.count(verb="patch") + cluster.sim.requests.count(verb="update") == writes_before
+    assert (
+        cluster.sim.requests.count(verb="patch") + cluster.sim.requests.count(verb="update") == writes_before
+    )
     assert cluster.sim.requests.count(verb="list", resource="secrets") - reads_before >= 3  # it did look

@@ -1,4 +1,4 @@
-"""Failing upgrades: retried with backoff, then rolled back to the last deployed revision; or kept for debugging."""
+"""Failing upgrades: retried with backoff, then rolled back to the last deployed revision, or kept."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ def _revisions(cluster: Cluster, release: str, ns: str = "apps") -> dict[int, st
 
 
 @pytest.mark.parametrize("helm_name", ["helm", "helm3"], indirect=True)
-def test_failing_upgrade_is_retried_then_rolled_back(cluster: Cluster, repo: ChartRepo,
-                                                     controller: ControllerProcess, helm_name: str) -> None:
+def test_failing_upgrade_is_retried_then_rolled_back(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess, helm_name: str
+) -> None:
     # helm 3's legacy --wait polls every 2 s, so it needs a timeout longer than one poll.
     spec = {"upgrade": {"remediation": {"retries": 2}}, "timeout": "2s" if helm_name == "helm" else "5s"}
     cluster.apply(helmrelease("web", repo.url, values={"message": "good"}, **spec))
@@ -66,8 +67,9 @@ def test_failing_upgrade_is_retried_then_rolled_back(cluster: Cluster, repo: Cha
     assert cluster.condition("web", "Stalled") == {}
 
 
-def test_keep_failed_release_is_not_rolled_back(cluster: Cluster, repo: ChartRepo,
-                                                controller: ControllerProcess) -> None:
+def test_keep_failed_release_is_not_rolled_back(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     spec = {"upgrade": {"remediation": {"retries": 1}}, "timeout": "2s", "keepFailedRelease": True}
     cluster.apply(helmrelease("web", repo.url, **spec))
     cluster.wait_ready("web")
@@ -80,8 +82,9 @@ def test_keep_failed_release_is_not_rolled_back(cluster: Cluster, repo: ChartRep
     assert cluster.condition("web", "Remediated") == {}
 
 
-def test_force_at_retries_past_exhausted_retries(cluster: Cluster, repo: ChartRepo,
-                                                 controller: ControllerProcess) -> None:
+def test_force_at_retries_past_exhausted_retries(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     spec = {"timeout": "2s", "keepFailedRelease": True}
     cluster.apply(helmrelease("web", repo.url, **spec))
     cluster.wait_ready("web")
@@ -91,4 +94,7 @@ def test_force_at_retries_past_exhausted_retries(cluster: Cluster, repo: ChartRe
     cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/force-at=try-again")
     wait_for(lambda: cluster.status("web").get("lastHandledForceAt") == "try-again", 20)
     wait_for(lambda: len(controller.helm_calls("upgrade")) == upgrades + 1, 20)
-    assert "--force-replace" in controller.helm_calls("upgrade")[-1] or "--force" in controller.helm_calls("upgrade")[-1]
+    assert (
+        "--force-replace" in controller.helm_calls("upgrade")[-1]
+        or "--force" in controller.helm_calls("upgrade")[-1]
+    )

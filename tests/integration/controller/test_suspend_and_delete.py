@@ -10,8 +10,9 @@ from tests.helpers.controller import ControllerProcess, wait_for
 from .conftest import Cluster, helmrelease
 
 
-def test_suspend_annotation_holds_changes_until_removed(cluster: Cluster, repo: ChartRepo,
-                                                        controller: ControllerProcess) -> None:
+def test_suspend_annotation_holds_changes_until_removed(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     cluster.apply(helmrelease("web", repo.url, values={"message": "one"}))
     cluster.wait_ready("web")
     cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend=true")
@@ -27,8 +28,14 @@ def test_suspend_annotation_holds_changes_until_removed(cluster: Cluster, repo: 
 
     resumed_at = time.monotonic()
     cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend-")
-    wait_for(lambda: (cluster.get("v1", "ConfigMap", "apps", "web-config") or {}).get("data", {}).get("message")
-             == "two", 15, what="change applied after resume")
+    wait_for(
+        lambda: (
+            (cluster.get("v1", "ConfigMap", "apps", "web-config") or {}).get("data", {}).get("message")
+            == "two"
+        ),
+        15,
+        what="change applied after resume",
+    )
     assert time.monotonic() - resumed_at < 10  # at once, not at the next interval (1m)
     obj = cluster.wait_ready("web")
     assert obj["status"]["suspended"] is False
@@ -50,8 +57,9 @@ def test_delete_uninstalls_release(cluster: Cluster, repo: ChartRepo, controller
     assert len(controller.helm_calls("uninstall")) == 1
 
 
-def test_delete_while_controller_down_uninstalls_on_restart(cluster: Cluster, repo: ChartRepo,
-                                                            controller: ControllerProcess) -> None:
+def test_delete_while_controller_down_uninstalls_on_restart(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     cluster.apply(helmrelease("web", repo.url))
     cluster.wait_ready("web")
     controller.stop()
@@ -63,12 +71,16 @@ def test_delete_while_controller_down_uninstalls_on_restart(cluster: Cluster, re
     wait_for(lambda: cluster.get("apps/v1", "Deployment", "apps", "web") is None, 30, what="uninstall")
     rt = cluster.sim.registry.get("helmrelease.dev", "v1", "helmreleases")
     assert rt is not None
-    wait_for(lambda: cluster.sim.call(lambda: cluster.sim.store.peek(rt, "apps", "web")) is None, 10,
-             what="HelmRelease gone")
+    wait_for(
+        lambda: cluster.sim.call(lambda: cluster.sim.store.peek(rt, "apps", "web")) is None,
+        10,
+        what="HelmRelease gone",
+    )
 
 
-def test_suspended_release_is_still_uninstalled_on_delete(cluster: Cluster, repo: ChartRepo,
-                                                          controller: ControllerProcess) -> None:
+def test_suspended_release_is_still_uninstalled_on_delete(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
     cluster.apply(helmrelease("web", repo.url))
     cluster.wait_ready("web")
     cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend=true")
