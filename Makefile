@@ -14,6 +14,8 @@ LOCK_VENV   := .cache/lock-venv
 WITH_TOOLS  := PATH="$(BIN_DIR):$$PATH"
 
 PYTEST_ARGS ?=
+# Parallel test workers (pytest-xdist); most tests wait on helm, not on the CPU.
+TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
@@ -36,7 +38,7 @@ tools: ## Install helm (v4), helm3, kubectl, kubectl-v1.31 into .bin/ (sha256-ch
 	$(PYTHON) hack/install_tools.py
 
 test: .venv tools ## Run pytest with .bin on PATH (extra options: PYTEST_ARGS='-k foo -x')
-	$(WITH_TOOLS) $(PY) -m pytest $(PYTEST_ARGS)
+	$(WITH_TOOLS) $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: .venv ## ruff check, ruff format --check, mypy
 	$(PY) -m ruff check .

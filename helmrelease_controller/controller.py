@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -24,7 +25,7 @@ from typing import Any
 from .charts import ChartResolver
 from .executor import Executor
 from .helm.runner import Helm
-from .kube.client import HELMRELEASES, KubeClient
+from .kube.client import CONFIGMAPS, HELMRELEASES, SECRETS, KubeClient
 from .kube.events import EventRecorder
 from .kube.informer import Informer, strip_managed_fields
 from .kube.leader import LeaderElector
@@ -103,6 +104,19 @@ class Controller:
         self._seen: dict[Key, tuple[Any, ...]] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
         self.informer.add_handler(self._on_event)
+        # valuesFrom: metadata-only watches of Secrets and ConfigMaps (no contents held in memory);
+        # a change to a referenced one reconciles the HelmReleases using it. Helm's own release
+        # Secrets are excluded by label.
+        self.values_informers = [
+            Informer(
+                client, SECRETS, namespace=opts.namespace, label_selector="owner!=helm", metadata_only=True
+            ),
+            Informer(client, CONFIGMAPS, namespace=opts.namespace, metadata_only=True),
+        ]
+        for inf, res_kind in zip(self.values_informers, ("Secret", "ConfigMap"), strict=True):
+            inf.add_handler(functools.partial(self._on_values_event, res_kind))
+        self._refs: dict[tuple[str, str, str], set[Key]] = {}  # (kind, ns, name) -> HelmReleases using it
+        self._refs_of: dict[Key, set[tuple[str, str, str]]] = {}
         self.reconciles = 0
         self.started = asyncio.Event()
 
@@ -110,6 +124,7 @@ class Controller:
     def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         key = (meta.get("namespace", ""), meta.get("name", ""))
+        self._index_values_refs(key, None if kind == "delete" else obj)
         if kind == "delete":
             self._seen.pop(key, None)
             self._ready_seen.pop(key, None)
@@ -122,6 +137,24 @@ class Controller:
         if self._ready_seen.get(key) != rdy:
             self._ready_seen[key] = rdy
             self._enqueue_dependents(key)
+
+    def _index_values_refs(self, key: Key, obj: dict[str, Any] | None) -> None:
+        refs: set[tuple[str, str, str]] = set()
+        for ref in ((obj or {}).get("spec") or {}).get("valuesFrom") or []:
+            if isinstance(ref, dict) and ref.get("name"):
+                refs.add((str(ref.get("kind", "")), key[0], str(ref["name"])))
+        for old in self._refs_of.get(key, set()) - refs:
+            self._refs.get(old, set()).discard(key)
+        for new in refs:
+            self._refs.setdefault(new, set()).add(key)
+        self._refs_of[key] = refs
+
+    def _on_values_event(self, res_kind: str, kind: str, obj: dict[str, Any]) -> None:
+        if kind == "resync":
+            return
+        meta = obj.get("metadata") or {}
+        for hr_key in self._refs.get((res_kind, meta.get("namespace", ""), meta.get("name", "")), ()):
+            self.queue.add_after(hr_key, 0.5)  # debounce: a burst of edits is one reconcile
 
     def _enqueue_dependents(self, key: Key) -> None:
         for other in self.informer.list():
@@ -160,6 +193,9 @@ class Controller:
 
     async def _run_leading(self, stop: asyncio.Event) -> None:
         informer_task = asyncio.create_task(self.informer.run(), name="informer")
+        values_tasks = [
+            asyncio.create_task(i.run(), name=f"informer-{i.res.plural}") for i in self.values_informers
+        ]
         await self.informer.synced.wait()
         log.info("informer synced: %d HelmRelease(s)", len(self.informer))
         workers = [
@@ -175,7 +211,9 @@ class Controller:
             for t in pending:
                 t.cancel()
             self.informer.stop()
-            for t in (informer_task, *pending):
+            for inf in self.values_informers:
+                inf.stop()
+            for t in (informer_task, *values_tasks, *pending):
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t

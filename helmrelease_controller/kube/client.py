@@ -144,6 +144,11 @@ class Resource:
         return "/".join(parts)
 
 
+# Metadata-only reads (PartialObjectMetadata): the API server sends metadata without data/spec,
+# which is how the controller watches Secrets and ConfigMaps without holding their contents.
+METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
 HELMRELEASES = Resource("helmrelease.dev", "v1", "helmreleases", True, "HelmRelease")
 SECRETS = Resource("", "v1", "secrets", True, "Secret")
 CONFIGMAPS = Resource("", "v1", "configmaps", True, "ConfigMap")
@@ -217,12 +222,13 @@ class KubeClient:
         query: Sequence[tuple[str, str]] = (),
         body: Any = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> tuple[str, str, dict[str, str], Any]:
         method, url, headers, body, _ = await self.api_client.param_serialize(
             method=method,
             resource_path=path,
             query_params=list(query),
-            header_params={"Accept": "application/json", "Content-Type": content_type},
+            header_params={"Accept": accept, "Content-Type": content_type},
             body=body,
             auth_settings=["BearerToken"],
         )
@@ -238,10 +244,11 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         timeout: aiohttp.ClientTimeout | None = None,
+        accept: str = "application/json",
     ) -> Any:
         """One request; returns the RESTResponse (status < 400) or raises ApiError."""
         self.request_count[(verb, res.label)] += 1
-        method, url, headers, body = await self._serialize(method, path, query, body, content_type)
+        method, url, headers, body = await self._serialize(method, path, query, body, content_type, accept)
         try:
             resp = await self.api_client.rest_client.request(
                 method,
@@ -292,6 +299,7 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         limit: int = 500,
+        metadata_only: bool = False,
     ) -> tuple[ObjList, str]:
         """Every matching object (following `continue` pages) and the list's resourceVersion.
 
@@ -306,17 +314,18 @@ class KubeClient:
         items: ObjList = []
         rv = ""
         cont = ""
+        accept = METADATA_LIST_ACCEPT if metadata_only else "application/json"
         while True:
             query = [*base, ("limit", str(limit))] if limit else list(base)
             if cont:
                 query.append(("continue", cont))
             try:
-                page = await self._json("GET", "list", res, res.path(ns), query)
+                page = await self._json("GET", "list", res, res.path(ns), query, accept=accept)
             except Gone:
                 if not cont:
                     raise
                 log.info("continue token for %s expired; listing without pages", res.label)
-                page = await self._json("GET", "list", res, res.path(ns), base)
+                page = await self._json("GET", "list", res, res.path(ns), base, accept=accept)
                 items, rv, cont = [], "", ""
             meta = page.get("metadata") or {}
             rv = rv or str(meta.get("resourceVersion") or "")
@@ -401,6 +410,7 @@ class KubeClient:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         allow_bookmarks: bool = True,
+        metadata_only: bool = False,
     ) -> AsyncGenerator[tuple[str, Obj], None]:
         """Stream (type, object) watch events: ADDED, MODIFIED, DELETED, BOOKMARK.
 
@@ -422,7 +432,8 @@ class KubeClient:
         # No total timeout; a read timeout a bit above the server-side one catches half-open sockets.
         read_timeout = (timeout_seconds + 30) if timeout_seconds else None
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout, sock_read=read_timeout)
-        resp = await self._send("GET", "watch", res, res.path(ns), query, timeout=timeout)
+        accept = METADATA_ACCEPT if metadata_only else "application/json"
+        resp = await self._send("GET", "watch", res, res.path(ns), query, timeout=timeout, accept=accept)
         stream = resp.response
         partial: list[bytes] = []  # an event's bytes until its newline arrives (events can be large)
         try:

@@ -72,6 +72,7 @@ class Informer:
         backoff_initial: float = 0.8,
         backoff_max: float = 30.0,
         watch_timeout: tuple[int, int] = (300, 600),
+        metadata_only: bool = False,
     ) -> None:
         self.client = client
         self.res = res
@@ -80,6 +81,7 @@ class Informer:
         self.field_selector = field_selector
         self.resync_period = resync_period
         self.transform = transform
+        self.metadata_only = metadata_only  # cache PartialObjectMetadata only (no data, no spec)
         self.watch_timeout = watch_timeout  # each watch asks for a random server timeout in this range (s)
         self.synced = asyncio.Event()
         self.resource_version = ""
@@ -158,7 +160,11 @@ class Informer:
             if need_list:
                 try:
                     items, rv = await self.client.list(
-                        self.res, self.namespace, self.label_selector, self.field_selector
+                        self.res,
+                        self.namespace,
+                        self.label_selector,
+                        self.field_selector,
+                        metadata_only=self.metadata_only,
                     )
                 except ApiError as e:
                     await self._sleep_backoff("list", e)
@@ -199,6 +205,7 @@ class Informer:
             field_selector=self.field_selector,
             timeout_seconds=random.randint(*self.watch_timeout),
             allow_bookmarks=True,
+            metadata_only=self.metadata_only,
         )
         async with contextlib.aclosing(stream) as events:
             async for ev_type, obj in events:
