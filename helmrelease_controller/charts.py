@@ -12,13 +12,16 @@ from typing import Any
 from .kube.client import SECRETS, KubeClient
 from .kube.client import NotFound as KubeNotFound
 from .sources.base import Credentials, ResolvedChart, SourceError
+from .sources.oci import OCIChartSpec, docker_config_credentials
 
 
 class ChartResolver:
     def __init__(self, repository: Any, git: Any = None, oci: Any = None) -> None:
         self.repository, self.git, self.oci = repository, git, oci
 
-    async def credentials(self, client: KubeClient, namespace: str, ref: Any) -> Credentials | None:
+    async def credentials(
+        self, client: KubeClient, namespace: str, ref: Any, oci_spec: Any = None
+    ) -> Credentials | None:
         if ref is None:
             return None
         try:
@@ -26,6 +29,9 @@ class ChartResolver:
         except KubeNotFound:
             raise SourceError(f"secretRef: Secret {namespace}/{ref.name} not found") from None
         data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        if oci_spec is not None and ".dockerconfigjson" in data:
+            # A kubernetes.io/dockerconfigjson Secret, as image pull secrets are.
+            return docker_config_credentials(data, OCIChartSpec.from_spec(oci_spec).host)
         return Credentials.from_secret_data(data)
 
     async def resolve(self, hr: Any, client: KubeClient, refresh: bool = False) -> ResolvedChart:
@@ -37,6 +43,8 @@ class ChartResolver:
             source = getattr(self, kind)
             if source is None:
                 raise SourceError(f"spec.chart.{kind}: this source kind is not supported yet")
-            creds = await self.credentials(client, hr.namespace, getattr(ref, "secret_ref", None))
+            creds = await self.credentials(
+                client, hr.namespace, getattr(ref, "secret_ref", None), ref if kind == "oci" else None
+            )
             return await source.resolve(ref, creds, refresh=refresh)
         raise SourceError("spec.chart: no chart source set")

@@ -78,6 +78,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--shutdown-grace", type=float, default=60.0, help="seconds running actions get on SIGTERM"
     )
+    run.add_argument(
+        "--plain-http-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="an OCI registry to reach over plain HTTP (repeatable; HTTPS otherwise)",
+    )
     run.add_argument("--log-format", choices=["json", "text"], default="text")
     run.add_argument("--log-level", default="info")
     return p
@@ -101,6 +108,7 @@ async def _run(args: argparse.Namespace) -> int:
         leader_namespace=args.leader_election_namespace,
         cache_dir=args.cache_dir,
         shutdown_grace=args.shutdown_grace,
+        plain_http_registries=args.plain_http_registry,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

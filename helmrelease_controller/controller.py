@@ -31,6 +31,7 @@ from .kube.informer import Informer, strip_managed_fields
 from .kube.leader import LeaderElector
 from .kube.workqueue import ShutDown, WorkQueue
 from .reconciler import Reconciler
+from .sources.oci import OCISource
 from .sources.repository import RepositorySource
 
 log = logging.getLogger("helmrelease_controller")
@@ -55,6 +56,7 @@ class Options:
     shutdown_grace: float = 60.0
     resync_period: float | None = 600.0
     dependency_requeue: float = 5.0
+    plain_http_registries: list[str] = field(default_factory=list)  # OCI registries spoken to over HTTP
 
 
 def _trigger_fields(obj: dict[str, Any]) -> tuple[Any, ...]:
@@ -91,7 +93,12 @@ class Controller:
         )
         self.events = EventRecorder(client)
         self.sources = ChartResolver(
-            repository=RepositorySource(cache_dir=Path(opts.cache_dir) / "repository")
+            repository=RepositorySource(cache_dir=Path(opts.cache_dir) / "repository"),
+            oci=OCISource(
+                cache_dir=Path(opts.cache_dir) / "oci",
+                helm=opts.helm,
+                plain_http_hosts=opts.plain_http_registries,
+            ),
         )
         self.reconciler = Reconciler(
             client,
@@ -219,6 +226,7 @@ class Controller:
                     await t
             await self.events.close()
             await self.sources.repository.close()
+            await self.sources.oci.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set (or, with leader election, until leadership is lost)."""

@@ -281,7 +281,7 @@ def _tls_reason(exc: BaseException) -> str | None:
         if seen is None:
             break
         if isinstance(seen, ssl.SSLError):
-            return seen.reason or ""
+            return getattr(seen, "reason", None) or ""
         m = _SSL_REASON.search(str(seen))
         if m is not None:
             return m.group(1)
