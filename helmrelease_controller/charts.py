@@ -7,6 +7,7 @@ The sources themselves (sources/) know nothing of Kubernetes; this is where a
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from .kube.client import SECRETS, KubeClient
@@ -16,8 +17,9 @@ from .sources.oci import OCIChartSpec, docker_config_credentials
 
 
 class ChartResolver:
-    def __init__(self, repository: Any, git: Any = None, oci: Any = None) -> None:
+    def __init__(self, repository: Any, git: Any = None, oci: Any = None, metrics: Any = None) -> None:
         self.repository, self.git, self.oci = repository, git, oci
+        self.metrics = metrics  # helmrelease_controller.metrics.Metrics, when wired
 
     async def credentials(
         self, client: KubeClient, namespace: str, ref: Any, oci_spec: Any = None
@@ -46,5 +48,15 @@ class ChartResolver:
             creds = await self.credentials(
                 client, hr.namespace, getattr(ref, "secret_ref", None), ref if kind == "oci" else None
             )
-            return await source.resolve(ref, creds, refresh=refresh)
+            hits, start = getattr(source, "cache_hits", 0), time.monotonic()
+            try:
+                resolved: ResolvedChart = await source.resolve(ref, creds, refresh=refresh)
+            except SourceError:
+                if self.metrics is not None:
+                    self.metrics.source_fetch(kind, False, time.monotonic() - start)
+                raise
+            if self.metrics is not None:
+                hit = getattr(source, "cache_hits", 0) > hits
+                self.metrics.source_fetch(kind, True, time.monotonic() - start, cache_hit=hit)
+            return resolved
         raise SourceError("spec.chart: no chart source set")

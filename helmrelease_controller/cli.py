@@ -85,6 +85,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="HOST[:PORT]",
         help="an OCI registry to reach over plain HTTP (repeatable; HTTPS otherwise)",
     )
+    run.add_argument("--metrics-addr", default=":8080", help='metrics, /healthz and /readyz ("" disables)')
+    run.add_argument("--notifications-config", help="YAML file with Slack/webhook providers and routes")
     run.add_argument("--log-format", choices=["json", "text"], default="text")
     run.add_argument("--log-level", default="info")
     return p
@@ -109,7 +111,18 @@ async def _run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         shutdown_grace=args.shutdown_grace,
         plain_http_registries=args.plain_http_registry,
+        metrics_addr=args.metrics_addr,
+        notifications_config=args.notifications_config,
     )
+    if args.notifications_config:
+        from .notify import ConfigError, load_config
+
+        try:
+            load_config(args.notifications_config)
+        except ConfigError as e:
+            print(f"helmrelease-controller: --notifications-config: {e}", file=sys.stderr)
+            await client.close()
+            return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from .kube.events import EventRecorder
 from .kube.informer import Informer, strip_managed_fields
 from .kube.leader import LeaderElector
 from .kube.workqueue import ShutDown, WorkQueue
+from .metrics import Metrics, reconcile_result
+from .notify import Dispatcher, load_config
 from .reconciler import Reconciler
 from .sources.oci import OCISource
 from .sources.repository import RepositorySource
@@ -57,6 +61,8 @@ class Options:
     resync_period: float | None = 600.0
     dependency_requeue: float = 5.0
     plain_http_registries: list[str] = field(default_factory=list)  # OCI registries spoken to over HTTP
+    metrics_addr: str = ":8080"  # "" disables the metrics/health server
+    notifications_config: str | None = None  # YAML file (docs/notifications.md); None: no notifications
 
 
 def _trigger_fields(obj: dict[str, Any]) -> tuple[Any, ...]:
@@ -92,7 +98,12 @@ class Controller:
             transform=strip_managed_fields,
         )
         self.events = EventRecorder(client)
+        self.metrics = Metrics()
+        self.notifier: Dispatcher | None = None
+        if opts.notifications_config:
+            self.notifier = Dispatcher(load_config(opts.notifications_config), self._get_secret, self.metrics)
         self.sources = ChartResolver(
+            metrics=self.metrics,
             repository=RepositorySource(cache_dir=Path(opts.cache_dir) / "repository"),
             oci=OCISource(
                 cache_dir=Path(opts.cache_dir) / "oci",
@@ -107,6 +118,8 @@ class Controller:
             self.events,
             self.informer,
             dependency_requeue=opts.dependency_requeue,
+            metrics=self.metrics,
+            notifier=self.notifier,
         )
         self._seen: dict[Key, tuple[Any, ...]] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
@@ -126,6 +139,21 @@ class Controller:
         self._refs_of: dict[Key, set[tuple[str, str, str]]] = {}
         self.reconciles = 0
         self.started = asyncio.Event()
+        self._elector: LeaderElector | None = None
+        self.metrics.on_scrape(lambda: self.metrics.queue(len(self.queue), self.queue.oldest_age()))
+        self.metrics.on_scrape(
+            lambda: self.metrics.helm_processes(self.helm.running, self.helm.processes_started)
+        )
+
+    async def _get_secret(self, ns: str, name: str, key: str) -> str:
+        """A notification provider's URL (or signing key) from its Secret; never logged."""
+        data = (await self.client.get(SECRETS, ns, name)).get("data") or {}
+        return base64.b64decode(data[key]).decode()
+
+    def _is_ready(self) -> bool:
+        """/readyz: the cache is synced, or this replica is a standby waiting for the lease."""
+        waiting = self.opts.leader_elect and not (self._elector is not None and self._elector.is_leader)
+        return self.informer.synced.is_set() or waiting
 
     # -- events -> queue ------------------------------------------------------------------------
     def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
@@ -133,10 +161,14 @@ class Controller:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         self._index_values_refs(key, None if kind == "delete" else obj)
         if kind == "delete":
+            self.metrics.forget(*key)
+            if self.notifier is not None:
+                self.notifier.forget(*key)
             self._seen.pop(key, None)
             self._ready_seen.pop(key, None)
             self._enqueue_dependents(key)
             return
+        self.metrics.observe_object(obj)
         trig, rdy = _trigger_fields(obj), _ready(obj)
         if kind in ("add", "resync") or self._seen.get(key) != trig:
             self.queue.add(key)
@@ -177,8 +209,12 @@ class Controller:
                 key = await self.queue.get()
             except ShutDown:
                 return
+            t0 = time.monotonic()
             try:
                 result = await self.reconciler.reconcile(*key)
+                self.metrics.reconcile_finished(
+                    reconcile_result(result.action, result.ok), time.monotonic() - t0
+                )
                 self.reconciles += 1
                 self.queue.forget(key)
                 if result.requeue_after is not None:
@@ -186,6 +222,7 @@ class Controller:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
+                self.metrics.reconcile_finished("error", time.monotonic() - t0)
                 log.error(
                     "reconcile of %s/%s failed: %s",
                     key[0],
@@ -209,9 +246,11 @@ class Controller:
             asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.opts.concurrent)
         ]
         self.started.set()
+        self.metrics.set_leader(True)
         try:
             await stop.wait()
         finally:
+            self.metrics.set_leader(False)
             log.info("shutting down: waiting up to %.0fs for running reconciles", self.opts.shutdown_grace)
             self.queue.shutdown(immediate=True)
             _done, pending = await asyncio.wait(workers, timeout=self.opts.shutdown_grace)
@@ -230,10 +269,25 @@ class Controller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set (or, with leader election, until leadership is lost)."""
+        server = None
+        if self.opts.metrics_addr:
+            server = await self.metrics.serve(self.opts.metrics_addr, ready=self._is_ready)
+            log.info("metrics and health on %s", server.url)
+        if self.notifier is not None:
+            await self.notifier.start()
+        try:
+            await self._run(stop)
+        finally:
+            if self.notifier is not None:
+                await self.notifier.close(timeout=5)
+            if server is not None:
+                await server.stop()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         if not self.opts.leader_elect:
             await self._run_leading(stop)
             return
-        elector = LeaderElector(
+        elector = self._elector = LeaderElector(
             self.client, self.opts.leader_namespace, self.opts.lease_name, self.opts.identity
         )
         stop_leading = asyncio.Event()

@@ -25,6 +25,8 @@ from .helm.storage import ReleaseObservation, observe
 from .kube.client import HELMRELEASES, SECRETS, KubeClient, Resource
 from .kube.client import ApiError as KubeApiError
 from .kube.events import EventRecorder
+from .metrics import Metrics
+from .notify import FAILED, RECOVERED, STALLED, Dispatcher, Notification
 from .reconcile import status as st
 from .reconcile.backoff import Backoff
 from .reconcile.decide import Action, Decision, Facts, decide, effective
@@ -54,6 +56,8 @@ class Reconciler:
         events: EventRecorder,
         cache: Any,
         dependency_requeue: float = 5.0,
+        metrics: Metrics | None = None,
+        notifier: Dispatcher | None = None,
     ) -> None:
         self.client, self.executor, self.sources, self.events, self.cache = (
             client,
@@ -63,6 +67,8 @@ class Reconciler:
             cache,
         )
         self.dependency_requeue = dependency_requeue
+        self.metrics = metrics or Metrics()
+        self.notifier = notifier
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # newest object we wrote, per key
 
     # -- object access ------------------------------------------------------------------------
@@ -106,6 +112,15 @@ class Reconciler:
         self._written[(meta["namespace"], meta["name"])] = out
         return out
 
+    def notify(
+        self, obj: dict[str, Any], outcome: str, reason: str, secrets: Any = (), **fields: Any
+    ) -> None:
+        """A Slack/webhook notification; never blocks, never raises (notify/dispatcher.py)."""
+        if self.notifier is not None:
+            self.notifier.submit(
+                Notification.for_object(obj, outcome, reason=reason, secrets=secrets, **fields)
+            )
+
     def event(self, obj: dict[str, Any], ok: bool, reason: str, message: str, action: str = "") -> None:
         self.events.emit(obj, "Normal" if ok else "Warning", reason, st.one_line(message, 1024), action)
 
@@ -127,11 +142,14 @@ class Reconciler:
             status.pop("nextRetryAt", None)
             if status != (obj.get("status") or {}):
                 self.event(obj, False, "InvalidSpec", str(e))
+                self.metrics.release_failure(ns, name, "spec")
+                self.notify(obj, STALLED, f"invalid spec: {e}")
                 await self.write_status(obj, status)
             return Result(None, "invalid", False)
         if FINALIZER not in (meta.get("finalizers") or []):
             obj = await self._set_finalizers(obj, [*(meta.get("finalizers") or []), FINALIZER])
             status = dict(obj.get("status") or {})
+        initial_ready = (st.get_condition(status, st.READY) or {}).get("status") == "True"
         spec = hr.spec
         tokens = {a: hr.annotation(a) or "" for a in (ANN_RECONCILE, ANN_FORCE, ANN_RESET)}
         # A new reconcile-requested-at (or force-at) token also refetches the chart source.
@@ -179,6 +197,7 @@ class Reconciler:
             failures = int(status.get("failures") or 0)
             if st.get_condition(obj.get("status") or {}, st.READY) != st.get_condition(status, st.READY):
                 self.event(obj, False, reason, str(e))
+                self.metrics.release_failure(ns, name, "source" if isinstance(e, SourceError) else "values")
                 failures += 1
             status["failures"] = failures
             await self.write_status(obj, status)
@@ -198,6 +217,12 @@ class Reconciler:
             timeout=spec.timeout,
         )
         status["helmChart"] = f"{chart.name}@{chart.version}"
+        fields = {
+            "release": target.release,
+            "target_namespace": target.namespace,
+            "chart": chart.name,
+            "version": chart.version,
+        }
         status["storageNamespace"] = hr.storage_namespace
         force = bool(tokens[ANN_FORCE]) and tokens[ANN_FORCE] != status.get("lastHandledForceAt")
         reset = bool(tokens[ANN_RESET]) and tokens[ANN_RESET] != status.get("lastHandledResetAt")
@@ -226,6 +251,9 @@ class Reconciler:
             if d.action in (Action.NONE, Action.WAIT, Action.STALL):
                 test_gates = spec.test.enable and not spec.test.ignore_failures
                 status = self._settled(status, d, release, chart, gen, test_gates)
+                if d.action is Action.STALL:
+                    stall = st.get_condition(status, st.STALLED) or {}
+                    self.notify(obj, STALLED, stall.get("message", d.reason), secret_strings, **fields)
                 result = Result(
                     interval
                     if d.action is Action.NONE
@@ -243,9 +271,30 @@ class Reconciler:
             )
             obj = await self.write_status(obj, status)
             outcome = await self._act(d, facts, target, hr, obj)
+            if not outcome.ok and not (d.action is Action.TEST and spec.test.ignore_failures):
+                latest = release.latest
+                self.notify(
+                    obj,
+                    FAILED,
+                    outcome.message,
+                    secret_strings,
+                    action=d.action.value.lower(),
+                    **{**fields, "revision": outcome.revision or (latest.version if latest else 0)},
+                )
             status = self._record(status, d, outcome, facts, target, chart, hr, gen)
             obj = await self.write_status(obj, status)
             result = Result(interval, d.action.value.lower(), outcome.ok)
+        ready_now = st.get_condition(status, st.READY) or {}
+        if ready_now.get("status") == "True" and not initial_ready:
+            # Only delivered after a failure or stall was (the dispatcher keeps track).
+            latest_rev = (status.get("history") or [{}])[0].get("revision", 0)
+            self.notify(
+                obj,
+                RECOVERED,
+                ready_now.get("message", ""),
+                secret_strings,
+                **{**fields, "revision": latest_rev},
+            )
         await self.write_status(obj, status)
         return result
 
@@ -316,6 +365,13 @@ class Reconciler:
                 f"Helm {d.action.value.lower()} succeeded: {t.namespace}/{t.release} revision {out.revision}"
             )
         self.event(obj, out.ok, reason, msg, d.action.value)
+        installing = d.action is Action.INSTALL or (
+            d.action is Action.UPGRADE and f.release.last_deployed_before(1 << 30) is None
+        )
+        label = "install" if installing else d.action.value.lower()
+        self.metrics.helm_action(label, out.ok, out.duration)
+        if not out.ok:
+            self.metrics.release_failure(t.owner_namespace, t.owner_name, label)
         log.info(
             "%s %s",
             d.action.value.lower(),

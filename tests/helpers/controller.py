@@ -99,6 +99,8 @@ class ControllerProcess:
             "json",
             "--shutdown-grace",
             "20",
+            "--metrics-addr",
+            "127.0.0.1:0",
             *self.args,
             *extra,
         ]
@@ -129,6 +131,17 @@ class ControllerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(10)
+
+    def metrics_url(self, timeout: float = 15.0) -> str:
+        """Where this controller serves /metrics (it logs the address it bound)."""
+
+        def find() -> str | None:
+            for rec in self.log_records():
+                if str(rec.get("msg", "")).startswith("metrics and health on "):
+                    return str(rec["msg"]).rsplit(" ", 1)[1]
+            return None
+
+        return wait_for(find, timeout, what="metrics address in the controller log")
 
     def helm_calls(self, verb: str | None = None) -> list[str]:
         """Every helm invocation so far (`version` probes excluded), optionally only one verb."""

@@ -1,0 +1,390 @@
+"""Prometheus metrics of the controller, and the HTTP endpoint serving them (plus health probes).
+
+The metric names, types, labels and label values are a stable contract, documented in
+docs/metrics.md: renaming one, changing its labels or the meaning of a value is a breaking change.
+Everything is prefixed `helmrelease_`. Label values are closed sets (below); an unexpected value is
+recorded as "other" rather than growing the series count. Per-HelmRelease series (`namespace`,
+`name`) exist while the HelmRelease does and are removed by `forget()`.
+
+`Metrics` owns its own `CollectorRegistry`, so tests (and a process running two controllers) can
+hold several. Methods are named after what the controller does; none of them blocks or raises on
+bad input. `serve(addr)` starts an aiohttp server with `/metrics`, `/healthz` and `/readyz`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.exposition import choose_encoder
+
+from . import __version__
+
+log = logging.getLogger("helmrelease_controller.metrics")
+
+# No `*_created` series: they double the output and are not part of the contract. (This is a
+# process-wide prometheus_client setting; the controller owns its process.)
+disable_created_metrics()
+
+#: `result` of helmrelease_reconcile_duration_seconds.
+RECONCILE_RESULTS = ("success", "failure", "requeue", "stalled", "suspended", "error")
+#: `action` of the helm action series.
+HELM_ACTIONS = ("install", "upgrade", "rollback", "uninstall", "test", "unlock")
+#: `action` of helmrelease_failures_total: a helm action, or what failed before any helm ran.
+FAILURE_ACTIONS = (*HELM_ACTIONS, "source", "values", "spec")
+ACTION_RESULTS = ("success", "failure")
+SOURCE_KINDS = ("repository", "git", "oci")
+NOTIFICATION_OUTCOMES = ("sent", "failed", "dropped")
+OTHER = "other"
+
+RECONCILE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+HELM_BUCKETS = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
+SOURCE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+ANNOTATION_SUSPEND = "helmrelease.dev/suspend"
+
+
+def _one_of(value: str, allowed: Iterable[str]) -> str:
+    v = str(value).lower()
+    return v if v in allowed else OTHER
+
+
+def reconcile_result(action: str, ok: bool) -> str:
+    """The `result` label for a reconcile that returned `Reconciler.Result(action=..., ok=...)`.
+
+    "stall" -> stalled, "wait"/"dependency" -> requeue, "suspended" -> suspended, otherwise success
+    when ok and failure when not. A reconcile that raised is "error" (the caller knows that one).
+    """
+    a = action.lower()
+    if a == "stall":
+        return "stalled"
+    if a in ("wait", "dependency"):
+        return "requeue"
+    if a == "suspended":
+        return "suspended"
+    return "success" if ok else "failure"
+
+
+def release_state_of(obj: Mapping[str, Any]) -> tuple[bool, bool, bool]:
+    """(ready, stalled, suspended) of a HelmRelease object, read from its conditions and spec.
+
+    Ready and Stalled are their conditions' status == "True"; suspended is `spec.suspend` or the
+    `helmrelease.dev/suspend: "true"` annotation (so it shows before the next reconcile writes status).
+    """
+    status = obj.get("status") or {}
+    conds = {c.get("type"): c.get("status") for c in status.get("conditions") or [] if isinstance(c, dict)}
+    meta = obj.get("metadata") or {}
+    ann = (meta.get("annotations") or {}).get(ANNOTATION_SUSPEND)
+    spec = obj.get("spec") or {}
+    suspended = spec.get("suspend") is True or (isinstance(ann, str) and ann.strip().lower() == "true")
+    return conds.get("Ready") == "True", conds.get("Stalled") == "True", suspended
+
+
+class Metrics:
+    """Every metric of the controller, in one registry of its own. See docs/metrics.md."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.build_info = Gauge(
+            "helmrelease_build_info", "Always 1; the controller version.", ["version"], registry=r
+        )
+        self.build_info.labels(__version__).set(1)
+        self.leader = Gauge(
+            "helmrelease_leader",
+            "1 while this replica holds the leader Lease (or runs without one).",
+            registry=r,
+        )
+        self.reconcile_duration = Histogram(
+            "helmrelease_reconcile_duration_seconds",
+            "Duration of one reconcile of one HelmRelease, by result.",
+            ["result"],
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+        self.helm_actions = Counter(
+            "helmrelease_helm_actions_total",
+            "Helm actions run, by action and result.",
+            ["action", "result"],
+            registry=r,
+        )
+        self.helm_action_duration = Histogram(
+            "helmrelease_helm_action_duration_seconds",
+            "Duration of one helm action (the helm process or storage write), by action and result.",
+            ["action", "result"],
+            buckets=HELM_BUCKETS,
+            registry=r,
+        )
+        self.ready = Gauge(
+            "helmrelease_ready",
+            "1 when the HelmRelease's Ready condition is True, else 0.",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.stalled = Gauge(
+            "helmrelease_stalled",
+            "1 when the HelmRelease is Stalled (retries exhausted, bad spec).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.suspended = Gauge(
+            "helmrelease_suspended",
+            "1 when reconciliation of the HelmRelease is suspended.",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.failures = Counter(
+            "helmrelease_failures",
+            "Failures of a HelmRelease, by what failed.",
+            ["namespace", "name", "action"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "helmrelease_workqueue_depth", "HelmRelease keys waiting for a worker.", registry=r
+        )
+        self.queue_oldest = Gauge(
+            "helmrelease_workqueue_longest_waiting_seconds",
+            "How long the longest-waiting key in the work queue has waited.",
+            registry=r,
+        )
+        self.source_duration = Histogram(
+            "helmrelease_source_fetch_duration_seconds",
+            "Duration of resolving a chart from its source, by source kind and result.",
+            ["kind", "result"],
+            buckets=SOURCE_BUCKETS,
+            registry=r,
+        )
+        self.source_cache_hits = Counter(
+            "helmrelease_source_cache_hits",
+            "Chart resolutions served from the local cache.",
+            ["kind"],
+            registry=r,
+        )
+        self.helm_running = Gauge(
+            "helmrelease_helm_processes_running", "Helm processes running now.", registry=r
+        )
+        self.helm_started = Counter(
+            "helmrelease_helm_processes_started", "Helm processes started.", registry=r
+        )
+        self.notifications = {
+            outcome: Counter(
+                f"helmrelease_notifications_{outcome}",
+                f"Notifications {outcome}, by provider.",
+                ["provider"],
+                registry=r,
+            )
+            for outcome in NOTIFICATION_OUTCOMES
+        }
+        for res in RECONCILE_RESULTS:
+            self.reconcile_duration.labels(res)
+        for action in HELM_ACTIONS:
+            for res in ACTION_RESULTS:
+                self.helm_actions.labels(action, res)
+                self.helm_action_duration.labels(action, res)
+        for kind in SOURCE_KINDS:
+            self.source_cache_hits.labels(kind)
+            for res in ACTION_RESULTS:
+                self.source_duration.labels(kind, res)
+        self._releases: set[tuple[str, str]] = set()
+        self._failure_actions: dict[tuple[str, str], set[str]] = {}
+        self._helm_started_seen = 0
+        self._scrape_hooks: list[Callable[[], None]] = []
+
+    # -- what the controller does ------------------------------------------------------------------
+    def reconcile_finished(self, result: str, seconds: float) -> None:
+        """One reconcile ended; `result` is one of RECONCILE_RESULTS (see `reconcile_result`)."""
+        self.reconcile_duration.labels(_one_of(result, RECONCILE_RESULTS)).observe(max(0.0, seconds))
+
+    def helm_action(self, action: str, ok: bool, seconds: float) -> None:
+        """A helm action (install, upgrade, rollback, uninstall, test, unlock) finished."""
+        labels = (_one_of(action, HELM_ACTIONS), "success" if ok else "failure")
+        self.helm_actions.labels(*labels).inc()
+        self.helm_action_duration.labels(*labels).observe(max(0.0, seconds))
+
+    def release_failure(self, namespace: str, name: str, action: str) -> None:
+        """Count one failure of a HelmRelease: a helm action, or its source/values/spec."""
+        a = _one_of(action, FAILURE_ACTIONS)
+        self._failure_actions.setdefault((namespace, name), set()).add(a)
+        self.failures.labels(namespace, name, a).inc()
+
+    def release_state(
+        self, namespace: str, name: str, *, ready: bool, stalled: bool, suspended: bool
+    ) -> None:
+        """The current Ready / Stalled / Suspended state of one HelmRelease."""
+        self._releases.add((namespace, name))
+        self.ready.labels(namespace, name).set(1 if ready else 0)
+        self.stalled.labels(namespace, name).set(1 if stalled else 0)
+        self.suspended.labels(namespace, name).set(1 if suspended else 0)
+
+    def observe_object(self, obj: Mapping[str, Any]) -> None:
+        """`release_state` from a HelmRelease object (an informer add/update)."""
+        meta = obj.get("metadata") or {}
+        ready, stalled, suspended = release_state_of(obj)
+        self.release_state(
+            meta.get("namespace", ""), meta.get("name", ""), ready=ready, stalled=stalled, suspended=suspended
+        )
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The HelmRelease is gone: remove every series labelled with it."""
+        key = (namespace, name)
+        if key in self._releases:
+            self._releases.discard(key)
+            for g in (self.ready, self.stalled, self.suspended):
+                with contextlib.suppress(KeyError):
+                    g.remove(namespace, name)
+        for action in self._failure_actions.pop(key, set()):
+            with contextlib.suppress(KeyError):
+                self.failures.remove(namespace, name, action)
+
+    def queue(self, depth: int, oldest_age: float) -> None:
+        """Work queue depth and the age in seconds of its longest-waiting key."""
+        self.queue_depth.set(depth)
+        self.queue_oldest.set(max(0.0, oldest_age))
+
+    def source_fetch(self, kind: str, ok: bool, seconds: float, cache_hit: bool = False) -> None:
+        """A chart was resolved from its source (`kind`: repository, git, oci)."""
+        k = _one_of(kind, SOURCE_KINDS)
+        self.source_duration.labels(k, "success" if ok else "failure").observe(max(0.0, seconds))
+        if cache_hit:
+            self.source_cache_hits.labels(k).inc()
+
+    def helm_processes(self, running: int, started_total: int) -> None:
+        """Helm processes running now, and the runner's cumulative count of processes started."""
+        self.helm_running.set(running)
+        delta = started_total - self._helm_started_seen
+        if delta < 0:  # a new runner counting from zero
+            delta = started_total
+        if delta > 0:
+            self.helm_started.inc(delta)
+        self._helm_started_seen = started_total
+
+    def notification(self, provider: str, outcome: str) -> None:
+        """One notification for `provider` was sent, failed (gave up) or dropped (queue full)."""
+        counter = self.notifications.get(outcome)
+        if counter is None:
+            log.warning("unknown notification outcome %r", outcome)
+            return
+        counter.labels(provider).inc()
+
+    def notification_providers(self, providers: Iterable[str]) -> None:
+        """Create the notification series of configured providers at 0 (so rate() works at once)."""
+        for p in providers:
+            for counter in self.notifications.values():
+                counter.labels(p)
+
+    def set_leader(self, leading: bool) -> None:
+        self.leader.set(1 if leading else 0)
+
+    # -- exposition --------------------------------------------------------------------------------
+    def on_scrape(self, hook: Callable[[], None]) -> None:
+        """Run `hook` before each exposition, e.g. to sample the work queue and helm process counts."""
+        self._scrape_hooks.append(hook)
+
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """(body, content type) of a scrape, negotiated from an Accept header."""
+        for hook in self._scrape_hooks:
+            try:
+                hook()
+            except Exception:
+                log.warning("metrics scrape hook failed", exc_info=True)
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
+
+    async def serve(self, addr: str = ":8080", ready: Callable[[], bool] | None = None) -> MetricsServer:
+        """Serve /metrics, /healthz and /readyz on `addr` ("host:port", ":port", "[::1]:port").
+
+        /healthz answers 200 while the process lives; /readyz 200 once `ready()` is true (the
+        informer synced, or a non-leader waiting for the Lease), 503 otherwise. Port 0 picks a free
+        port (see `MetricsServer.port`).
+        """
+        host, port = parse_addr(addr)
+        app = web.Application()
+        app.router.add_get("/metrics", self._handle_metrics)
+        app.router.add_get("/healthz", _handle_healthz)
+        app.router.add_get("/readyz", _readyz_handler(ready))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        bound = runner.addresses[0] if runner.addresses else (host or "0.0.0.0", port)
+        log.info("serving metrics and probes on %s", addr)
+        return MetricsServer(runner, str(bound[0]), int(bound[1]))
+
+    async def _handle_metrics(self, request: web.Request) -> web.Response:
+        body, content_type = self.exposition(request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def _handle_healthz(_request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def _readyz_handler(ready: Callable[[], bool] | None) -> Callable[[web.Request], Any]:
+    async def handle(_request: web.Request) -> web.Response:
+        try:
+            ok = True if ready is None else bool(ready())
+        except Exception:
+            log.warning("readiness check failed", exc_info=True)
+            ok = False
+        return web.Response(text="ok\n") if ok else web.Response(status=503, text="not ready\n")
+
+    return handle
+
+
+@dataclass
+class MetricsServer:
+    """A running metrics server: where it listens, and `stop()`."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+def parse_addr(addr: str) -> tuple[str | None, int]:
+    """`--metrics-addr` to (host, port): ":8080" -> (None, 8080) (all interfaces), "127.0.0.1:9000",
+    "[::1]:8080" -> ("::1", 8080), "8080" -> (None, 8080). ValueError on anything else."""
+    text = addr.strip()
+    if text.startswith("["):
+        host, sep, port_s = text[1:].partition("]:")
+        if not sep or not host:
+            raise ValueError(f"invalid metrics address {addr!r}: use [host]:port for IPv6")
+    elif ":" in text:
+        host, _, port_s = text.rpartition(":")
+        if ":" in host:
+            raise ValueError(f"invalid metrics address {addr!r}: put an IPv6 host in brackets")
+    else:
+        host, port_s = "", text
+    if not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+        raise ValueError(f"invalid metrics address {addr!r}: want host:port or :port, port 0-65535")
+    return (host or None), int(port_s)
+
+
+__all__ = [
+    "FAILURE_ACTIONS",
+    "HELM_ACTIONS",
+    "NOTIFICATION_OUTCOMES",
+    "RECONCILE_RESULTS",
+    "SOURCE_KINDS",
+    "Metrics",
+    "MetricsServer",
+    "parse_addr",
+    "reconcile_result",
+    "release_state_of",
+]

@@ -1,0 +1,146 @@
+"""What operators watch: /metrics during a real scenario, and Slack messages for a failure and its recovery."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers.chartrepo import ChartRepo
+from tests.helpers.controller import ControllerProcess, wait_for
+
+from .conftest import Cluster, helmrelease
+
+PLANTED = "s3cr3t-planted-9d1e"
+
+
+def scrape(url: str) -> dict[str, float]:
+    """The exposition as {'name{labels}': value}."""
+    text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def test_metrics_follow_a_release(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:
+    url = controller.metrics_url()
+    assert urllib.request.urlopen(url + "/healthz", timeout=5).status == 200
+    wait_for(lambda: urllib.request.urlopen(url + "/readyz", timeout=5).status == 200, 10)
+    cluster.apply(helmrelease("web", repo.url, values={"token": PLANTED}))
+    cluster.wait_ready("web")
+    m = wait_for(
+        lambda: (s := scrape(url)).get('helmrelease_ready{name="web",namespace="apps"}') == 1 and s, 10
+    )
+    assert m['helmrelease_helm_actions_total{action="install",result="success"}'] == 1
+    assert m['helmrelease_stalled{name="web",namespace="apps"}'] == 0
+    assert m['helmrelease_suspended{name="web",namespace="apps"}'] == 0
+    assert m["helmrelease_helm_processes_started_total"] >= 1
+    assert m['helmrelease_reconcile_duration_seconds_count{result="success"}'] >= 1
+    assert m['helmrelease_source_fetch_duration_seconds_count{kind="repository",result="success"}'] >= 1
+    assert m["helmrelease_leader"] == 1
+    cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend=true")
+    wait_for(lambda: scrape(url).get('helmrelease_suspended{name="web",namespace="apps"}') == 1, 10)
+    cluster.kubectl("delete", "hr", "web", "-n", "apps", "--timeout", "30s")
+    wait_for(lambda: 'helmrelease_ready{name="web",namespace="apps"}' not in scrape(url), 10)
+    body = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+    assert PLANTED not in body
+
+
+class _Slack(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SlackHandler)
+        self.payloads: list[dict[str, Any]] = []
+
+
+class _SlackHandler(BaseHTTPRequestHandler):
+    server: _Slack
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.payloads.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+@pytest.fixture
+def slack() -> Iterator[_Slack]:
+    srv = _Slack()
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+
+
+def test_slack_gets_a_failed_upgrade_and_its_recovery(
+    cluster: Cluster, repo: ChartRepo, slack: _Slack, tmp_path: Path
+) -> None:
+    hook = f"http://127.0.0.1:{slack.server_address[1]}/services/T000/B000/XXXX"
+    cluster.kubectl("create", "namespace", "helmrelease-system")
+    cluster.kubectl(
+        "create", "secret", "generic", "slack", "-n", "helmrelease-system", f"--from-literal=url={hook}"
+    )
+    config = tmp_path / "notifications.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "cluster": "kubesim",
+                "providers": [
+                    {
+                        "name": "slack",
+                        "type": "slack",
+                        "secretRef": {"namespace": "helmrelease-system", "name": "slack", "key": "url"},
+                    }
+                ],
+                "routes": [{"providers": ["slack"]}],
+            }
+        )
+    )
+    assert cluster.sim.kubeconfig_path is not None
+    proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path)
+    proc.start("--notifications-config", str(config))
+    try:
+        cluster.kubectl(
+            "create",
+            "secret",
+            "generic",
+            "web-secret",
+            "-n",
+            "apps",
+            f"--from-literal=values.yaml=token: {PLANTED}",
+        )
+        spec = {"timeout": "2s", "valuesFrom": [{"kind": "Secret", "name": "web-secret"}]}
+        cluster.apply(helmrelease("web", repo.url, **spec))
+        cluster.wait_ready("web")
+        cluster.apply(helmrelease("web", repo.url, values={"neverReady": True}, **spec))
+        wait_for(lambda: len(slack.payloads) >= 2, 30, what="failed + stalled messages")
+        cluster.apply(helmrelease("web", repo.url, values={"message": "fixed"}, **spec))
+        cluster.wait_ready("web", reason="UpgradeSucceeded")
+        wait_for(
+            lambda: any("recovered" in json.dumps(p).lower() for p in slack.payloads),
+            15,
+            what="recovery message",
+        )
+        texts = [json.dumps(p) for p in slack.payloads]
+        failed = next(t for t in texts if "failed" in t.lower())
+        for word in ("apps/web", "webapp", "1.1.0", "upgrade", "kubesim", "not ready"):
+            assert word in failed, (word, failed)
+        assert all(PLANTED not in t for t in texts)
+        assert PLANTED not in proc.logs() and "/services/T000" not in proc.logs()
+        # One message per distinct situation: no duplicates of the same failure.
+        assert len(texts) == len(set(texts))
+    finally:
+        proc.stop()

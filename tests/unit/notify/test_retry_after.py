@@ -1,0 +1,46 @@
+"""Retry-After parsing (seconds or HTTP date) and the backoff between attempts."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+
+from helmrelease_controller.notify.dispatcher import backoff_delay, parse_retry_after
+
+NOW = 1795168800.0
+
+
+@pytest.mark.parametrize(
+    ("header", "want"),
+    [
+        ("1", 1.0),
+        ("0", 0.0),
+        (" 120 ", 120.0),
+        ("1.5", 1.5),
+        (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),
+        ("Fri, 20 Nov 2026 10:00:30 GMT", 30.0),
+        ("Fri, 20 Nov 2026 09:59:00 GMT", 0.0),  # in the past: now
+        ("Friday, 20-Nov-26 10:00:30 GMT", 30.0),  # obsolete RFC 850 form (RFC 9110: accept it)
+        (None, None),
+        ("", None),
+        ("-1", None),
+        ("soon", None),
+        ("nan", None),
+        ("inf", None),
+        ("Fri, 20 Nov 2026 10:00:30", None),  # no zone
+    ],
+)
+def test_parse_retry_after(header: str | None, want: float | None) -> None:
+    got = parse_retry_after(header, now=NOW)
+    if want is None:
+        assert got is None
+    else:
+        assert got == pytest.approx(want, abs=0.01)
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff_delay(a, 1.0, 30.0, jitter=0) for a in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff_delay(1000, 1.0, 30.0, jitter=0) == 30
+    for _ in range(100):
+        assert 0.9 <= backoff_delay(1, 1.0, 30.0) <= 1.1
