@@ -1,4 +1,4 @@
-"""What operators watch: /metrics during a real scenario, and Slack messages for a failure and its recovery."""
+"""What operators watch: /metrics during a real scenario, and Slack messages for a failure and recovery."""
 
 from __future__ import annotations
 
