@@ -35,6 +35,7 @@ from .kube.workqueue import ShutDown, WorkQueue
 from .metrics import Metrics, reconcile_result
 from .notify import Dispatcher, load_config
 from .reconciler import Reconciler
+from .sources.git import GitSource
 from .sources.oci import OCISource
 from .sources.repository import RepositorySource
 
@@ -105,6 +106,7 @@ class Controller:
         self.sources = ChartResolver(
             metrics=self.metrics,
             repository=RepositorySource(cache_dir=Path(opts.cache_dir) / "repository"),
+            git=GitSource(cache_dir=Path(opts.cache_dir), helm=opts.helm),
             oci=OCISource(
                 cache_dir=Path(opts.cache_dir) / "oci",
                 helm=opts.helm,
@@ -266,6 +268,7 @@ class Controller:
             await self.events.close()
             await self.sources.repository.close()
             await self.sources.oci.close()
+            await self.sources.git.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set (or, with leader election, until leadership is lost)."""

@@ -63,12 +63,16 @@ _SECRET_KEYS = {
     "cert": ("tls.crt", "certFile"),
     "key": ("tls.key", "keyFile"),
     "ca": ("ca.crt", "caFile"),
+    "identity": ("identity",),
+    "known_hosts": ("known_hosts",),
 }
 
 
 @dataclass(frozen=True, repr=False)
 class Credentials:
-    """Credentials for a chart source: basic auth and/or TLS (PEM client cert + key, CA bundle).
+    """Credentials for a chart source: basic auth and/or TLS (PEM client cert + key, CA bundle), and for
+    git over SSH a private key (`identity`, Flux's Secret key; `identity.pub` is not needed) with the
+    `known_hosts` lines to verify the server's host key against.
 
     The caller reads them from the Secret named by `secretRef` (see `from_secret_data`). The repr
     names which fields are set, never their values.
@@ -79,11 +83,14 @@ class Credentials:
     cert: bytes | None = None  # PEM client certificate (chain)
     key: bytes | None = None  # PEM private key of `cert`
     ca: bytes | None = None  # PEM CA bundle to trust instead of the system roots
+    identity: bytes | None = None  # SSH private key (OpenSSH/PEM), for git over ssh
+    known_hosts: bytes | None = None  # known_hosts lines, for git over ssh
 
     @classmethod
     def from_secret_data(cls, data: Mapping[str, bytes | str]) -> Credentials:
         """From decoded Secret data, with Flux's keys: username, password, tls.crt/certFile,
-        tls.key/keyFile, ca.crt/caFile. Raises SourceError when a pair is incomplete."""
+        tls.key/keyFile, ca.crt/caFile, identity, known_hosts. Raises SourceError when a pair is
+        incomplete."""
 
         def get(name: str) -> bytes | None:
             for key in _SECRET_KEYS[name]:
@@ -99,6 +106,8 @@ class Credentials:
             cert=get("cert"),
             key=get("key"),
             ca=get("ca"),
+            identity=get("identity"),
+            known_hosts=get("known_hosts"),
         )
         creds.validate()
         return creds
@@ -127,6 +136,9 @@ class Credentials:
         for value in (self.username, self.password, self.cert, self.key, self.ca):
             raw = value.encode() if isinstance(value, str) else value
             h.update(b"\x00" if raw is None else b"\x01" + len(raw).to_bytes(8, "big") + raw)
+        if self.identity is not None or self.known_hosts is not None:  # unchanged for the fields above
+            for raw in (self.identity, self.known_hosts):
+                h.update(b"\x00" if raw is None else b"\x01" + len(raw).to_bytes(8, "big") + raw)
         return h.hexdigest()
 
     def scrub(self, text: str) -> str:
@@ -134,11 +146,17 @@ class Credentials:
         for secret in (self.password, self.key.decode(errors="replace") if self.key else None):
             if secret and len(secret) >= 4:
                 text = text.replace(secret, "***")
+        if self.identity:  # the whole SSH key, and each of its lines on its own
+            identity = self.identity.decode(errors="replace").strip()
+            for secret in (identity, *(ln.strip() for ln in identity.splitlines() if len(ln.strip()) >= 16)):
+                text = text.replace(secret, "***")
         return text
 
     def __repr__(self) -> str:
         set_fields = [
-            n for n in ("username", "password", "cert", "key", "ca") if getattr(self, n) is not None
+            n
+            for n in ("username", "password", "cert", "key", "ca", "identity", "known_hosts")
+            if getattr(self, n) is not None
         ]
         return f"Credentials(<redacted: {', '.join(set_fields) or 'empty'}>)"
 
