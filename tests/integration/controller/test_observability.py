@@ -144,3 +144,56 @@ def test_slack_gets_a_failed_upgrade_and_its_recovery(
         assert len(texts) == len(set(texts))
     finally:
         proc.stop()
+
+
+def test_secret_echoed_by_helm_is_redacted_everywhere(
+    cluster: Cluster, repo: ChartRepo, slack: _Slack, tmp_path: Path
+) -> None:
+    """helm prints the failing template's message, which embeds a value from a Secret."""
+    hook = f"http://127.0.0.1:{slack.server_address[1]}/services/T000/B000/XXXX"
+    cluster.kubectl("create", "namespace", "helmrelease-system")
+    cluster.kubectl(
+        "create", "secret", "generic", "slack", "-n", "helmrelease-system", f"--from-literal=url={hook}"
+    )
+    config = tmp_path / "notifications.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "providers": [
+                    {
+                        "name": "slack",
+                        "type": "slack",
+                        "secretRef": {"namespace": "helmrelease-system", "name": "slack", "key": "url"},
+                    }
+                ],
+                "routes": [{"providers": ["slack"]}],
+            }
+        )
+    )
+    assert cluster.sim.kubeconfig_path is not None
+    proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path)
+    proc.start("--notifications-config", str(config))
+    try:
+        cluster.kubectl("create", "secret", "generic", "tok", "-n", "apps", f"--from-literal=token={PLANTED}")
+        spec = {
+            "valuesFrom": [{"kind": "Secret", "name": "tok", "valuesKey": "token", "targetPath": "token"}],
+            "values": {"renderFail": True},
+        }
+        cluster.apply(helmrelease("web", repo.url, **spec))
+        cluster.wait_condition("web", "Stalled", "True")
+        c = cluster.condition("web", "Released")
+        assert c["reason"] == "InstallFailed" and "rendering failed: token *** was rejected" in c["message"], c
+        wait_for(lambda: slack.payloads, 15, what="a failure message")
+        url = proc.metrics_url()
+        seen = {
+            "status": json.dumps(cluster.hr("web")),
+            "events": json.dumps(cluster.events()),
+            "logs": proc.logs(),
+            "slack": json.dumps(slack.payloads),
+            "metrics": urllib.request.urlopen(url + "/metrics", timeout=5).read().decode(),
+        }
+        for where, text in seen.items():
+            assert PLANTED not in text, where
+        assert "rendering failed" in seen["slack"] and "rendering failed" in seen["events"]
+    finally:
+        proc.stop()
