@@ -182,7 +182,8 @@ def test_secret_echoed_by_helm_is_redacted_everywhere(
         cluster.apply(helmrelease("web", repo.url, **spec))
         cluster.wait_condition("web", "Stalled", "True")
         c = cluster.condition("web", "Released")
-        assert c["reason"] == "InstallFailed" and "rendering failed: token *** was rejected" in c["message"], c
+        assert c["reason"] == "InstallFailed", c
+        assert "rendering failed: token *** was rejected" in c["message"], c
         wait_for(lambda: slack.payloads, 15, what="a failure message")
         url = proc.metrics_url()
         seen = {
