@@ -31,6 +31,7 @@ from .reconcile import status as st
 from .reconcile.backoff import Backoff
 from .reconcile.decide import Action, Decision, Facts, decide, effective
 from .sources.base import SourceError
+from .chartfiles import read_values_files
 from .valuesfrom import ValuesError, resolve_values
 
 log = logging.getLogger("helmrelease_controller.reconciler")
@@ -190,7 +191,9 @@ class Reconciler:
 
         try:
             chart = await self.sources.resolve(hr, self.client, refresh=refresh)
-            user_values, secret_strings = await resolve_values(self.client, hr)
+            source_spec = getattr(spec.chart, spec.chart.kind)
+            chart_files = await read_values_files(chart, list(getattr(source_spec, "values_files", []) or []))
+            user_values, secret_strings = await resolve_values(self.client, hr, chart_files)
         except (SourceError, ValuesError) as e:
             reason = "ArtifactFailed" if isinstance(e, SourceError) else "ValuesError"
             status = st.ready(status, False, reason, str(e), gen, now)

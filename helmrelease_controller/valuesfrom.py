@@ -22,8 +22,11 @@ from .kube.client import NotFound as KubeNotFound
 ValuesError = valuesmod.ValuesError  # one line, never the value itself
 
 
-async def resolve_values(client: KubeClient, hr: Any) -> tuple[dict[str, Any], set[str]]:
-    sources: list[dict[str, Any] | valuesmod.PathValue] = []
+async def resolve_values(
+    client: KubeClient, hr: Any, chart_files: list[dict[str, Any]] | None = None
+) -> tuple[dict[str, Any], set[str]]:
+    """User values: the chart's valuesFiles, then each valuesFrom entry, then spec.values."""
+    sources: list[dict[str, Any] | valuesmod.PathValue] = list(chart_files or [])
     secrets: set[str] = set()
     for ref in hr.spec.values_from:
         res = SECRETS if ref.kind == "Secret" else CONFIGMAPS

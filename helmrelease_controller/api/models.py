@@ -348,6 +348,9 @@ class GitChartSource(_Spec):
     """Chart directory relative to the repository root."""
     secret_ref: SecretRef | None = None
     """Credentials: keys username/password (HTTP) or identity/known_hosts (SSH)."""
+    values_files: list[Annotated[str, AfterValidator(_check_relative_path)]] = Field(default_factory=list)
+    """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
+    before valuesFrom and values (Flux v1's chart-file values)."""
 
 
 class RepositoryChartSource(_Spec):
@@ -361,6 +364,9 @@ class RepositoryChartSource(_Spec):
     """Exact chart version or semver range (e.g. 6.5.0, ~6.5, >=6.0.0 <7.0.0); the highest match wins."""
     secret_ref: SecretRef | None = None
     """Credentials: keys username/password, optionally caFile/certFile/keyFile."""
+    values_files: list[Annotated[str, AfterValidator(_check_relative_path)]] = Field(default_factory=list)
+    """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
+    before valuesFrom and values (Flux v1's chart-file values)."""
 
 
 class OCIChartSource(_Spec):
@@ -385,6 +391,9 @@ class OCIChartSource(_Spec):
     """Manifest digest (sha256:...) to pin the chart to."""
     secret_ref: SecretRef | None = None
     """Registry credentials: keys username/password, or a .dockerconfigjson."""
+    values_files: list[Annotated[str, AfterValidator(_check_relative_path)]] = Field(default_factory=list)
+    """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
+    before valuesFrom and values (Flux v1's chart-file values)."""
 
     @model_validator(mode="after")
     def _version_or_digest(self) -> OCIChartSource:

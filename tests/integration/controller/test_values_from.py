@@ -101,3 +101,19 @@ def test_missing_values_reference_is_reported_and_runs_no_helm(
     c = cluster.wait_condition("web", "Ready", "False", "ValuesError")
     assert "ConfigMap apps/bad" in c["message"] and "not valid YAML" in c["message"]
     assert "unclosed" not in c["message"]
+
+
+def test_values_files_inside_the_chart(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    hr = helmrelease("web", repo.url, values={"replicas": 2})
+    hr["spec"]["chart"]["repository"]["valuesFiles"] = ["values-prod.yaml"]
+    cluster.apply(hr)
+    cluster.wait_ready("web")
+    assert _message(cluster) == "from values-prod"  # the chart file over values.yaml
+    dep = cluster.get("apps/v1", "Deployment", "apps", "web")
+    assert dep is not None and dep["spec"]["replicas"] == 2  # spec.values over the chart file
+    hr["spec"]["chart"]["repository"]["valuesFiles"] = ["values-nope.yaml"]
+    cluster.apply(hr)
+    c = cluster.wait_condition("web", "Ready", "False", "ValuesError")
+    assert c["message"] == "valuesFiles: values-nope.yaml not found in chart webapp@1.1.0"
