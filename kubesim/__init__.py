@@ -8,8 +8,10 @@ and the official Python client can be pointed at it. Start one with
         sim.write_kubeconfig("kubeconfig")
 
 Module map: resources (kinds and names), store (objects, versions, 409s,
-finalizers), selectors, patch (merge, JSON, strategic, apply), protobuf (request
-bodies), discovery (discovery and OpenAPI v3), watch, tables (kubectl printing),
+finalizers), validation (names and labels), selectors, patch (merge, JSON,
+strategic, apply), scale (the scale subresource), conversion (versions sharing
+one storage: events.k8s.io/v1 and core v1 Events), protobuf (request bodies),
+discovery (discovery and OpenAPI v3), watch, tables (kubectl printing),
 controllers (simulated workload controllers, GC, namespaces, CRDs), faults (fault
 injection, request log), server (HTTP layer), sim (the running server and its
 test hooks).

@@ -31,10 +31,25 @@ from .store import ApiError, Change, Obj, Store, now_rfc3339
 
 NEVER_READY = "kubesim.dev/never-ready"
 FAIL = "kubesim.dev/fail"
+REVISION = "deployment.kubernetes.io/revision"
 
 
 def _ann(obj: Obj) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("annotations") or {}
+
+
+def _semantic(value: Any) -> Any:
+    """`value` without null, {} and [] fields: to Go's semantic equality they are all unset (zero)."""
+    if isinstance(value, dict):
+        out = {k: _semantic(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [_semantic(v) for v in value]
+    return value
+
+
+def _revision(rs: Obj) -> int:
+    return int(_ann(rs).get(REVISION, "0") or 0)
 
 
 def _flag(obj: Obj, key: str) -> bool:
@@ -62,7 +77,11 @@ class Controllers:
 
     # -- defaulting (inside the write, like the real registry strategies) -----------
     def default(self, rt: ResourceType, obj: Obj, creating: bool) -> None:
-        spec = obj.setdefault("spec", {}) if rt.kind in ("Deployment", "Service", "Namespace", "StatefulSet") else None
+        spec = (
+            obj.setdefault("spec", {})
+            if rt.kind in ("Deployment", "Service", "Namespace", "StatefulSet")
+            else None
+        )
         if rt.group == "apps" and rt.kind in ("Deployment", "StatefulSet", "ReplicaSet") and spec is not None:
             spec.setdefault("replicas", 1)
         if rt.group == "apps" and rt.kind == "Deployment" and spec is not None:
@@ -146,17 +165,18 @@ class Controllers:
             return
         ns, replicas = meta["namespace"], int(spec.get("replicas", 1))
         template = copy.deepcopy(spec.get("template") or {})
-        phash = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+        # Templates are compared semantically, as the deployment controller does (`resources: {}` is unset).
+        phash = hashlib.sha256(json.dumps(_semantic(template), sort_keys=True).encode()).hexdigest()[:10]
         rs_rt = self._rt("apps/v1", "ReplicaSet")
         owned = [
-            rs for rs in self.store.iter_raw(rs_rt)
+            rs
+            for rs in self.store.iter_raw(rs_rt)
             if rs["metadata"].get("namespace") == ns
             and any(r.get("uid") == meta["uid"] for r in rs["metadata"].get("ownerReferences") or [])
         ]
         rs_name = f"{meta['name']}-{phash}"
-        revision = 1 + max(
-            (int(_ann(rs).get("deployment.kubernetes.io/revision", "0")) for rs in owned), default=0
-        )
+        newest_other = max((_revision(rs) for rs in owned if rs["metadata"]["name"] != rs_name), default=0)
+        revision = 1 + newest_other
         for rs in owned:
             if rs["metadata"]["name"] != rs_name and (rs.get("spec") or {}).get("replicas", 0) != 0:
                 new = copy.deepcopy(rs)
@@ -175,19 +195,36 @@ class Controllers:
                     "name": rs_name,
                     "namespace": ns,
                     "labels": dict(tmeta["labels"]),
-                    "annotations": {"deployment.kubernetes.io/revision": str(revision)},
-                    "ownerReferences": [{
-                        "apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"],
-                        "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True,
-                    }],
+                    "annotations": {REVISION: str(revision)},
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": meta["name"],
+                            "uid": meta["uid"],
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
                 },
                 "spec": {"replicas": replicas, "selector": selector, "template": template},
             }
             self.store.create(rs_rt, ns, rs)
-        elif (current.get("spec") or {}).get("replicas") != replicas:
-            new = copy.deepcopy(current)
-            new["spec"]["replicas"] = replicas
-            self.store.update(rs_rt, ns, rs_name, new)
+        else:
+            # Back to an older template (rollout undo): its ReplicaSet becomes the newest revision.
+            revision = max(_revision(current), revision)
+            if (current.get("spec") or {}).get("replicas") != replicas or _revision(current) != revision:
+                new = copy.deepcopy(current)
+                new["spec"]["replicas"] = replicas
+                new["metadata"].setdefault("annotations", {})[REVISION] = str(revision)
+                self.store.update(rs_rt, ns, rs_name, new)
+        if _ann(dep).get(REVISION) != str(revision):
+            # The Deployment carries its current revision (kubectl rollout history/undo read it).
+            new_dep = copy.deepcopy(dep)
+            new_dep["metadata"].setdefault("annotations", {})[REVISION] = str(revision)
+            self.store.update(rt, ns, meta["name"], new_dep)
+            dep = self.store.peek(rt, ns, meta["name"]) or dep
+            meta = dep["metadata"]
         ready = 0 if _flag(dep, NEVER_READY) else replicas
         status: Obj = {
             "observedGeneration": meta.get("generation", 1),
@@ -201,13 +238,22 @@ class Controllers:
         status = {k: v for k, v in status.items() if v != 0 or k == "observedGeneration"}
         old_conds = {c["type"]: c for c in (dep.get("status") or {}).get("conditions") or []}
         conds = [
-            _cond("Available", ready >= replicas, "MinimumReplicasAvailable" if ready >= replicas
-                  else "MinimumReplicasUnavailable",
-                  "Deployment has minimum availability." if ready >= replicas
-                  else "Deployment does not have minimum availability."),
-            _cond("Progressing", True, "NewReplicaSetAvailable" if ready >= replicas else "ReplicaSetUpdated",
-                  f'ReplicaSet "{rs_name}" has successfully progressed.' if ready >= replicas
-                  else f'ReplicaSet "{rs_name}" is progressing.'),
+            _cond(
+                "Available",
+                ready >= replicas,
+                "MinimumReplicasAvailable" if ready >= replicas else "MinimumReplicasUnavailable",
+                "Deployment has minimum availability."
+                if ready >= replicas
+                else "Deployment does not have minimum availability.",
+            ),
+            _cond(
+                "Progressing",
+                True,
+                "NewReplicaSetAvailable" if ready >= replicas else "ReplicaSetUpdated",
+                f'ReplicaSet "{rs_name}" has successfully progressed.'
+                if ready >= replicas
+                else f'ReplicaSet "{rs_name}" is progressing.',
+            ),
         ]
         for c in conds:  # keep transition times stable when nothing changed
             old = old_conds.get(c["type"])
@@ -220,29 +266,56 @@ class Controllers:
     def _reconcile_replicaset(self, rt: ResourceType, rs: Obj) -> None:
         replicas = int((rs.get("spec") or {}).get("replicas", 1))
         ready = 0 if _flag(rs, NEVER_READY) else replicas
-        status = {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready,
-                  "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)}
+        status = {
+            "replicas": replicas,
+            "fullyLabeledReplicas": replicas,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
         self._set_status(rt, rs, {k: v for k, v in status.items() if v != 0 or k == "replicas"})
 
     def _reconcile_statefulset(self, rt: ResourceType, sts: Obj) -> None:
         spec = sts.get("spec") or {}
         replicas = int(spec.get("replicas", 1))
         ready = 0 if _flag(sts, NEVER_READY) else replicas
-        rev = f"{sts['metadata']['name']}-" + hashlib.sha256(
-            json.dumps(spec.get("template"), sort_keys=True).encode()).hexdigest()[:10]
-        self._set_status(rt, sts, {
-            "observedGeneration": sts["metadata"].get("generation", 1), "replicas": replicas,
-            "readyReplicas": ready, "currentReplicas": replicas, "updatedReplicas": replicas,
-            "availableReplicas": ready, "currentRevision": rev, "updateRevision": rev, "collisionCount": 0,
-        })
+        rev = (
+            f"{sts['metadata']['name']}-"
+            + hashlib.sha256(
+                json.dumps(_semantic(spec.get("template")), sort_keys=True).encode()
+            ).hexdigest()[:10]
+        )
+        self._set_status(
+            rt,
+            sts,
+            {
+                "observedGeneration": sts["metadata"].get("generation", 1),
+                "replicas": replicas,
+                "readyReplicas": ready,
+                "currentReplicas": replicas,
+                "updatedReplicas": replicas,
+                "availableReplicas": ready,
+                "currentRevision": rev,
+                "updateRevision": rev,
+                "collisionCount": 0,
+            },
+        )
 
     def _reconcile_daemonset(self, rt: ResourceType, ds: Obj) -> None:
         ready = 0 if _flag(ds, NEVER_READY) else 1
-        self._set_status(rt, ds, {
-            "observedGeneration": ds["metadata"].get("generation", 1), "desiredNumberScheduled": 1,
-            "currentNumberScheduled": 1, "updatedNumberScheduled": 1, "numberReady": ready,
-            "numberAvailable": ready, "numberMisscheduled": 0,
-        })
+        self._set_status(
+            rt,
+            ds,
+            {
+                "observedGeneration": ds["metadata"].get("generation", 1),
+                "desiredNumberScheduled": 1,
+                "currentNumberScheduled": 1,
+                "updatedNumberScheduled": 1,
+                "numberReady": ready,
+                "numberAvailable": ready,
+                "numberMisscheduled": 0,
+            },
+        )
 
     def _reconcile_job(self, rt: ResourceType, job: Obj) -> None:
         status = dict(job.get("status") or {})
@@ -254,7 +327,12 @@ class Controllers:
         elif _flag(job, FAIL):
             status.update(failed=1, active=0)
             status["conditions"] = [
-                _cond("FailureTarget", True, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+                _cond(
+                    "FailureTarget",
+                    True,
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                ),
                 _cond("Failed", True, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
             ]
         else:
@@ -262,7 +340,12 @@ class Controllers:
             status.update(succeeded=completions, completionTime=now_rfc3339(), ready=0)
             status.pop("active", None)
             status["conditions"] = [
-                _cond("SuccessCriteriaMet", True, "CompletionsReached", "Reached expected number of succeeded pods"),
+                _cond(
+                    "SuccessCriteriaMet",
+                    True,
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
+                ),
                 _cond("Complete", True, "CompletionsReached", "Reached expected number of succeeded pods"),
             ]
         self._set_status(rt, job, status)
@@ -271,14 +354,30 @@ class Controllers:
         if (pod.get("status") or {}).get("phase"):
             return
         ready = not _flag(pod, NEVER_READY)
-        self._set_status(rt, pod, {
-            "phase": "Running", "podIP": "10.244.0.10", "hostIP": "172.18.0.2", "startTime": now_rfc3339(),
-            "conditions": [_cond(t, ready if t in ("Ready", "ContainersReady") else True, "")
-                           for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
-        })
+        phase = "Running"
+        if (pod.get("spec") or {}).get("restartPolicy") in ("Never", "OnFailure") and ready:
+            # A run-to-completion pod (e.g. a `helm test` hook) finishes at once: Succeeded,
+            # or Failed with `kubesim.dev/fail: "true"`.
+            phase, ready = ("Failed" if _flag(pod, FAIL) else "Succeeded"), False
+        self._set_status(
+            rt,
+            pod,
+            {
+                "phase": phase,
+                "podIP": "10.244.0.10",
+                "hostIP": "172.18.0.2",
+                "startTime": now_rfc3339(),
+                "conditions": [
+                    _cond(t, ready if t in ("Ready", "ContainersReady") else True, "")
+                    for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+                ],
+            },
+        )
 
     def _reconcile_persistentvolumeclaim(self, rt: ResourceType, pvc: Obj) -> None:
-        self._set_status(rt, pvc, {"phase": "Bound", "accessModes": (pvc.get("spec") or {}).get("accessModes", [])})
+        self._set_status(
+            rt, pvc, {"phase": "Bound", "accessModes": (pvc.get("spec") or {}).get("accessModes", [])}
+        )
 
     # -- CRDs and namespaces ----------------------------------------------------------------
     def _reconcile_customresourcedefinition(self, rt: ResourceType, crd: Obj) -> None:
@@ -296,7 +395,9 @@ class Controllers:
                 _cond("Established", True, "InitialNamesAccepted", "the initial names have been accepted"),
             ],
             "acceptedNames": names,
-            "storedVersions": [v["name"] for v in (crd.get("spec") or {}).get("versions") or [] if v.get("storage")],
+            "storedVersions": [
+                v["name"] for v in (crd.get("spec") or {}).get("versions") or [] if v.get("storage")
+            ],
         }
         old = crd.get("status") or {}
         if old.get("acceptedNames") == names and old.get("storedVersions") == status["storedVersions"]:
@@ -317,7 +418,7 @@ class Controllers:
             return
         remaining = 0
         for t in self.registry:
-            if not t.namespaced or t.crd_name is None and t.version != self._preferred(t):
+            if not t.namespaced or (t.crd_name is None and t.version != self._preferred(t)):
                 continue
             for obj in self.store.iter_raw(t):
                 if obj["metadata"].get("namespace") == ns:

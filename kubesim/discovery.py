@@ -97,6 +97,7 @@ def resource_list(reg: Registry, group: str, version: str) -> dict[str, Any] | N
 
 # -- OpenAPI v3 --------------------------------------------------------------------
 
+
 def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else "api/v1"
 
@@ -127,7 +128,9 @@ def _rt_paths(rt: ResourceType) -> dict[str, Any]:
     write = ["dryRun", "fieldManager", "fieldValidation"]
     paths: dict[str, Any] = {
         coll: {
-            "get": _op(rt, "list", f"list{tag}", ["labelSelector", "fieldSelector", "watch", "resourceVersion"]),
+            "get": _op(
+                rt, "list", f"list{tag}", ["labelSelector", "fieldSelector", "watch", "resourceVersion"]
+            ),
             "post": _op(rt, "post", f"create{tag}", write),
             "delete": _op(rt, "deletecollection", f"deletecollection{tag}", ["dryRun"]),
         },

@@ -43,14 +43,24 @@ class PatchTestFailed(PatchError):
 
 # ---------------------------------------------------------------- merge-key table
 _OBJECT_META = {"ownerReferences": "uid", "finalizers": ""}
-_CONTAINER = {"ports": "containerPort", "env": "name", "volumeMounts": "mountPath",
-              "volumeDevices": "devicePath"}
+_CONTAINER = {
+    "ports": "containerPort",
+    "env": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+}
 # tolerations, readinessGates, envFrom, args, command: no patchStrategy in types.go -> atomic.
 # volumes and resourceClaims are "merge,retainKeys": retainKeys only matters to the client-side diff.
 _POD_SPEC = {
-    "volumes": "name", "containers": "name", "initContainers": "name", "ephemeralContainers": "name",
-    "imagePullSecrets": "name", "hostAliases": "ip", "topologySpreadConstraints": "topologyKey",
-    "resourceClaims": "name", "schedulingGates": "name",
+    "volumes": "name",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "topologySpreadConstraints": "topologyKey",
+    "resourceClaims": "name",
+    "schedulingGates": "name",
 }
 
 
@@ -74,8 +84,13 @@ _CONDITIONS = {"status.conditions": "type"}  # metav1.Condition-style lists: mer
 _WORKLOAD = {**_template("spec.template"), **_CONDITIONS}
 _PLAIN: dict[str, str] = {}
 _KINDS: dict[tuple[str, str], dict[str, str]] = {
-    ("", "Pod"): {**_pod_spec("spec"), **_CONDITIONS, "status.podIPs": "ip", "status.hostIPs": "ip",
-                  "status.resourceClaimStatuses": "name"},
+    ("", "Pod"): {
+        **_pod_spec("spec"),
+        **_CONDITIONS,
+        "status.podIPs": "ip",
+        "status.hostIPs": "ip",
+        "status.resourceClaimStatuses": "name",
+    },
     ("", "PodTemplate"): _template("template"),
     ("", "ReplicationController"): _WORKLOAD,
     ("", "Service"): {"spec.ports": "port", **_CONDITIONS},  # real key is "port" (not port+protocol)
@@ -83,20 +98,37 @@ _KINDS: dict[tuple[str, str], dict[str, str]] = {
     ("", "Namespace"): _CONDITIONS,
     ("", "PersistentVolumeClaim"): _CONDITIONS,
     ("", "ServiceAccount"): {"secrets": "name"},  # from memory; imagePullSecrets here is atomic
-    **{("", k): _PLAIN for k in ("ConfigMap", "Secret", "Endpoints", "Event", "LimitRange",
-                                  "ResourceQuota", "PersistentVolume", "Binding")},
+    **{
+        ("", k): _PLAIN
+        for k in (
+            "ConfigMap",
+            "Secret",
+            "Endpoints",
+            "Event",
+            "LimitRange",
+            "ResourceQuota",
+            "PersistentVolume",
+            "Binding",
+        )
+    },
     **{("apps", k): _WORKLOAD for k in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")},
     ("apps", "ControllerRevision"): _PLAIN,
     ("batch", "Job"): _WORKLOAD,
-    ("batch", "CronJob"): {**_under("spec.jobTemplate.metadata", _OBJECT_META),
-                           **_template("spec.jobTemplate.spec.template")},
-    **{("rbac.authorization.k8s.io", k): _PLAIN for k in ("Role", "ClusterRole", "RoleBinding",
-                                                          "ClusterRoleBinding")},
+    ("batch", "CronJob"): {
+        **_under("spec.jobTemplate.metadata", _OBJECT_META),
+        **_template("spec.jobTemplate.spec.template"),
+    },
+    **{
+        ("rbac.authorization.k8s.io", k): _PLAIN
+        for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    },
     **{("networking.k8s.io", k): _PLAIN for k in ("Ingress", "IngressClass", "NetworkPolicy")},
     ("policy", "PodDisruptionBudget"): _CONDITIONS,
     ("autoscaling", "HorizontalPodAutoscaler"): _CONDITIONS,  # v2 status; v1 has no lists
-    **{("admissionregistration.k8s.io", k): {"webhooks": "name"}  # from memory
-       for k in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")},
+    **{
+        ("admissionregistration.k8s.io", k): {"webhooks": "name"}  # from memory
+        for k in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+    },
     ("coordination.k8s.io", "Lease"): _PLAIN,
     ("storage.k8s.io", "StorageClass"): _PLAIN,
     ("scheduling.k8s.io", "PriorityClass"): _PLAIN,
@@ -273,8 +305,9 @@ def strategic_merge_patch(original: dict[str, Any], patch: dict[str, Any], gvk: 
     return _smp_map(start, copy.deepcopy(patch), "", merge_keys(gvk), True)
 
 
-def _smp_map(orig: dict[str, Any], patch: dict[str, Any], path: str, keys: Mapping[str, str],
-             directives: bool) -> dict[str, Any]:
+def _smp_map(
+    orig: dict[str, Any], patch: dict[str, Any], path: str, keys: Mapping[str, str], directives: bool
+) -> dict[str, Any]:
     """Merge ``patch`` into ``orig`` (both owned, mutated).  ``directives`` is False for SSA."""
     if directives and _DIRECTIVE in patch:
         directive = patch.pop(_DIRECTIVE)
@@ -298,7 +331,7 @@ def _smp_map(orig: dict[str, Any], patch: dict[str, Any], path: str, keys: Mappi
     for key, value in patch.items():
         sub = f"{path}.{key}" if path else key
         if directives and key.startswith(_DELETE_PRIMITIVES):
-            deletions.append((key[len(_DELETE_PRIMITIVES):], value))
+            deletions.append((key[len(_DELETE_PRIMITIVES) :], value))
         elif directives and key.startswith("$"):
             continue  # unknown directive: the typed decode in real k8s drops it too
         elif value is None:
@@ -331,8 +364,9 @@ def _identity(item: Any, key: str) -> Any:
     return item.get(key) if key and isinstance(item, dict) else item
 
 
-def _smp_list(orig: list[Any], patch: list[Any], path: str, keys: Mapping[str, str],
-              directives: bool) -> list[Any]:
+def _smp_list(
+    orig: list[Any], patch: list[Any], path: str, keys: Mapping[str, str], directives: bool
+) -> list[Any]:
     key = keys[path]
     if not key:
         merged = list(orig)
@@ -389,10 +423,11 @@ def _order(merged: list[Any], patch_order: list[Any], server_order: list[Any], k
     return out
 
 
-def _set_element_order(orig: dict[str, Any], patch: dict[str, Any], directive_key: str, path: str,
-                       keys: Mapping[str, str]) -> None:
+def _set_element_order(
+    orig: dict[str, Any], patch: dict[str, Any], directive_key: str, path: str, keys: Mapping[str, str]
+) -> None:
     order = patch.pop(directive_key)
-    field = directive_key[len(_ORDER):]
+    field = directive_key[len(_ORDER) :]
     if not isinstance(order, list) or not field:
         raise PatchError(f"{directive_key} must be a list", 400)
     sub = f"{path}.{field}" if path else field
@@ -417,14 +452,29 @@ def _set_element_order(orig: dict[str, Any], patch: dict[str, Any], directive_ke
 
 
 # ---------------------------------------------------------------- server-side apply
-_SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
-                "deletionGracePeriodSeconds", "selfLink")
+_SERVER_META = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+)
 _UNTRACKED = {("f:apiVersion",), ("f:kind",), ("f:status",)} | {
-    ("f:metadata", f"f:{k}") for k in ("name", "namespace", "managedFields", *_SERVER_META)}
+    ("f:metadata", f"f:{k}") for k in ("name", "namespace", "managedFields", *_SERVER_META)
+}
 
 
-def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], gvk: GVK, manager: str, force: bool,
-                *, time: str | None = None) -> dict[str, Any]:
+def apply_patch(
+    live: dict[str, Any] | None,
+    applied: dict[str, Any],
+    gvk: GVK,
+    manager: str,
+    force: bool,
+    *,
+    time: str | None = None,
+) -> dict[str, Any]:
     """Server-side apply, approximated.
 
     ``applied`` is merged into ``live`` like an SMP without directives; the manager's
@@ -491,8 +541,9 @@ def fields_v1(obj: dict[str, Any], gvk: GVK) -> dict[str, Any]:
     return _encode(field_set(obj, gvk))
 
 
-def _collect(obj: dict[str, Any], path: FieldPath, rule: str, keys: Mapping[str, str],
-             out: set[FieldPath]) -> None:
+def _collect(
+    obj: dict[str, Any], path: FieldPath, rule: str, keys: Mapping[str, str], out: set[FieldPath]
+) -> None:
     for name, value in obj.items():
         if value is None:
             continue
@@ -528,7 +579,7 @@ def _encode(paths: set[FieldPath]) -> dict[str, Any]:
 
 def _decode(fields: Any, path: FieldPath = ()) -> set[FieldPath]:
     out: set[FieldPath] = set()
-    for element, child in (fields.items() if isinstance(fields, dict) else ()):
+    for element, child in fields.items() if isinstance(fields, dict) else ():
         if element == ".":
             out.add(path)
         elif isinstance(child, dict) and child:
@@ -576,14 +627,18 @@ def _value_at(obj: Any, path: FieldPath) -> Any:
     return found[0][found[1]] if found else None
 
 
-def _take_over(entries: list[dict[str, Any]], new: set[FieldPath], live: Any,
-               applied: Any) -> list[dict[str, Any]]:
+def _take_over(
+    entries: list[dict[str, Any]], new: set[FieldPath], live: Any, applied: Any
+) -> list[dict[str, Any]]:
     """Forced apply: other managers lose fields this apply sets to a different value."""
     out = []
     for entry in entries:
         owned = _decode(entry.get("fieldsV1"))
-        lost = {p for p in owned & new
-                if p[-1].startswith("f:") and not _eq(_value_at(live, p), _value_at(applied, p))}
+        lost = {
+            p
+            for p in owned & new
+            if p[-1].startswith("f:") and not _eq(_value_at(live, p), _value_at(applied, p))
+        }
         if lost:
             if owned == lost:
                 continue
@@ -603,8 +658,9 @@ def _is_item_key(path: FieldPath) -> bool:
     return isinstance(key, dict) and path[-1][2:] in key
 
 
-def _prune(result: dict[str, Any], removed: set[FieldPath], others: set[FieldPath],
-           keep: set[FieldPath]) -> None:
+def _prune(
+    result: dict[str, Any], removed: set[FieldPath], others: set[FieldPath], keep: set[FieldPath]
+) -> None:
     protected = {p[:i] for p in others for i in range(1, len(p) + 1)}
     for path in sorted(removed, key=len):
         if path in protected or _is_item_key(path) or (found := _locate(result, path)) is None:

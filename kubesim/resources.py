@@ -32,6 +32,8 @@ class ResourceType:
     crd_name: str | None = None
     # The scale subresource: (specReplicasPath, statusReplicasPath, labelSelectorPath).
     scale_paths: tuple[str, str, str] = (".spec.replicas", ".status.replicas", "")
+    # Objects live in another group/resource's storage, converted (see conversion.py).
+    stored_as: tuple[str, str] | None = None
 
     @property
     def singular(self) -> str:
@@ -47,8 +49,8 @@ class ResourceType:
 
     @property
     def group_resource(self) -> tuple[str, str]:
-        """Storage key: objects are shared by every version of a group/resource."""
-        return (self.group, self.plural)
+        """Storage key: objects are shared by every version of a group/resource (and by aliases)."""
+        return self.stored_as or (self.group, self.plural)
 
     @property
     def list_kind(self) -> str:
@@ -72,9 +74,12 @@ def _rt(
     sub: tuple[str, ...] = ("status",),
     cats: tuple[str, ...] = (),
     verbs: tuple[str, ...] = ALL_VERBS,
+    stored_as: tuple[str, str] | None = None,
 ) -> ResourceType:
     group, _, version = gv.rpartition("/")
-    return ResourceType(group, version, kind, plural, namespaced, short, frozenset(sub), cats, verbs)
+    return ResourceType(
+        group, version, kind, plural, namespaced, short, frozenset(sub), cats, verbs, stored_as=stored_as
+    )
 
 
 _ALL = ("all",)
@@ -104,9 +109,15 @@ BUILTINS: tuple[ResourceType, ...] = (
     _rt("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", sub=()),
     _rt("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False, sub=()),
     _rt("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", False, sub=()),
-    _rt("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False, ("crd", "crds")),
+    _rt(
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        ("crd", "crds"),
+    ),
     _rt("coordination.k8s.io/v1", "Lease", "leases", sub=()),
-    _rt("events.k8s.io/v1", "Event", "events", short=("ev",), sub=()),
+    _rt("events.k8s.io/v1", "Event", "events", short=("ev",), sub=(), stored_as=("", "events")),
     _rt("networking.k8s.io/v1", "Ingress", "ingresses", short=("ing",)),
     _rt("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", short=("netpol",), sub=()),
     _rt("networking.k8s.io/v1", "IngressClass", "ingressclasses", False, sub=()),
@@ -116,10 +127,20 @@ BUILTINS: tuple[ResourceType, ...] = (
     _rt("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses", False, ("pc",), sub=()),
     _rt("storage.k8s.io/v1", "StorageClass", "storageclasses", False, ("sc",), sub=()),
     _rt("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", sub=()),
-    _rt("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration",
-        "validatingwebhookconfigurations", False, sub=()),
-    _rt("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
-        "mutatingwebhookconfigurations", False, sub=()),
+    _rt(
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        False,
+        sub=(),
+    ),
+    _rt(
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        False,
+        sub=(),
+    ),
 )
 
 
@@ -176,7 +197,7 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
     for v in spec.get("versions") or []:
         if not v.get("served", True):
             continue
-        subs = tuple(k for k in ((v.get("subresources") or {}).keys()) if k in ("status", "scale"))
+        subs = tuple(k for k in (v.get("subresources") or {}) if k in ("status", "scale"))
         scale = (v.get("subresources") or {}).get("scale") or {}
         out.append(
             ResourceType(

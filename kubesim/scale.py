@@ -84,8 +84,11 @@ def to_scale(rt: ResourceType, obj: Obj) -> Obj:
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                     if k in meta},
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
         "spec": {"replicas": int(default if replicas is None else replicas)},
         "status": status,
     }
@@ -97,8 +100,12 @@ def from_scale(rt: ResourceType, obj: Obj, scale: Obj) -> Obj:
     replicas = (scale.get("spec") or {}).get("replicas", 0) or 0
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         name = (scale.get("metadata") or {}).get("name", "")
-        raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: '
-                       f"Invalid value: {replicas}: must be greater than or equal to 0")
+        raise ApiError(
+            422,
+            "Invalid",
+            f'Scale.autoscaling "{name}" is invalid: spec.replicas: '
+            f"Invalid value: {replicas}: must be greater than or equal to 0",
+        )
     _set(new, rt.scale_paths[0], replicas)
     smeta, meta = scale.get("metadata") or {}, new.setdefault("metadata", {})
     for key in ("resourceVersion", "uid"):

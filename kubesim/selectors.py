@@ -24,7 +24,9 @@ class SelectorError(ValueError):
 
 def _split_top_level(s: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in s:
         if ch == "(":
             depth += 1
@@ -39,29 +41,44 @@ def _split_top_level(s: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+LabelReq = Callable[[dict[str, str]], bool]
+
+
+def _label_req(op: str, key: str, values: frozenset[str] = frozenset()) -> LabelReq:
+    """One label requirement: in, notin, =, !=, exists, !exists (values hold the operand)."""
+
+    def req(lb: dict[str, str]) -> bool:
+        if op == "in" or op == "=":
+            return lb.get(key) in values
+        if op == "notin" or op == "!=":
+            return lb.get(key) not in values
+        if op == "exists":
+            return key in lb
+        return key not in lb
+
+    return req
+
+
 def parse_label_selector(selector: str | None) -> Matcher:
     if not selector:
         return lambda _obj: True
-    reqs: list[Callable[[dict[str, str]], bool]] = []
+    reqs: list[LabelReq] = []
     for term in _split_top_level(selector):
         m = _SET_RE.match(term)
         if m:
-            key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
-            if op == "in":
-                reqs.append(lambda lb, k=key, vs=vals: lb.get(k) in vs)
-            else:
-                reqs.append(lambda lb, k=key, vs=vals: lb.get(k) not in vs)
+            vals = frozenset(v.strip() for v in m.group(3).split(",") if v.strip())
+            reqs.append(_label_req(m.group(2), m.group(1), vals))
             continue
         if "!=" in term:
             key, val = (x.strip() for x in term.split("!=", 1))
-            reqs.append(lambda lb, k=key, v=val: lb.get(k) != v)
+            reqs.append(_label_req("!=", key, frozenset({val})))
         elif "=" in term:
             key, val = (x.strip() for x in term.replace("==", "=").split("=", 1))
-            reqs.append(lambda lb, k=key, v=val: lb.get(k) == v)
+            reqs.append(_label_req("=", key, frozenset({val})))
         elif term.startswith("!"):
-            reqs.append(lambda lb, k=term[1:].strip(): k not in lb)
+            reqs.append(_label_req("!exists", term[1:].strip()))
         elif re.fullmatch(r"[A-Za-z0-9._/-]+", term):
-            reqs.append(lambda lb, k=term: k in lb)
+            reqs.append(_label_req("exists", term))
         else:
             raise SelectorError(f"unable to parse requirement: {term!r}")
 
@@ -85,6 +102,10 @@ def field_value(obj: dict[str, Any], path: str) -> str:
     return str(cur)
 
 
+def _field_req(path: str, value: str, equal: bool) -> Matcher:
+    return lambda obj: (field_value(obj, path) == value) == equal
+
+
 def parse_field_selector(selector: str | None) -> Matcher:
     if not selector:
         return lambda _obj: True
@@ -92,10 +113,10 @@ def parse_field_selector(selector: str | None) -> Matcher:
     for term in _split_top_level(selector):
         if "!=" in term:
             path, val = (x.strip() for x in term.split("!=", 1))
-            reqs.append(lambda o, p=path, v=val: field_value(o, p) != v)
+            reqs.append(_field_req(path, val, False))
         elif "=" in term:
             path, val = (x.strip() for x in term.replace("==", "=").split("=", 1))
-            reqs.append(lambda o, p=path, v=val: field_value(o, p) == v)
+            reqs.append(_field_req(path, val, True))
         else:
             raise SelectorError(f"invalid field selector: {term!r}")
     return lambda obj: all(r(obj) for r in reqs)

@@ -73,7 +73,9 @@ def _err(e: ApiError) -> web.Response:
 
 
 class Server:
-    def __init__(self, registry: Registry, store: Store, hub: WatchHub, faults: Faults, log: RequestLog) -> None:
+    def __init__(
+        self, registry: Registry, store: Store, hub: WatchHub, faults: Faults, log: RequestLog
+    ) -> None:
         self.registry, self.store, self.hub, self.faults, self.log = registry, store, hub, faults, log
         self.admin: Any = None  # set by KubeSim: handles /kubesim/ admin calls
 
@@ -97,7 +99,11 @@ class Server:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             return rt
 
-        if rest[0] == "namespaces" and len(rest) >= 3 and not (group == "" and rest[2] in ("status", "finalize")):
+        if (
+            rest[0] == "namespaces"
+            and len(rest) >= 3
+            and not (group == "" and rest[2] in ("status", "finalize"))
+        ):
             ns, rt = rest[1], rt_for(rest[2])
             name = rest[3] if len(rest) > 3 else ""
             sub = "/".join(rest[4:])
@@ -142,7 +148,9 @@ class Server:
             path=path,
             query=request.query_string,
             verb=verb,
-            resource=(f"{target.rt.plural}.{target.rt.group}" if target and target.rt.group else target.rt.plural)
+            resource=(
+                f"{target.rt.plural}.{target.rt.group}" if target and target.rt.group else target.rt.plural
+            )
             if target
             else "",
             subresource=target.subresource if target else "",
@@ -158,8 +166,10 @@ class Server:
                 await asyncio.sleep(fault.latency)
             if fault.status:
                 rec.status = fault.status
-                resp = _json(
-                    ApiError(fault.status, "InternalError" if fault.status >= 500 else "BadRequest", fault.message).status(),
+                resp: web.StreamResponse = _json(
+                    ApiError(
+                        fault.status, "InternalError" if fault.status >= 500 else "BadRequest", fault.message
+                    ).status(),
                     fault.status,
                 )
                 if fault.retry_after is not None:
@@ -250,7 +260,9 @@ class Server:
             items = store.list(rt, ns or None, match)
             if verb == "deletecollection":
                 for it in items:
-                    store.delete(rt, it["metadata"].get("namespace", ""), it["metadata"]["name"], dry_run=dry_run)
+                    store.delete(
+                        rt, it["metadata"].get("namespace", ""), it["metadata"]["name"], dry_run=dry_run
+                    )
             return self._list_response(request, rt, items)
         if verb == "get":
             obj = store.get(rt, ns, t.name)
@@ -277,7 +289,9 @@ class Server:
         if verb == "delete":
             body = await self._body(request) or {}
             pre = body.get("preconditions") if isinstance(body, dict) else None
-            policy = q.get("propagationPolicy") or (body.get("propagationPolicy") if isinstance(body, dict) else None)
+            policy = q.get("propagationPolicy") or (
+                body.get("propagationPolicy") if isinstance(body, dict) else None
+            )
             if dry_run or (isinstance(body, dict) and "All" in (body.get("dryRun") or [])):
                 obj, _ = store.delete(rt, ns, t.name, pre, dry_run=True)
                 return _json(obj)
@@ -298,7 +312,9 @@ class Server:
                 refs = obj["metadata"].get("ownerReferences") or []
                 if any(r.get("uid") == uid for r in refs):
                     new = json.loads(json.dumps(obj))
-                    new["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != store_uid] or None
+                    new["metadata"]["ownerReferences"] = [
+                        r for r in refs if r.get("uid") != store_uid
+                    ] or None
                     if new["metadata"]["ownerReferences"] is None:
                         del new["metadata"]["ownerReferences"]
                     self.store.update(drt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], new)
@@ -312,8 +328,12 @@ class Server:
             # Later pages continue after the last key served, as of the first page's resourceVersion.
             rv, after = _decode_continue(q["continue"])
             if rv < self.store.compacted_rv:
-                raise ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent "
-                               "list result. You can start a new list without the continue parameter.")
+                raise ApiError(
+                    410,
+                    "Expired",
+                    "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter.",
+                )
             items = [o for o in items if _key(o) > after]
         if limit and len(items) > limit:
             meta["continue"] = _encode_continue(rv, _key(items[limit - 1]))
@@ -334,7 +354,8 @@ class Server:
             # The patch applies to the Scale view; only the replica count reaches the object.
             obj = store.get(rt, t.namespace, t.name)
             new_scale = _patched(request, ctype, scale.to_scale(rt, obj), body, scale.GVK, smp=True)
-            updated = store.update(rt, t.namespace, t.name, scale.from_scale(rt, obj, new_scale), dry_run=dry_run)
+            new = scale.from_scale(rt, obj, new_scale)
+            updated = store.update(rt, t.namespace, t.name, new, dry_run=dry_run)
             return _json(scale.to_scale(rt, updated))
         sub = t.subresource or None
         if ctype == APPLY and store.peek(rt, t.namespace, t.name) is None:
@@ -348,15 +369,21 @@ class Server:
 APPLY = "application/apply-patch+yaml"
 
 
-def _patched(request: web.Request, ctype: str, current: Obj | None, body: Any, gvk: tuple[str, str, str],
-             smp: bool) -> Obj:
+def _patched(
+    request: web.Request, ctype: str, current: Obj | None, body: Any, gvk: tuple[str, str, str], smp: bool
+) -> Obj:
     """`current` with the patch `body` of media type `ctype` applied (None: apply creates)."""
     if ctype == APPLY:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "apply patch must be an object")
         manager = request.query.get("fieldManager")
         if not manager:
-            raise ApiError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+            raise ApiError(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: '
+                "fieldManager: Required value: is required for apply patch",
+            )
         force = request.query.get("force") in ("true", "1")
         return patch.apply_patch(current, body, gvk, manager, force)
     assert current is not None

@@ -36,7 +36,9 @@ def kubeconfig(url: str, context: str = "kubesim", namespace: str = "default") -
         "kind": "Config",
         "clusters": [{"name": context, "cluster": {"server": url}}],
         "users": [{"name": context, "user": {"token": "kubesim"}}],
-        "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}],
+        "contexts": [
+            {"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}
+        ],
         "current-context": context,
         "preferences": {},
     }
@@ -143,8 +145,10 @@ class KubeSim:
 
     def force_gone(self, next_watches: int = 1) -> None:
         """The next N watches that resume from a resourceVersion answer 410 Gone."""
+
         def _set() -> None:
             self.hub.force_gone_next = next_watches
+
         self.call(_set)
 
     def compact(self) -> None:
@@ -180,10 +184,12 @@ class KubeSim:
             self.store.compact()
             return web.json_response({"compactedRevision": self.store.compacted_rv})
         if what == "state":
-            return web.json_response({
-                "resourceVersion": self.store.resource_version,
-                "openWatches": self.hub.open_streams,
-            })
+            return web.json_response(
+                {
+                    "resourceVersion": self.store.resource_version,
+                    "openWatches": self.hub.open_streams,
+                }
+            )
         return web.Response(status=404, text=json.dumps({"error": "unknown admin path"}))
 
 

@@ -1,8 +1,9 @@
 """Object storage: the in-memory etcd of kubesim.
 
 Owns object identity and versioning (uid, resourceVersion, generation,
-creationTimestamp), optimistic concurrency (409 on a stale resourceVersion), the
-status subresource split, finalizers and graceful deletion (deletionTimestamp),
+creationTimestamp), metadata validation (through `validation`), optimistic
+concurrency (409 on a stale resourceVersion), the status subresource split,
+finalizers and graceful deletion (deletionTimestamp),
 namespace existence checks, and the bounded event history that watches replay
 from (a watch older than the history answers 410 Gone).
 
@@ -13,6 +14,7 @@ controllers) are called synchronously after every committed change.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import datetime as dt
 import secrets
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import conversion, validation
 from .resources import Registry, ResourceType
 
 Obj = dict[str, Any]
@@ -29,7 +32,7 @@ Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
 
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ApiError(Exception):
@@ -56,7 +59,9 @@ class ApiError(Exception):
 
 def not_found(rt: ResourceType, name: str) -> ApiError:
     gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-    return ApiError(404, "NotFound", f'{gr} "{name}" not found', {"name": name, "group": rt.group, "kind": rt.plural})
+    return ApiError(
+        404, "NotFound", f'{gr} "{name}" not found', {"name": name, "group": rt.group, "kind": rt.plural}
+    )
 
 
 def conflict(rt: ResourceType, name: str, why: str) -> ApiError:
@@ -69,10 +74,20 @@ def conflict(rt: ResourceType, name: str, why: str) -> ApiError:
     )
 
 
-def invalid(rt: ResourceType, name: str, why: str) -> ApiError:
-    return ApiError(
-        422, "Invalid", f'{rt.kind} "{name}" is invalid: {why}', {"name": name, "group": rt.group, "kind": rt.kind}
-    )
+def invalid(rt: ResourceType, name: str, why: str, causes: list[dict[str, str]] | None = None) -> ApiError:
+    details: dict[str, Any] = {"name": name, "group": rt.group, "kind": rt.kind}
+    if causes:
+        details["causes"] = causes  # kubectl prints "The <Kind> "<name>" is invalid: <field>: <message>"
+    return ApiError(422, "Invalid", f'{rt.kind} "{name}" is invalid: {why}', details)
+
+
+def invalid_fields(rt: ResourceType, name: str, errs: list[str]) -> ApiError:
+    """A 422 for `field: message` validation errors, with one cause per error."""
+    causes = [
+        {"reason": "FieldValueInvalid", "field": e.split(": ", 1)[0], "message": e.split(": ", 1)[-1]}
+        for e in errs
+    ]
+    return invalid(rt, name, validation.summary(errs), causes)
 
 
 @dataclass(frozen=True)
@@ -97,12 +112,15 @@ def _finalizers(obj: Obj) -> list[str]:
         out += (obj.get("spec") or {}).get("finalizers") or []
     return out
 
+
 _SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp")
 
 
 def _spec_part(obj: Obj, rt: ResourceType) -> Obj:
     """What counts for metadata.generation: everything but metadata (and status when it is a subresource)."""
-    skip = {"metadata", "status", "apiVersion", "kind"} if rt.has_status else {"metadata", "apiVersion", "kind"}
+    skip = (
+        {"metadata", "status", "apiVersion", "kind"} if rt.has_status else {"metadata", "apiVersion", "kind"}
+    )
     return {k: v for k, v in obj.items() if k not in skip}
 
 
@@ -147,9 +165,14 @@ class Store:
         return self._objects.setdefault(rt.group_resource, {})
 
     def _present(self, rt: ResourceType, obj: Obj) -> Obj:
-        out = copy.deepcopy(obj)
+        out = conversion.from_storage(rt, copy.deepcopy(obj))
         out["apiVersion"], out["kind"] = rt.api_version, rt.kind
         return out
+
+    @staticmethod
+    def view(rt: ResourceType, obj: Obj) -> Obj:
+        """A stored object in the shape `rt` serves, for reading only (no deep copy)."""
+        return conversion.from_storage(rt, obj)
 
     def get(self, rt: ResourceType, ns: str, name: str) -> Obj:
         obj = self._bucket(rt).get((ns if rt.namespaced else "", name))
@@ -168,14 +191,14 @@ class Store:
         for (ons, _name), obj in sorted(self._bucket(rt).items()):
             if rt.namespaced and ns and ons != ns:
                 continue
-            if match is None or match(obj):
+            if match is None or match(self.view(rt, obj)):
                 items.append(self._present(rt, obj))
         return items
 
     def iter_raw(self, rt: ResourceType) -> Iterable[Obj]:
         return list(self._bucket(rt).values())
 
-    def namespace_names(self) -> list[str]:
+    def namespace_names(self) -> builtins.list[str]:
         return [name for (_ns, name) in self._objects.get(("", "namespaces"), {})]
 
     # -- writes ------------------------------------------------------------------
@@ -183,10 +206,16 @@ class Store:
         if not rt.namespaced:
             return
         if not ns:
-            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
         nsobj = self._objects.get(("", "namespaces"), {}).get(("", ns))
         if nsobj is None:
-            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+            raise ApiError(
+                404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"}
+            )
         if nsobj["metadata"].get("deletionTimestamp"):
             gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
             raise ApiError(
@@ -204,7 +233,9 @@ class Store:
             body_ns = meta.get("namespace")
             if body_ns and ns and body_ns != ns:
                 raise ApiError(
-                    400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
                 )
             ns = ns or body_ns or ""
             meta["namespace"] = ns
@@ -216,12 +247,20 @@ class Store:
             else:
                 raise invalid(rt, "", "metadata.name: Required value: name or generateName is required")
         name = meta["name"]
+        errs = validation.errors(rt, obj, creating=True)
+        if errs:
+            raise invalid_fields(rt, name, errs)
         self._check_namespace(rt, ns, name)
         bucket = self._bucket(rt)
         key = (ns if rt.namespaced else "", name)
         if key in bucket:
             gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-            raise ApiError(409, "AlreadyExists", f'{gr} "{name}" already exists', {"name": name, "group": rt.group, "kind": rt.plural})
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{gr} "{name}" already exists',
+                {"name": name, "group": rt.group, "kind": rt.plural},
+            )
         for k in _SERVER_META:
             meta.pop(k, None)
         meta["uid"] = str(uuid.uuid4())
@@ -236,9 +275,9 @@ class Store:
             meta["resourceVersion"] = str(self._rv)
             return obj
         meta["resourceVersion"] = str(self._next_rv())
-        bucket[key] = obj
-        self._commit(Change("ADDED", rt, obj, None, self._rv))
-        return self._present(rt, obj)
+        stored = bucket[key] = conversion.to_storage(rt, obj)
+        self._commit(Change("ADDED", rt, stored, None, self._rv))
+        return self._present(rt, stored)
 
     def update(
         self,
@@ -252,18 +291,29 @@ class Store:
         """Replace an object (PUT semantics). Patches compute `new` and come here too."""
         bucket = self._bucket(rt)
         key = (ns if rt.namespaced else "", name)
-        old = bucket.get(key)
-        if old is None:
+        stored_old = bucket.get(key)
+        if stored_old is None:
             raise not_found(rt, name)
+        old = self.view(rt, stored_old)
         new = copy.deepcopy(new)
         meta = new.setdefault("metadata", {})
         if meta.get("name", name) != name:
-            raise ApiError(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})",
+            )
         want_rv = meta.get("resourceVersion")
         if want_rv and str(want_rv) != old["metadata"]["resourceVersion"]:
-            raise conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again")
+            raise conflict(
+                rt,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
-            raise conflict(rt, name, "Precondition failed: UID in precondition does not match the UID in the object")
+            raise conflict(
+                rt, name, "Precondition failed: UID in precondition does not match the UID in the object"
+            )
         if subresource == "status":
             merged = copy.deepcopy(old)
             if "status" in new:
@@ -292,26 +342,35 @@ class Store:
             added = set(meta.get("finalizers") or []) - set(old["metadata"].get("finalizers") or [])
             if added:
                 raise ApiError(
-                    422, "Invalid", f'{rt.kind} "{name}" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted'
+                    422,
+                    "Invalid",
+                    f'{rt.kind} "{name}" is invalid: metadata.finalizers: Forbidden: '
+                    "no new finalizers can be added if the object is being deleted",
                 )
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        errs = validation.errors(rt, new, creating=False)
+        if errs:
+            raise invalid_fields(rt, name, errs)
         if self.defaulter is not None and subresource != "status":
             self.defaulter(rt, new, False)
         if _spec_part(new, rt) != _spec_part(old, rt):
             meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         if new == old:
-            return self._present(rt, old)  # a no-op write does not bump resourceVersion (as etcd3 storage)
+            return self._present(
+                rt, stored_old
+            )  # a no-op write does not bump resourceVersion (as etcd3 storage)
         if dry_run:
             return new
         meta["resourceVersion"] = str(self._next_rv())
+        stored = conversion.to_storage(rt, new)
         if meta.get("deletionTimestamp") and not _finalizers(new):
             del bucket[key]
-            self._commit(Change("DELETED", rt, new, old, self._rv))
-            return self._present(rt, new)
-        bucket[key] = new
-        self._commit(Change("MODIFIED", rt, new, old, self._rv))
-        return self._present(rt, new)
+            self._commit(Change("DELETED", rt, stored, stored_old, self._rv))
+            return self._present(rt, stored)
+        bucket[key] = stored
+        self._commit(Change("MODIFIED", rt, stored, stored_old, self._rv))
+        return self._present(rt, stored)
 
     def delete(
         self,
@@ -329,9 +388,15 @@ class Store:
             raise not_found(rt, name)
         pre = preconditions or {}
         if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
-            raise conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again")
+            raise conflict(
+                rt,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         if pre.get("uid") and pre["uid"] != old["metadata"]["uid"]:
-            raise conflict(rt, name, "Precondition failed: UID in precondition does not match the UID in the object")
+            raise conflict(
+                rt, name, "Precondition failed: UID in precondition does not match the UID in the object"
+            )
         if _finalizers(old):
             if old["metadata"].get("deletionTimestamp"):
                 return self._present(rt, old), False
@@ -339,7 +404,7 @@ class Store:
             new["metadata"]["deletionTimestamp"] = now_rfc3339()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             if dry_run:
-                return new, False
+                return self._present(rt, new), False
             new["metadata"]["resourceVersion"] = str(self._next_rv())
             bucket[key] = new
             self._commit(Change("MODIFIED", rt, new, old, self._rv))

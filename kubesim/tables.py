@@ -55,11 +55,13 @@ def age(ts: str | None) -> str:
     except ValueError:
         return "<invalid>"
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return human_duration((dt.datetime.now(dt.timezone.utc) - t).total_seconds())
+        t = t.replace(tzinfo=dt.UTC)
+    return human_duration((dt.datetime.now(dt.UTC) - t).total_seconds())
 
 
-_TOKEN = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+|\*)\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*['\"]([^'\"]*)['\"]\)\]")
+_TOKEN = re.compile(
+    r"\.([A-Za-z0-9_\-]+)|\[(\d+|\*)\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*['\"]([^'\"]*)['\"]\)\]"
+)
 
 
 def jsonpath(obj: Any, path: str) -> list[Any]:
@@ -165,8 +167,13 @@ def _event_time(o: Obj, *fields: str) -> str:
     return "<unknown>"
 
 
+def _event_ref(o: Obj) -> Obj:
+    """What an Event is about: core v1 `involvedObject`, events.k8s.io/v1 `regarding`."""
+    return o.get("involvedObject") or o.get("regarding") or {}
+
+
 def _event_object(o: Obj) -> str:
-    ref = o.get("involvedObject") or o.get("regarding") or {}
+    ref = _event_ref(o)
     kind = str(ref.get("kind", "")).lower()
     return f"{kind}/{ref['name']}" if ref.get("name") else kind
 
@@ -182,17 +189,29 @@ def _event_columns() -> list[Column]:
     first = ("firstTimestamp", "deprecatedFirstTimestamp", "eventTime")
     last = ("lastTimestamp", "deprecatedLastTimestamp", *first)
     return [
-        ("Last Seen", "string", lambda o: _event_time(o.get("series") or {}, "lastObservedTime")
-         if o.get("series") else _event_time(o, *last), 0),
+        (
+            "Last Seen",
+            "string",
+            lambda o: (
+                _event_time(o.get("series") or {}, "lastObservedTime")
+                if o.get("series")
+                else _event_time(o, *last)
+            ),
+            0,
+        ),
         ("Type", "string", lambda o: o.get("type", ""), 0),
         ("Reason", "string", lambda o: o.get("reason", ""), 0),
         ("Object", "string", _event_object, 0),
-        ("Subobject", "string", lambda o: (o.get("involvedObject") or o.get("regarding") or {}).get("fieldPath", ""), 1),
+        ("Subobject", "string", lambda o: _event_ref(o).get("fieldPath", ""), 1),
         ("Source", "string", _event_source, 1),
         ("Message", "string", lambda o: str(o.get("message") or o.get("note") or "").strip(), 0),
         ("First Seen", "string", lambda o: _event_time(o, *first), 1),
-        ("Count", "integer", lambda o: (o.get("series") or {}).get("count") or o.get("count")
-         or o.get("deprecatedCount") or 1, 1),
+        (
+            "Count",
+            "integer",
+            lambda o: (o.get("series") or {}).get("count") or o.get("count") or o.get("deprecatedCount") or 1,
+            1,
+        ),
         ("Name", "string", lambda o: _meta(o).get("name"), 1),
     ]
 
@@ -224,7 +243,11 @@ _BUILTIN: dict[str, list[Column]] = {
     "Namespace": [("Status", "string", lambda o: _status(o).get("phase", "Active"))],
     "Job": [
         ("Status", "string", _job_status),
-        ("Completions", "string", lambda o: f"{_status(o).get('succeeded', 0)}/{_spec(o).get('completions', 1)}"),
+        (
+            "Completions",
+            "string",
+            lambda o: f"{_status(o).get('succeeded', 0)}/{_spec(o).get('completions', 1)}",
+        ),
     ],
     "Pod": [
         ("Status", "string", lambda o: _status(o).get("phase", "Pending")),
@@ -235,16 +258,21 @@ _BUILTIN: dict[str, list[Column]] = {
 _WIDE: dict[str, list[Column]] = {"Deployment": _WORKLOAD_WIDE, "ReplicaSet": _WORKLOAD_WIDE}
 
 
-def table(rt: ResourceType, items: list[Obj], rv: int, include_object: str | None = None,
-          headers: bool = True) -> Obj:
+def _printer_cell(path: str, typ: str) -> Callable[[Obj], Any]:
+    """The cell function of one CRD printer column."""
+    return lambda o: _cell(jsonpath(o, path), typ)
+
+
+def table(
+    rt: ResourceType, items: list[Obj], rv: int, include_object: str | None = None, headers: bool = True
+) -> Obj:
     """The Table kubectl prints. include_object: the `includeObject` query (None|Metadata|Object);
     headers=False leaves out the column definitions (later events of a watch)."""
     cols: list[Column] = [("Name", "string", lambda o: _meta(o).get("name"))]
     if rt.printer_columns:
         for pc in rt.printer_columns:
             path, typ = pc.get("jsonPath", ""), pc.get("type", "string")
-            cols.append((pc.get("name", ""), typ, lambda o, p=path, t=typ: _cell(jsonpath(o, p), t),
-                         int(pc.get("priority", 0))))
+            cols.append((pc.get("name", ""), typ, _printer_cell(path, typ), int(pc.get("priority", 0))))
     elif rt.kind in _OWN:
         cols = list(_OWN[rt.kind])
     else:
@@ -252,8 +280,13 @@ def table(rt: ResourceType, items: list[Obj], rv: int, include_object: str | Non
         cols.append(("Age", "string", lambda o: age(_meta(o).get("creationTimestamp"))))
         cols.extend(_WIDE.get(rt.kind, []))
     defs = [
-        {"name": c[0], "type": "string" if c[1] == "date" else c[1], "format": "name" if c[0] == "Name" else "",
-         "description": "", "priority": c[3] if len(c) > 3 else 0}
+        {
+            "name": c[0],
+            "type": "string" if c[1] == "date" else c[1],
+            "description": "",
+            "format": "name" if c[0] == "Name" else "",
+            "priority": c[3] if len(c) > 3 else 0,
+        }
         for c in cols
     ]
     rows = []
@@ -262,7 +295,11 @@ def table(rt: ResourceType, items: list[Obj], rv: int, include_object: str | Non
         if include_object == "Object":
             row["object"] = o
         elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": _meta(o)}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": _meta(o),
+            }
         rows.append(row)
     return {
         "kind": "Table",

@@ -119,16 +119,18 @@ class WatchHub:
         def on_change(ch: Change) -> None:
             if ch.rt.group_resource != rt.group_resource:
                 return
-            now_in, was_in = selected(ch.obj), selected(ch.old)
+            obj = self.store.view(rt, ch.obj)  # changes carry stored objects: serve them as rt
+            old = self.store.view(rt, ch.old) if ch.old is not None else None
+            now_in, was_in = selected(obj), selected(old)
             if ch.type == "DELETED":
                 if was_in or now_in:
-                    queue.put_nowait(("DELETED", ch.obj))
+                    queue.put_nowait(("DELETED", obj))
             elif now_in and was_in:
-                queue.put_nowait(("MODIFIED", ch.obj))
+                queue.put_nowait(("MODIFIED", obj))
             elif now_in:
-                queue.put_nowait(("ADDED", ch.obj))
+                queue.put_nowait(("ADDED", obj))
             elif was_in:
-                queue.put_nowait(("DELETED", ch.obj))
+                queue.put_nowait(("DELETED", obj))
 
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         resp.enable_chunked_encoding()
@@ -178,7 +180,8 @@ class WatchHub:
                         break
                 if getter is None:
                     getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                waiting: set[asyncio.Future[Any]] = {getter, stopper}
+                done, _ = await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
                     ev_type, obj = getter.result()
                     getter = None

@@ -19,11 +19,16 @@ CHART = str(Path(__file__).resolve().parent.parent / "charts" / "demo")
 
 def history(helm: Any, name: str = "demo") -> list[tuple[int, str, str]]:
     """`helm history -o json` as (revision, status, description)."""
-    return [(h["revision"], h["status"], h["description"]) for h in json.loads(helm("history", name, "-o", "json"))]
+    return [
+        (h["revision"], h["status"], h["description"])
+        for h in json.loads(helm("history", name, "-o", "json"))
+    ]
 
 
 def env_of(dep: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e.get("value", "") for e in dep["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+    return {
+        e["name"]: e.get("value", "") for e in dep["spec"]["template"]["spec"]["containers"][0].get("env", [])
+    }
 
 
 def release_from_secret(secret: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +65,10 @@ def test_install_creates_chart_objects_and_release_secret(helm: Any, kube: Any) 
     assert rel["type"] == "helm.sh/release.v1"
     labels = rel["metadata"]["labels"]
     assert {k: labels[k] for k in ("name", "owner", "status", "version")} == {
-        "name": "demo", "owner": "helm", "status": "deployed", "version": "1"
+        "name": "demo",
+        "owner": "helm",
+        "status": "deployed",
+        "version": "1",
     }
     record = release_from_secret(rel)
     assert (record["name"], record["version"], record["namespace"]) == ("demo", 1, "default")
@@ -81,14 +89,17 @@ def test_upgrade_changes_objects_runs_hook_and_supersedes(helm: Any, kube: Any, 
     assert kube.get("widgets.example.com", "demo-widget")["spec"] == {"size": 2}
 
     assert history(helm) == [(1, "superseded", "Install complete"), (2, "deployed", "Upgrade complete")]
-    by_version = {s["metadata"]["labels"]["version"]: s["metadata"]["labels"]["status"]
-                  for s in kube.items("secrets", "-l", "owner=helm,name=demo")}
+    by_version = {
+        s["metadata"]["labels"]["version"]: s["metadata"]["labels"]["status"]
+        for s in kube.items("secrets", "-l", "owner=helm,name=demo")
+    }
     assert by_version == {"1": "superseded", "2": "deployed"}
 
     job = kube.get("job", "demo-pre-upgrade")
     assert any(c["type"] == "Complete" and c["status"] == "True" for c in job["status"]["conditions"])
     writes = kubesim.requests.count(verb="create", resource="jobs.batch") + kubesim.requests.count(
-        verb="patch", resource="jobs.batch", name="demo-pre-upgrade")
+        verb="patch", resource="jobs.batch", name="demo-pre-upgrade"
+    )
     assert writes >= 1
 
 
@@ -135,8 +146,13 @@ def test_uninstall_removes_release_and_objects(helm: Any, kube: Any) -> None:
     assert 'release "demo" uninstalled' in out
 
     assert kube.items("secrets", "-l", "owner=helm") == []
-    for kind, name in (("deployment", "demo"), ("service", "demo"), ("configmap", "demo-config"),
-                       ("secret", "demo-secret"), ("widgets.example.com", "demo-widget")):
+    for kind, name in (
+        ("deployment", "demo"),
+        ("service", "demo"),
+        ("configmap", "demo-config"),
+        ("secret", "demo-secret"),
+        ("widgets.example.com", "demo-widget"),
+    ):
         assert kube.absent(kind, name), f"{kind}/{name} survived helm uninstall"
     # ReplicaSets are garbage-collected with their Deployment (ownerReferences).
     assert kube.names("replicasets") == []
@@ -160,7 +176,9 @@ def test_wait_succeeds_when_workloads_are_ready(helm: Any, kube: Any) -> None:
 
 
 def test_wait_times_out_on_never_ready_workload(helm: Any, kube: Any) -> None:
-    proc = helm.run("install", "demo", CHART, "--set", "neverReady=true", "--wait", "--timeout", "3s", check=False)
+    proc = helm.run(
+        "install", "demo", CHART, "--set", "neverReady=true", "--wait", "--timeout", "3s", check=False
+    )
     assert proc.returncode != 0
     assert "context deadline exceeded" in proc.stderr or "timed out" in proc.stderr, proc.stderr
     [(rev, status, description)] = history(helm)
@@ -177,8 +195,17 @@ def test_failed_upgrade_rolls_back(helm: Any, kube: Any) -> None:
     helm("install", "demo", CHART)
     before = kube.get("deployment", "demo")["spec"]["template"]
     flag = "--rollback-on-failure" if helm.major == 4 else "--atomic"
-    proc = helm.run("upgrade", "demo", CHART, "--set", "neverReady=true,message=broken", flag,
-                    "--timeout", "3s", check=False)
+    proc = helm.run(
+        "upgrade",
+        "demo",
+        CHART,
+        "--set",
+        "neverReady=true,message=broken",
+        flag,
+        "--timeout",
+        "3s",
+        check=False,
+    )
     assert proc.returncode != 0
     assert "rolled back" in proc.stderr or "rollback" in proc.stderr.lower(), proc.stderr
 
@@ -192,14 +219,18 @@ def test_failed_upgrade_rolls_back(helm: Any, kube: Any) -> None:
 
 
 def test_upgrade_install_into_new_namespace_with_history_max(helm: Any, kube: Any) -> None:
-    out = helm("upgrade", "--install", "demo", CHART, "-n", "apps", "--create-namespace", "--history-max", "2")
+    out = helm(
+        "upgrade", "--install", "demo", CHART, "-n", "apps", "--create-namespace", "--history-max", "2"
+    )
     assert "STATUS: deployed" in out
     assert kube.get("namespace", "apps")["status"]["phase"] == "Active"
     for message in ("a", "b", "c"):
         helm("upgrade", "demo", CHART, "-n", "apps", "--history-max", "2", "--set", f"message={message}")
     # Helm prunes release Secrets beyond --history-max.
     assert kube.names("secrets", "-n", "apps", "-l", "owner=helm") == [
-        "sh.helm.release.v1.demo.v3", "sh.helm.release.v1.demo.v4"]
+        "sh.helm.release.v1.demo.v3",
+        "sh.helm.release.v1.demo.v4",
+    ]
     hist = json.loads(helm("history", "demo", "-n", "apps", "-o", "json"))
     assert [(h["revision"], h["status"]) for h in hist] == [(3, "superseded"), (4, "deployed")]
     assert kube.get("configmap", "demo-config", "-n", "apps")["data"] == {"message": "c"}

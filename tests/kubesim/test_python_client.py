@@ -42,8 +42,13 @@ def test_list_then_watch_with_bookmarks(api: client.ApiClient) -> None:
     seen: list[tuple[str, str]] = []
     bookmark_rvs: list[int] = []
     w = watch.Watch()
-    for ev in w.stream(v1.list_namespaced_config_map, "default", resource_version=rv,
-                       allow_watch_bookmarks=True, timeout_seconds=10):
+    for ev in w.stream(
+        v1.list_namespaced_config_map,
+        "default",
+        resource_version=rv,
+        allow_watch_bookmarks=True,
+        timeout_seconds=10,
+    ):
         if ev["type"] == "BOOKMARK":
             bookmark_rvs.append(int(ev["raw_object"]["metadata"]["resourceVersion"]))
         else:
@@ -69,8 +74,9 @@ def test_stale_resource_version_is_gone_and_relist_recovers(api: client.ApiClien
 
     # The client retries a 410 once by itself, then raises.
     with pytest.raises(ApiException) as gone:
-        for _ev in watch.Watch().stream(v1.list_namespaced_config_map, "default",
-                                        resource_version=old_rv, timeout_seconds=5):
+        for _ev in watch.Watch().stream(
+            v1.list_namespaced_config_map, "default", resource_version=old_rv, timeout_seconds=5
+        ):
             pytest.fail("no event may be delivered from a compacted resourceVersion")
     assert gone.value.status == 410
     assert "Expired" in str(gone.value.reason)
@@ -81,8 +87,12 @@ def test_stale_resource_version_is_gone_and_relist_recovers(api: client.ApiClien
     v1.patch_namespaced_config_map("a", "default", {"data": {"k": "3"}})
     w = watch.Watch()
     events = []
-    for ev in w.stream(v1.list_namespaced_config_map, "default",
-                       resource_version=relisted.metadata.resource_version, timeout_seconds=5):
+    for ev in w.stream(
+        v1.list_namespaced_config_map,
+        "default",
+        resource_version=relisted.metadata.resource_version,
+        timeout_seconds=5,
+    ):
         events.append((ev["type"], ev["object"].metadata.name, ev["object"].data))
         w.stop()
     assert events == [("MODIFIED", "a", {"k": "3"})]
@@ -93,8 +103,9 @@ def test_forced_gone_error_event(api: client.ApiClient, kubesim: Any) -> None:
     v1 = client.CoreV1Api(api)
     rv = v1.list_namespaced_config_map("default").metadata.resource_version
     kubesim.force_gone(1)
-    resp = v1.list_namespaced_config_map("default", watch=True, resource_version=rv, timeout_seconds=5,
-                                         _preload_content=False)
+    resp = v1.list_namespaced_config_map(
+        "default", watch=True, resource_version=rv, timeout_seconds=5, _preload_content=False
+    )
     lines = [line for line in resp.read().decode().splitlines() if line]
     assert len(lines) == 1
     ev = json.loads(lines[0])
@@ -132,20 +143,32 @@ def test_optimistic_concurrency(api: client.ApiClient) -> None:
 
 def create_widget_crd(api: client.ApiClient, eventually: Callable[..., Any]) -> None:
     ext = client.ApiextensionsV1Api(api)
-    ext.create_custom_resource_definition({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
-            "scope": "Namespaced",
-            "versions": [{
-                "name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-            }],
-        },
-    })
+    ext.create_custom_resource_definition(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+                "scope": "Namespaced",
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "subresources": {"status": {}},
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            }
+                        },
+                    }
+                ],
+            },
+        }
+    )
 
     def established() -> bool:
         crd = ext.read_custom_resource_definition("widgets.example.com")
@@ -159,10 +182,19 @@ def test_custom_objects(api: client.ApiClient, eventually: Callable[..., Any]) -
     create_widget_crd(api, eventually)
     co = client.CustomObjectsApi(api)
     g, v, plural = WIDGETS
-    created = co.create_namespaced_custom_object(g, v, "default", plural, {
-        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1},
-        "status": {"phase": "ignored on create"},
-    })
+    created = co.create_namespaced_custom_object(
+        g,
+        v,
+        "default",
+        plural,
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": 1},
+            "status": {"phase": "ignored on create"},
+        },
+    )
     assert created["metadata"]["generation"] == 1
     assert "status" not in created
     assert co.get_namespaced_custom_object(g, v, "default", plural, "w")["spec"] == {"size": 1}
@@ -170,7 +202,9 @@ def test_custom_objects(api: client.ApiClient, eventually: Callable[..., Any]) -
     assert listed["kind"] == "WidgetList"
     assert [i["metadata"]["name"] for i in listed["items"]] == ["w"]
 
-    st = co.patch_namespaced_custom_object_status(g, v, "default", plural, "w", {"status": {"phase": "Ready"}})
+    st = co.patch_namespaced_custom_object_status(
+        g, v, "default", plural, "w", {"status": {"phase": "Ready"}}
+    )
     assert st["status"] == {"phase": "Ready"}
     assert st["metadata"]["generation"] == 1
 
@@ -180,7 +214,9 @@ def test_custom_objects(api: client.ApiClient, eventually: Callable[..., Any]) -
     assert patched["status"] == {"phase": "Ready"}
 
     # Metadata-only changes do not bump the generation either.
-    labelled = co.patch_namespaced_custom_object(g, v, "default", plural, "w", {"metadata": {"labels": {"a": "b"}}})
+    labelled = co.patch_namespaced_custom_object(
+        g, v, "default", plural, "w", {"metadata": {"labels": {"a": "b"}}}
+    )
     assert labelled["metadata"]["generation"] == 2
     assert int(labelled["metadata"]["resourceVersion"]) > int(patched["metadata"]["resourceVersion"])
 
@@ -192,11 +228,16 @@ def test_custom_objects(api: client.ApiClient, eventually: Callable[..., Any]) -
 
 def test_lease_update_and_conflict(api: client.ApiClient) -> None:
     coord = client.CoordinationV1Api(api)
-    now = dt.datetime.now(dt.timezone.utc)
-    lease = coord.create_namespaced_lease("default", client.V1Lease(
-        metadata=client.V1ObjectMeta(name="leader"),
-        spec=client.V1LeaseSpec(holder_identity="a", lease_duration_seconds=15, acquire_time=now, renew_time=now),
-    ))
+    now = dt.datetime.now(dt.UTC)
+    lease = coord.create_namespaced_lease(
+        "default",
+        client.V1Lease(
+            metadata=client.V1ObjectMeta(name="leader"),
+            spec=client.V1LeaseSpec(
+                holder_identity="a", lease_duration_seconds=15, acquire_time=now, renew_time=now
+            ),
+        ),
+    )
     assert lease.spec.holder_identity == "a"
     assert lease.spec.renew_time is not None
 
@@ -217,43 +258,74 @@ def test_lease_update_and_conflict(api: client.ApiClient) -> None:
 
 
 def test_custom_object_watch_and_finalizer(api: client.ApiClient, eventually: Callable[..., Any]) -> None:
-    """What a controller with a finalizer sees: deletion marks the object, removing the finalizer deletes it."""
+    """A controller's finalizer: deletion only marks the object; dropping the finalizer deletes it."""
     create_widget_crd(api, eventually)
     co = client.CustomObjectsApi(api)
     g, v, plural = WIDGETS
-    co.create_namespaced_custom_object(g, v, "default", plural, {
-        "apiVersion": "example.com/v1", "kind": "Widget",
-        "metadata": {"name": "w", "finalizers": ["helmrelease.dev/finalizer"]}, "spec": {"size": 1}})
+    co.create_namespaced_custom_object(
+        g,
+        v,
+        "default",
+        plural,
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w", "finalizers": ["helmrelease.dev/finalizer"]},
+            "spec": {"size": 1},
+        },
+    )
     rv = co.list_namespaced_custom_object(g, v, "default", plural)["metadata"]["resourceVersion"]
 
     co.delete_namespaced_custom_object(g, v, "default", plural, "w")
     seen = []
     w = watch.Watch()
-    for ev in w.stream(co.list_namespaced_custom_object, g, v, "default", plural, resource_version=rv,
-                       timeout_seconds=5):
+    for ev in w.stream(
+        co.list_namespaced_custom_object, g, v, "default", plural, resource_version=rv, timeout_seconds=5
+    ):
         obj = ev["object"]
-        seen.append((ev["type"], bool(obj["metadata"].get("deletionTimestamp")), obj["metadata"].get("finalizers")))
+        seen.append(
+            (ev["type"], bool(obj["metadata"].get("deletionTimestamp")), obj["metadata"].get("finalizers"))
+        )
         if ev["type"] == "MODIFIED" and obj["metadata"].get("deletionTimestamp"):
-            co.patch_namespaced_custom_object(g, v, "default", plural, "w", {"metadata": {"finalizers": None}})
+            co.patch_namespaced_custom_object(
+                g, v, "default", plural, "w", {"metadata": {"finalizers": None}}
+            )
         if ev["type"] == "DELETED":
             w.stop()
     assert seen == [("MODIFIED", True, ["helmrelease.dev/finalizer"]), ("DELETED", True, None)]
     assert co.list_namespaced_custom_object(g, v, "default", plural)["items"] == []
 
 
-def test_scale_subresource(api: client.ApiClient) -> None:
+def test_scale_subresource(api: client.ApiClient, eventually: Callable[..., Any]) -> None:
     apps = client.AppsV1Api(api)
-    apps.create_namespaced_deployment("default", {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{"name": "app", "image": "nginx"}]}}}})
-    scale = apps.read_namespaced_deployment_scale("web", "default")
+    apps.create_namespaced_deployment(
+        "default",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+                },
+            },
+        },
+    )
+    # Once the (simulated) deployment controller has written status, nothing else writes the Deployment.
+    scale = eventually(
+        lambda: (s := apps.read_namespaced_deployment_scale("web", "default")).status.replicas == 1 and s,
+        what="the deployment controller to report 1 replica",
+    )
     assert (scale.kind, scale.spec.replicas, scale.status.selector) == ("Scale", 1, "app=web")
 
     scale.spec.replicas = 4
     assert apps.replace_namespaced_deployment_scale("web", "default", scale).spec.replicas == 4
-    assert apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 2}}).spec.replicas == 2
+    assert (
+        apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 2}}).spec.replicas == 2
+    )
     dep = apps.read_namespaced_deployment("web", "default")
     assert dep.spec.replicas == 2
     assert dep.spec.template.spec.containers[0].image == "nginx", "a Scale write must only change replicas"
@@ -292,39 +364,69 @@ def test_paginated_list(api: client.ApiClient, kubesim: Any) -> None:
 
 
 def test_events_v1_and_core_events_are_one_resource(api: client.ApiClient, kubectl: Any) -> None:
-    """A controller writes events.k8s.io/v1 Events; `kubectl describe` reads core v1 Events: the same objects."""
+    """Controllers write events.k8s.io/v1 Events; `kubectl describe` reads core v1 Events: one resource."""
     v1, ev1 = client.CoreV1Api(api), client.EventsV1Api(api)
     target = v1.create_namespaced_config_map("default", cm("web"))
-    ref = client.V1ObjectReference(api_version="v1", kind="ConfigMap", name="web", namespace="default",
-                                   uid=target.metadata.uid)
-    now = dt.datetime.now(dt.timezone.utc)
-    created = ev1.create_namespaced_event("default", client.EventsV1Event(
-        metadata=client.V1ObjectMeta(name="web.1"), regarding=ref, reason="InstallSucceeded",
-        note="installed chart demo 1.2.3", type="Normal", action="Install", event_time=now,
-        reporting_controller="helmrelease-controller", reporting_instance="helmrelease-controller-0"))
+    ref = client.V1ObjectReference(
+        api_version="v1", kind="ConfigMap", name="web", namespace="default", uid=target.metadata.uid
+    )
+    now = dt.datetime.now(dt.UTC)
+    created = ev1.create_namespaced_event(
+        "default",
+        client.EventsV1Event(
+            metadata=client.V1ObjectMeta(name="web.1"),
+            regarding=ref,
+            reason="InstallSucceeded",
+            note="installed chart demo 1.2.3",
+            type="Normal",
+            action="Install",
+            event_time=now,
+            reporting_controller="helmrelease-controller",
+            reporting_instance="helmrelease-controller-0",
+        ),
+    )
     assert created.regarding.name == "web"
 
     # Read through core v1, selected the way `kubectl describe` selects them.
     (core,) = v1.list_namespaced_event(
-        "default", field_selector=f"involvedObject.name=web,involvedObject.uid={target.metadata.uid}").items
-    assert (core.metadata.name, core.reason, core.message) == ("web.1", "InstallSucceeded", "installed chart demo 1.2.3")
+        "default", field_selector=f"involvedObject.name=web,involvedObject.uid={target.metadata.uid}"
+    ).items
+    assert (core.metadata.name, core.reason, core.message) == (
+        "web.1",
+        "InstallSucceeded",
+        "installed chart demo 1.2.3",
+    )
     assert core.involved_object.kind == "ConfigMap"
     assert core.reporting_component == "helmrelease-controller"
 
     # Written through core v1, read through events.k8s.io/v1.
-    v1.create_namespaced_event("default", client.CoreV1Event(
-        metadata=client.V1ObjectMeta(name="web.2"), involved_object=ref, reason="UpgradeFailed",
-        message="timed out", type="Warning", count=3, source=client.V1EventSource(component="helm"),
-        event_time=now, action="Upgrade", reporting_component="helm", reporting_instance="helm-1"))
+    v1.create_namespaced_event(
+        "default",
+        client.CoreV1Event(
+            metadata=client.V1ObjectMeta(name="web.2"),
+            involved_object=ref,
+            reason="UpgradeFailed",
+            message="timed out",
+            type="Warning",
+            count=3,
+            source=client.V1EventSource(component="helm"),
+            event_time=now,
+            action="Upgrade",
+            reporting_component="helm",
+            reporting_instance="helm-1",
+        ),
+    )
     both = {e.metadata.name: e for e in ev1.list_namespaced_event("default").items}
     assert sorted(both) == ["web.1", "web.2"]
     assert (both["web.2"].note, both["web.2"].deprecated_count) == ("timed out", 3)
     assert both["web.2"].deprecated_source.component == "helm"
     assert both["web.2"].regarding.uid == target.metadata.uid
-    assert [e.metadata.name for e in ev1.list_namespaced_event(
-        "default", field_selector="reason=UpgradeFailed").items] == ["web.2"]
+    assert [
+        e.metadata.name
+        for e in ev1.list_namespaced_event("default", field_selector="reason=UpgradeFailed").items
+    ] == ["web.2"]
 
     described = kubectl("describe", "configmap", "web")
-    events = described[described.index("Events:"):]
+    events = described[described.index("Events:") :]
     assert "InstallSucceeded" in events and "installed chart demo 1.2.3" in events
     assert "UpgradeFailed" in events

@@ -295,7 +295,8 @@ def test_storage_namespace_other_than_target_is_refused() -> None:
     with pytest.raises(SpecError) as err:
         HelmRelease.from_obj(minimal(targetNamespace="prod", storageNamespace="helm-storage"))
     assert str(err.value) == (
-        "spec.storageNamespace: must equal the target namespace 'prod' (helm stores a release in its own namespace)"
+        "spec.storageNamespace: must equal the target namespace 'prod' "
+        "(helm stores a release in its own namespace)"
     )
 
 

@@ -1,0 +1,103 @@
+"""Object metadata validation: the 422s a real API server answers for malformed names and labels.
+
+Only the rules every kind shares (apimachinery's ValidateObjectMeta) plus the
+name rule of each kind: most names are RFC 1123 subdomains, Namespaces RFC 1123
+labels, Services RFC 1035 labels, and a CustomResourceDefinition must be named
+`<plural>.<group>`. Label keys and values follow the label syntax. Messages use
+kube-apiserver's wording, so clients print what they would print against a real
+cluster. Kind-specific field validation (container specs, ports ...) is not done.
+Pure: the store turns the errors into a 422 Invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .resources import ResourceType
+
+_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*"
+_DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    f"'{_DNS1123_SUBDOMAIN}')"
+)
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+    f"and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    f"'{_DNS1123_LABEL}')"
+)
+DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+    f"character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+    f"validation is '{_DNS1035_LABEL}')"
+)
+QUALIFIED_MSG = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+    f"'{_QUALIFIED_NAME}')"
+)
+LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used "
+    f"for validation is '({_QUALIFIED_NAME})?')"
+)
+
+
+def _name_errors(rt: ResourceType, obj: dict[str, Any], name: str) -> list[str]:
+    if rt.group == "" and rt.kind == "Namespace":
+        ok, limit, msg = re.fullmatch(_DNS1123_LABEL, name), 63, LABEL_MSG
+    elif rt.group == "" and rt.kind == "Service":
+        ok, limit, msg = re.fullmatch(_DNS1035_LABEL, name), 63, DNS1035_MSG
+    else:
+        ok, limit, msg = re.fullmatch(_DNS1123_SUBDOMAIN, name), 253, SUBDOMAIN_MSG
+    errors = []
+    if not ok:
+        errors.append(f'metadata.name: Invalid value: "{name}": {msg}')
+    elif len(name) > limit:
+        errors.append(f'metadata.name: Invalid value: "{name}": must be no more than {limit} bytes')
+    if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+        spec = obj.get("spec") or {}
+        want = f"{(spec.get('names') or {}).get('plural', '')}.{spec.get('group', '')}"
+        if name != want:
+            errors.append(f'metadata.name: Invalid value: "{name}": must be spec.names.plural+"."+spec.group')
+    return errors
+
+
+def _label_errors(labels: Any) -> list[str]:
+    if labels is None:
+        return []
+    if not isinstance(labels, dict):
+        return ["metadata.labels: Invalid value: must be a map of strings"]
+    errors = []
+    for key, value in labels.items():
+        prefix, _, part = str(key).rpartition("/")
+        if (
+            not re.fullmatch(_QUALIFIED_NAME, part)
+            or len(part) > 63
+            or (prefix and (not re.fullmatch(_DNS1123_SUBDOMAIN, prefix) or len(prefix) > 253))
+        ):
+            errors.append(f'metadata.labels: Invalid value: "{key}": {QUALIFIED_MSG}')
+        if not isinstance(value, str):
+            errors.append(f'metadata.labels: Invalid value: "{key}": label values must be strings')
+        elif len(value) > 63:
+            errors.append(f'metadata.labels: Invalid value: "{value}": must be no more than 63 bytes')
+        elif value and not re.fullmatch(_QUALIFIED_NAME, value):
+            errors.append(f'metadata.labels: Invalid value: "{value}": {LABEL_VALUE_MSG}')
+    return errors
+
+
+def errors(rt: ResourceType, obj: dict[str, Any], creating: bool) -> list[str]:
+    """The `field: Invalid value: ...` errors of this object's metadata (the name only on create)."""
+    meta = obj.get("metadata") or {}
+    name_errors = _name_errors(rt, obj, str(meta.get("name", ""))) if creating else []
+    return name_errors + _label_errors(meta.get("labels"))
+
+
+def summary(errs: list[str]) -> str:
+    """How kube-apiserver joins several field errors into one message."""
+    return errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"
