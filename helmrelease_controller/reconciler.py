@@ -20,6 +20,7 @@ from typing import Any
 from . import values as valuesmod
 from .api.durations import parse_duration
 from .api.models import CRD_NAME, FINALIZER, HelmRelease, SpecError
+from .chartfiles import read_values_files
 from .executor import Executor, Outcome, ReleaseTarget
 from .helm.storage import ReleaseObservation, observe
 from .kube.client import HELMRELEASES, SECRETS, KubeClient, Resource
@@ -31,7 +32,6 @@ from .reconcile import status as st
 from .reconcile.backoff import Backoff
 from .reconcile.decide import Action, Decision, Facts, decide, effective
 from .sources.base import SourceError
-from .chartfiles import read_values_files
 from .valuesfrom import ValuesError, resolve_values
 
 log = logging.getLogger("helmrelease_controller.reconciler")
