@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from . import values as valuesmod
@@ -28,6 +28,7 @@ from .kube.client import ApiError as KubeApiError
 from .kube.events import EventRecorder
 from .metrics import Metrics
 from .notify import FAILED, RECOVERED, STALLED, Dispatcher, Notification
+from .reconcile import dependencies, outcome
 from .reconcile import status as st
 from .reconcile.backoff import Backoff
 from .reconcile.decide import Action, Decision, Facts, decide, effective
@@ -183,7 +184,9 @@ class Reconciler:
             await self.write_status(obj, status)
             return Result(None, "suspended")
 
-        blocked = self._dependencies_blocking(hr)
+        blocked = dependencies.blocking(
+            self.cache.get, hr.namespace, hr.name, [(d.namespace, d.name) for d in spec.depends_on]
+        )
         if blocked:
             status = st.ready(status, False, "DependencyNotReady", blocked, gen, now)
             await self.write_status(obj, status)
@@ -219,6 +222,19 @@ class Reconciler:
             history_max=spec.max_history,
             timeout=spec.timeout,
         )
+        attempt = outcome.Attempt(
+            namespace=target.namespace,
+            release=target.release,
+            config_digest=digest,
+            chart_name=chart.name,
+            chart_version=chart.version,
+            app_version=chart.app_version,
+            chart_revision=chart.revision,
+            max_history=spec.max_history,
+            backoff=_backoff(spec),
+            test_ignore_failures=spec.test.ignore_failures,
+            generation=gen,
+        )
         status["helmChart"] = f"{chart.name}@{chart.version}"
         fields = {
             "release": target.release,
@@ -253,7 +269,7 @@ class Reconciler:
             log.debug("decision", extra={"key": f"{ns}/{name}", "action": d.action.value, "reason": d.reason})
             if d.action in (Action.NONE, Action.WAIT, Action.STALL):
                 test_gates = spec.test.enable and not spec.test.ignore_failures
-                status = self._settled(status, d, release, chart, gen, test_gates)
+                status = outcome.settled(status, d, release, attempt, test_gates, time.time())
                 if d.action is Action.STALL:
                     stall = st.get_condition(status, st.STALLED) or {}
                     self.notify(obj, STALLED, stall.get("message", d.reason), secret_strings, **fields)
@@ -273,20 +289,22 @@ class Reconciler:
                 status, st.READY, None, "Progressing", f"{d.action.value}: {d.reason}", gen, time.time()
             )
             obj = await self.write_status(obj, status)
-            outcome = await self._act(d, facts, target, hr, obj)
-            if not outcome.ok and not (d.action is Action.TEST and spec.test.ignore_failures):
+            result_of_action = await self._act(d, facts, target, hr, obj)
+            if not result_of_action.ok and not (d.action is Action.TEST and spec.test.ignore_failures):
                 latest = release.latest
                 self.notify(
                     obj,
                     FAILED,
-                    outcome.message,
+                    result_of_action.message,
                     secret_strings,
                     action=d.action.value.lower(),
-                    **{**fields, "revision": outcome.revision or (latest.version if latest else 0)},
+                    **{**fields, "revision": result_of_action.revision or (latest.version if latest else 0)},
                 )
-            status = self._record(status, d, outcome, facts, target, chart, hr, gen)
+            status = outcome.record(
+                status, d, result_of_action, facts, attempt, time.time(), random.uniform(-1, 1)
+            )
             obj = await self.write_status(obj, status)
-            result = Result(interval, d.action.value.lower(), outcome.ok)
+            result = Result(interval, d.action.value.lower(), result_of_action.ok)
         ready_now = st.get_condition(status, st.READY) or {}
         if ready_now.get("status") == "True" and not initial_ready:
             # Only delivered after a failure or stall was (the dispatcher keeps track).
@@ -383,159 +401,6 @@ class Reconciler:
         )
         return out
 
-    def _record(
-        self,
-        status: st.Status,
-        d: Decision,
-        out: Outcome,
-        f: Facts,
-        t: ReleaseTarget,
-        chart: Any,
-        hr: HelmRelease,
-        gen: int,
-    ) -> st.Status:
-        now = time.time()
-        status = dict(status)
-        if d.action in (Action.INSTALL, Action.UPGRADE):
-            installing = d.action is Action.INSTALL or f.release.last_deployed_before(1 << 30) is None
-            status["lastAttemptedConfigDigest"] = t.config_digest
-            status["lastAttemptedRevision"] = chart.revision
-            status["lastAttemptedGeneration"] = gen
-            status["lastAttemptedReleaseAction"] = "install" if installing else "upgrade"
-            if out.revision:
-                status = st.record_history(
-                    status,
-                    {
-                        "revision": out.revision,
-                        "chartName": chart.name,
-                        "chartVersion": chart.version,
-                        "appVersion": chart.app_version,
-                        "configDigest": t.config_digest,
-                        "status": "deployed" if out.ok else "failed",
-                        "lastDeployed": st.rfc3339(now),
-                    },
-                    hr.spec.max_history,
-                )
-            if out.ok:
-                status.update(installFailures=0, upgradeFailures=0, lastAppliedRevision=chart.revision)
-                status.pop("nextRetryAt", None)
-                status.pop("remediatedConfigDigest", None)
-                status = st.drop_condition(status, st.REMEDIATED)
-                status = st.set_condition(
-                    status,
-                    st.RELEASED,
-                    True,
-                    d.action.value + "Succeeded",
-                    out.message or f"Helm {d.action.value.lower()} succeeded",
-                    gen,
-                    now,
-                )
-                status = st.ready(
-                    status,
-                    True,
-                    d.action.value + "Succeeded",
-                    f"Helm {d.action.value.lower()} succeeded for release {t.namespace}/{t.release}."
-                    f"v{out.revision} with chart {chart.name}@{chart.version}",
-                    gen,
-                    now,
-                )
-            else:
-                key = "installFailures" if installing else "upgradeFailures"
-                n = f.install_failures + 1 if installing else f.upgrade_failures + 1
-                status[key] = n
-                status["failures"] = int(status.get("failures") or 0) + 1
-                delay = _backoff(hr.spec).delay(n, random.uniform(-1, 1))
-                status["nextRetryAt"] = st.rfc3339(now + delay)
-                status = st.set_condition(
-                    status, st.RELEASED, False, d.action.value + "Failed", out.message, gen, now
-                )
-                status = st.ready(status, False, d.action.value + "Failed", out.message, gen, now)
-        elif d.action is Action.ROLLBACK or d.action is Action.UNINSTALL:
-            status["remediatedConfigDigest"] = f.desired_digest
-            reason = ("Rollback" if d.action is Action.ROLLBACK else "Uninstall") + (
-                "Succeeded" if out.ok else "Failed"
-            )
-            status = st.set_condition(status, st.REMEDIATED, True, reason, out.message, gen, now)
-        elif d.action is Action.TEST:
-            latest = f.release.latest
-            status["lastTestedRevision"] = latest.version if latest else 0
-            status = st.set_condition(
-                status,
-                st.TEST_SUCCESS,
-                out.ok,
-                "TestSucceeded" if out.ok else "TestFailed",
-                out.message,
-                gen,
-                now,
-            )
-            if not out.ok and not hr.spec.test.ignore_failures:
-                status["failures"] = int(status.get("failures") or 0) + 1
-                status = st.ready(status, False, "TestFailed", out.message, gen, now)
-        elif d.action is Action.UNLOCK:
-            status = st.set_condition(status, st.RECONCILING, True, "Unlocked", out.message, gen, now)
-        return status
-
-    def _settled(
-        self,
-        status: st.Status,
-        d: Decision,
-        release: ReleaseObservation,
-        chart: Any,
-        gen: int,
-        test_gates: bool,
-    ) -> st.Status:
-        now = time.time()
-        if d.action is Action.NONE:
-            latest = release.latest
-            rev = latest.version if latest else 0
-            prev = st.get_condition(status, st.READY)
-            test = st.get_condition(status, st.TEST_SUCCESS)
-            if test_gates and test is not None and test.get("status") == "False":
-                # A failed `helm test` of the current revision keeps the release not Ready
-                # (unless spec.test.ignoreFailures); it is not re-run until the release changes.
-                status = st.ready(
-                    status, False, "TestFailed", test.get("message", "helm test failed"), gen, now
-                )
-            elif (
-                prev is None
-                or prev.get("status") != "True"
-                or prev.get("reason") in ("Suspended", "DependencyNotReady", "ArtifactFailed")
-            ):
-                status = st.ready(
-                    status,
-                    True,
-                    "InSync",
-                    f"release in sync: revision {rev} with chart {chart.name}@{chart.version}",
-                    gen,
-                    now,
-                )
-            else:
-                status = st.ready(status, True, prev["reason"], prev.get("message", ""), gen, now)
-            if not test_gates or test is None or test.get("status") != "False":
-                status = st.drop_condition(status, st.STALLED)
-            status.pop("nextRetryAt", None)
-        elif d.action is Action.STALL:
-            msg = d.reason
-            rem, rel = st.get_condition(status, st.REMEDIATED), st.get_condition(status, st.RELEASED)
-            if rem and rem.get("status") == "True" and rem.get("message") and "rolling back" not in msg:
-                msg += f"; {rem['message']}"
-            if rel and rel.get("status") == "False" and rel.get("message"):
-                msg += f"; last error: {rel['message']}"
-            status = st.stalled(status, "RetriesExhausted", msg, gen, now)
-            status.pop("nextRetryAt", None)
-        elif d.action is Action.WAIT:
-            prev = st.get_condition(status, st.READY)
-            status = st.ready(
-                status,
-                False,
-                prev["reason"] if prev else "RetryScheduled",
-                (prev or {}).get("message") or d.reason,
-                gen,
-                now,
-            )
-        status = st.drop_condition(status, st.RECONCILING)
-        return status
-
     async def _finalize(self, obj: dict[str, Any]) -> Result:
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
@@ -597,41 +462,6 @@ class Reconciler:
             raise  # unsure: retry later rather than uninstall by surprise
         return bool(crd["metadata"].get("deletionTimestamp"))
 
-    def _dependencies_blocking(self, hr: HelmRelease) -> str:
-        """One line naming the first dependency that is not Ready, or a cycle; "" when free to go."""
-        for dep in hr.spec.depends_on:
-            dns = dep.namespace or hr.namespace
-            cycle = self._cycle(hr.namespace, hr.name)
-            if cycle:
-                return "dependency cycle: " + " -> ".join(cycle)
-            other = self.cache.get(dns, dep.name)
-            if other is None:
-                return f"dependency {dns}/{dep.name} not found"
-            cond = st.get_condition(other.get("status") or {}, st.READY)
-            gen_ok = (other.get("status") or {}).get("observedGeneration") == other["metadata"].get(
-                "generation"
-            )
-            if cond is None or cond.get("status") != "True" or not gen_ok:
-                return f"dependency {dns}/{dep.name} is not ready"
-        return ""
-
-    def _cycle(self, ns: str, name: str) -> list[str]:
-        start = f"{ns}/{name}"
-        stack: list[tuple[str, list[str]]] = [(start, [start])]
-        seen: set[str] = set()
-        while stack:
-            key, path = stack.pop()
-            kns, kname = key.split("/", 1)
-            obj = self.cache.get(kns, kname)
-            for dep in ((obj or {}).get("spec") or {}).get("dependsOn") or []:
-                nxt = f"{dep.get('namespace') or kns}/{dep.get('name')}"
-                if nxt == start:
-                    return [*path, nxt]
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append((nxt, [*path, nxt]))
-        return []
-
 
 def _rv(obj: dict[str, Any]) -> int:
     try:
@@ -647,4 +477,4 @@ def _backoff(spec: Any) -> Backoff:
     return Backoff(parse_duration(b.initial), parse_duration(b.max), float(b.factor), float(b.jitter))
 
 
-__all__ = ["Reconciler", "Result", "replace"]
+__all__ = ["Reconciler", "Result"]
