@@ -80,6 +80,89 @@ KUBECTL_SERVICE_ACCOUNT = (
     "2a003200380042001a002200"
 )
 
+# kubectl v1.37.1 create deployment d --image=nginx:1.27 --replicas=2
+KUBECTL_DEPLOYMENT = (
+    "6b3873000a150a07617070732f7631120a4465706c6f796d656e7412a8010a1b0a016412001a0022002a003200380042"
+    "005a080a03617070120164127b0802120a0a080a036170701201641a630a1a0a0012001a0022002a003200380042005a"
+    "080a03617070120164124512270a056e67696e78120a6e67696e783a312e32372a0042006a0072008001008801009001"
+    "00a201001a00320042004a0052005800600068008201008a01009a0100c2010022020a00280038001a0c080010001800"
+    "2000280038001a002200"
+)
+# kubectl v1.37.1 create deployment d2 --image=nginx:1.27 --port=8080 -- sleep 10
+KUBECTL_DEPLOYMENT_PORT_COMMAND = (
+    "6b3873000a150a07617070732f7631120a4465706c6f796d656e7412c5010a1d0a02643212001a0022002a0032003800"
+    "42005a090a03617070120264321295010801120b0a090a03617070120264321a7c0a1b0a0012001a0022002a00320038"
+    "0042005a090a0361707012026432125d123f0a056e67696e78120a6e67696e783a312e32371a05736c6565701a023130"
+    "2a00320b0a00100018903f22002a0042006a007200800100880100900100a201001a00320042004a0052005800600068"
+    "008201008a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200"
+)
+# kubectl v1.37.1 create job j --image=busybox -- echo hi
+KUBECTL_JOB = (
+    "6b3873000a0f0a0862617463682f763112034a6f621282010a110a016a12001a0022002a00320038004200126332610a"
+    "100a0012001a0022002a00320038004200124d122a0a016a120762757379626f781a046563686f1a0268692a0042006a"
+    "007200800100880100900100a201001a054e65766572320042004a0052005800600068008201008a01009a0100c20100"
+    "1a082000280030003a001a002200"
+)
+# kubectl v1.37.1 create cronjob cj --image=busybox --schedule='*/5 * * * *' -- date
+KUBECTL_CRONJOB = (
+    "6b3873000a130a0862617463682f7631120743726f6e4a6f6212a4010a120a02636a12001a0022002a00320038004200"
+    "128b010a0b2a2f35202a202a202a202a1a002a7a0a120a02636a12001a0022002a00320038004200126432620a100a00"
+    "12001a0022002a00320038004200124e12270a02636a120762757379626f781a04646174652a0042006a007200800100"
+    "880100900100a201001a094f6e4661696c757265320042004a0052005800600068008201008a01009a0100c201001a00"
+    "1a002200"
+)
+# kubectl v1.37.1 create role r --verb=get,list --resource=pods,deployments.apps --resource-name=x
+KUBECTL_ROLE = (
+    "6b3873000a240a1c726261632e617574686f72697a6174696f6e2e6b38732e696f2f76311204526f6c65124e0a110a01"
+    "7212001a0022002a0032003800420012160a036765740a046c69737412001a04706f647322017812210a036765740a04"
+    "6c6973741204617070731a0b6465706c6f796d656e74732201781a002200"
+)
+# kubectl v1.37.1 create rolebinding rb --role=r --user=alice --serviceaccount=default:sa1 --group=g
+KUBECTL_ROLEBINDING = (
+    "6b3873000a2b0a1c726261632e617574686f72697a6174696f6e2e6b38732e696f2f7631120b526f6c6542696e64696e"
+    "6712b1010a120a02726212001a0022002a00320038004200122a0a04557365721219726261632e617574686f72697a61"
+    "74696f6e2e6b38732e696f1a05616c696365220012270a0547726f75701219726261632e617574686f72697a6174696f"
+    "6e2e6b38732e696f1a0167220012200a0e536572766963654163636f756e7412001a03736131220764656661756c741a"
+    "240a19726261632e617574686f72697a6174696f6e2e6b38732e696f1204526f6c651a01721a002200"
+)
+# kubectl v1.37.1 create clusterrole cra --aggregation-rule=foo=bar
+KUBECTL_CLUSTERROLE_AGGREGATED = (
+    "6b3873000a2b0a1c726261632e617574686f72697a6174696f6e2e6b38732e696f2f7631120b436c7573746572526f6c"
+    "6512250a130a0363726112001a0022002a003200380042001a0e0a0c0a0a0a03666f6f12036261721a002200"
+)
+# kubectl v1.37.1 create clusterrolebinding crb --clusterrole=cr --user=bob
+KUBECTL_CLUSTERROLEBINDING = (
+    "6b3873000a320a1c726261632e617574686f72697a6174696f6e2e6b38732e696f2f76311212436c7573746572526f6c"
+    "6542696e64696e67126d0a130a0363726212001a0022002a0032003800420012280a04557365721219726261632e6175"
+    "74686f72697a6174696f6e2e6b38732e696f1a03626f6222001a2c0a19726261632e617574686f72697a6174696f6e2e"
+    "6b38732e696f120b436c7573746572526f6c651a0263721a002200"
+)
+# kubectl v1.37.1 create ingress ing --class=nginx --rule='foo.com/bar*=svc1:8080,tls=my-cert'
+#   --default-backend=defsvc:http --annotation=a=b
+KUBECTL_INGRESS = (
+    "6b3873000a1f0a146e6574776f726b696e672e6b38732e696f2f76311207496e67726573731284010a1b0a03696e6712"
+    "001a0022002a0032003800420062060a016112016212610a1422120a0664656673766312080a0468747470100012120a"
+    "07666f6f2e636f6d12076d792d636572741a2e0a07666f6f2e636f6d12230a210a1f0a042f626172120f220d0a047376"
+    "633112050a0010903f1a0650726566697822056e67696e781a020a001a002200"
+)
+# kubectl v1.37.1 create poddisruptionbudget pdb --selector=app=x --min-available=50%
+KUBECTL_PDB = (
+    "6b3873000a200a09706f6c6963792f76311213506f6444697372757074696f6e427564676574123a0a130a0370646212"
+    "001a0022002a0032003800420012170a09080110001a03353025120a0a080a036170701201781a0a0800180020002800"
+    "30001a002200"
+)
+# kubectl v1.37.1 create priorityclass pc --value=1000 --description=hi --preemption-policy=Never
+KUBECTL_PRIORITYCLASS = (
+    "6b3873000a250a147363686564756c696e672e6b38732e696f2f7631120d5072696f72697479436c61737312240a120a"
+    "02706312001a0022002a0032003800420010e8071800220268692a054e657665721a002200"
+)
+# kubectl v1.37.1 create quota q --hard=cpu=1,memory=1G,pods=2 --scopes=BestEffort
+KUBECTL_RESOURCEQUOTA = (
+    "6b3873000a130a027631120d5265736f7572636551756f7461124c0a110a017112001a0022002a003200380042001235"
+    "0a0a0a0363707512030a01310a0e0a066d656d6f727912040a0231470a0b0a04706f647312030a0132120a4265737445"
+    "66666f72741a001a002200"
+)
+
 
 def _body(hex_text: str) -> bytes:
     return bytes.fromhex(hex_text)
@@ -500,6 +583,315 @@ ROUND_TRIP: dict[str, dict[str, Any]] = {
         "metadata": {"name": "old"},
         "spec": {"holderIdentity": "x"},
     },
+    "deployment": {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "ns1", "labels": {"app": "web"}},
+        "spec": {
+            "replicas": 0,  # pointer: kept although zero
+            "selector": {
+                "matchLabels": {"app": "web"},
+                "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}],
+            },
+            "template": {
+                "metadata": {"labels": {"app": "web"}, "annotations": {"a": "b"}},
+                "spec": {
+                    "initContainers": [
+                        {"name": "init", "image": "busybox", "args": ["true"], "resources": {}}
+                    ],
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "nginx:1.27",
+                            "command": ["nginx"],
+                            "args": ["-g", "daemon off;"],
+                            "workingDir": "/srv",
+                            "ports": [
+                                {"name": "http", "containerPort": 80, "protocol": "TCP"},
+                                {"containerPort": 0, "hostPort": 8443, "hostIP": "127.0.0.1"},
+                            ],
+                            "env": [
+                                {"name": "A", "value": "1"},
+                                {"name": "EMPTY"},
+                                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                                {
+                                    "name": "CPU",
+                                    "valueFrom": {
+                                        "resourceFieldRef": {"resource": "limits.cpu", "divisor": "1m"}
+                                    },
+                                },
+                                {
+                                    "name": "CM",
+                                    "valueFrom": {
+                                        "configMapKeyRef": {"name": "cm", "key": "k", "optional": True}
+                                    },
+                                },
+                                {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                            ],
+                            "envFrom": [
+                                {"prefix": "X_", "configMapRef": {"name": "cm"}},
+                                {"secretRef": {"name": "s", "optional": False}},
+                            ],
+                            "resources": {
+                                "limits": {"cpu": "500m", "memory": "128Mi"},
+                                "requests": {"cpu": "250m"},
+                                "claims": [{"name": "gpu", "request": "r"}],
+                            },
+                            "volumeMounts": [
+                                {"name": "data", "mountPath": "/data", "readOnly": True, "subPath": "x"},
+                                {"name": "cfg", "mountPath": "/cfg", "mountPropagation": "None"},
+                            ],
+                            "terminationMessagePath": "/dev/termination-log",
+                            "terminationMessagePolicy": "File",
+                            "imagePullPolicy": "IfNotPresent",
+                            "securityContext": {
+                                "privileged": False,
+                                "runAsUser": 1000,
+                                "runAsNonRoot": True,
+                                "readOnlyRootFilesystem": True,
+                                "allowPrivilegeEscalation": False,
+                                "runAsGroup": 3000,
+                            },
+                            "stdin": True,
+                            "tty": True,
+                        }
+                    ],
+                    "restartPolicy": "Always",
+                    "terminationGracePeriodSeconds": 30,
+                    "activeDeadlineSeconds": 600,
+                    "dnsPolicy": "ClusterFirst",
+                    "nodeSelector": {"disk": "ssd"},
+                    "serviceAccountName": "sa",
+                    "serviceAccount": "sa",
+                    "nodeName": "node-1",
+                    "hostNetwork": True,
+                    "securityContext": {"runAsUser": 1000, "runAsNonRoot": True, "fsGroup": 2000},
+                    "imagePullSecrets": [{"name": "regcred"}],
+                    "hostname": "h",
+                    "subdomain": "sub",
+                    "schedulerName": "default-scheduler",
+                    "automountServiceAccountToken": False,
+                    "tolerations": [
+                        {"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule"},
+                        {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 0},
+                    ],
+                    "priorityClassName": "high",
+                    "priority": 1000,
+                    "enableServiceLinks": False,
+                    "overhead": {"cpu": "10m"},
+                },
+            },
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+            "minReadySeconds": 5,
+            "revisionHistoryLimit": 10,
+            "paused": True,
+            "progressDeadlineSeconds": 600,
+        },
+        "status": {
+            "observedGeneration": 2,
+            "replicas": 3,
+            "updatedReplicas": 3,
+            "availableReplicas": 2,
+            "unavailableReplicas": 1,
+            "readyReplicas": 2,
+            "collisionCount": 0,
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "True",
+                    "lastUpdateTime": "2024-05-06T07:08:09Z",
+                    "lastTransitionTime": "2024-05-06T07:08:10Z",
+                    "reason": "MinimumReplicasAvailable",
+                    "message": "ok",
+                }
+            ],
+        },
+    },
+    "job": {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {
+            "parallelism": 2,
+            "completions": 4,
+            "activeDeadlineSeconds": 100,
+            "selector": {"matchLabels": {"job": "j"}},
+            "manualSelector": True,
+            "template": {
+                "metadata": {},
+                "spec": {
+                    "containers": [{"name": "c", "image": "busybox", "resources": {}}],
+                    "restartPolicy": "Never",
+                },
+            },
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": 60,
+            "completionMode": "Indexed",
+            "suspend": False,
+            "backoffLimitPerIndex": 1,
+            "maxFailedIndexes": 2,
+            "podReplacementPolicy": "Failed",
+            "managedBy": "example.com/ctl",
+        },
+        "status": {
+            "conditions": [
+                {
+                    "type": "Complete",
+                    "status": "True",
+                    "lastProbeTime": "2024-05-06T07:08:09Z",
+                    "lastTransitionTime": "2024-05-06T07:08:09Z",
+                }
+            ],
+            "startTime": "2024-05-06T07:00:00Z",
+            "completionTime": "2024-05-06T07:08:09Z",
+            "active": 1,
+            "succeeded": 4,
+            "failed": 2,
+            "completedIndexes": "0-3",
+            "ready": 0,
+            "failedIndexes": "",
+            "terminating": 0,
+        },
+    },
+    "cronjob": {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "cj"},
+        "spec": {
+            "schedule": "@hourly",
+            "startingDeadlineSeconds": 30,
+            "concurrencyPolicy": "Forbid",
+            "suspend": True,
+            "jobTemplate": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {
+                    "template": {
+                        "metadata": {},
+                        "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {}}]},
+                    }
+                },
+            },
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 0,
+            "timeZone": "Etc/UTC",
+        },
+        "status": {
+            "active": [{"kind": "Job", "namespace": "ns1", "name": "cj-1", "apiVersion": "batch/v1"}],
+            "lastScheduleTime": "2024-05-06T07:00:00Z",
+            "lastSuccessfulTime": "2024-05-06T07:00:05Z",
+        },
+    },
+    "role": {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "r", "namespace": "ns1"},
+        "rules": [
+            {"verbs": ["get"], "apiGroups": ["", "apps"], "resources": ["pods"], "resourceNames": ["p"]}
+        ],
+    },
+    "clusterrole": {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "cr"},
+        "rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz", "/version"]}],
+        "aggregationRule": {
+            "clusterRoleSelectors": [
+                {"matchExpressions": [{"key": "agg", "operator": "Exists"}]},
+            ]
+        },
+    },
+    "rolebinding": {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "rb", "namespace": "ns1"},
+        "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "ns1"}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+    },
+    "clusterrolebinding": {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "crb"},
+        "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+    },
+    "ingress": {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "ing"},
+        "spec": {
+            "defaultBackend": {"resource": {"apiGroup": "example.com", "kind": "Bucket", "name": "b"}},
+            "tls": [{"hosts": ["a.example.com"], "secretName": "tls"}],
+            "rules": [
+                {
+                    "host": "a.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Exact",
+                                "backend": {"service": {"name": "svc", "port": {"name": "http"}}},
+                            },
+                            {"backend": {"service": {"name": "svc", "port": {}}}},
+                        ]
+                    },
+                },
+                {"host": "b.example.com"},
+            ],
+            "ingressClassName": "",
+        },
+        "status": {
+            "loadBalancer": {
+                "ingress": [{"ip": "10.0.0.1", "ports": [{"port": 80, "protocol": "TCP", "error": "x"}]}]
+            }
+        },
+    },
+    "pdb": {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "pdb"},
+        "spec": {
+            "maxUnavailable": 0,
+            "selector": {"matchLabels": {"app": "x"}},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+        "status": {
+            "observedGeneration": 1,
+            "disruptionsAllowed": 1,
+            "currentHealthy": 3,
+            "desiredHealthy": 2,
+            "expectedPods": 3,
+            "conditions": [
+                {
+                    "type": "DisruptionAllowed",
+                    "status": "True",
+                    "lastTransitionTime": "2024-05-06T07:08:09Z",
+                    "reason": "SufficientPods",
+                    "message": "",
+                }
+            ],
+        },
+    },
+    "priorityclass": {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "pc"},
+        "value": 0,
+        "globalDefault": True,
+        "description": "d",
+        "preemptionPolicy": "PreemptLowerPriority",
+    },
+    "resourcequota": {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "q"},
+        "spec": {
+            "hard": {"cpu": "2", "requests.memory": "1Gi"},
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]
+            },
+        },
+        "status": {"hard": {"cpu": "2"}, "used": {"cpu": "500m"}},
+    },
 }
 
 
@@ -819,9 +1211,9 @@ def test_inner_length_past_container_raises() -> None:
 
 def test_unsupported_kind() -> None:
     with pytest.raises(ProtobufError, match="unsupported kind"):
-        decode(_wrap("apps/v1", "Deployment", b""))
+        decode(_wrap("apps/v1", "StatefulSet", b""))
     with pytest.raises(ProtobufError, match="unsupported kind"):
-        encode({"apiVersion": "apps/v1", "kind": "Deployment"})
+        encode({"apiVersion": "apps/v1", "kind": "StatefulSet"})
 
 
 def test_missing_kind() -> None:
@@ -908,3 +1300,191 @@ def test_encode_rejects_bad_values(obj: dict[str, Any], match: str) -> None:
 def test_encode_ignores_unknown_keys() -> None:
     obj = dict(MINIMAL_SECRET_JSON, status={"x": 1}, extra=True)
     assert encode(obj) == MINIMAL_SECRET
+
+
+# --------------------------------------------------------------------------
+# Workload, RBAC, networking, policy and scheduling kinds (kubectl create ...)
+# --------------------------------------------------------------------------
+
+KUBECTL_WORKLOAD_BODIES = [
+    "KUBECTL_DEPLOYMENT",
+    "KUBECTL_DEPLOYMENT_PORT_COMMAND",
+    "KUBECTL_JOB",
+    "KUBECTL_CRONJOB",
+    "KUBECTL_ROLE",
+    "KUBECTL_ROLEBINDING",
+    "KUBECTL_CLUSTERROLE_AGGREGATED",
+    "KUBECTL_CLUSTERROLEBINDING",
+    "KUBECTL_INGRESS",
+    "KUBECTL_PDB",
+    "KUBECTL_PRIORITYCLASS",
+    "KUBECTL_RESOURCEQUOTA",
+]
+
+
+@pytest.mark.parametrize("name", KUBECTL_WORKLOAD_BODIES)
+def test_real_kubectl_create_bodies_reencode_byte_for_byte(name: str) -> None:
+    body = _body(globals()[name])
+    assert encode(decode(body), go_defaults=True) == body
+    assert decode(encode(decode(body))) == decode(body)
+
+
+def test_real_kubectl_deployment() -> None:
+    assert decode(_body(KUBECTL_DEPLOYMENT)) == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "labels": {"app": "d"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "resources": {}}]},
+            },
+            "strategy": {},
+        },
+        "status": {},
+    }
+    container = decode(_body(KUBECTL_DEPLOYMENT_PORT_COMMAND))["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["sleep", "10"]
+    assert container["ports"] == [{"containerPort": 8080}]
+
+
+def test_real_kubectl_job_and_cronjob() -> None:
+    assert decode(_body(KUBECTL_JOB)) == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {
+            "template": {
+                "metadata": {},
+                "spec": {
+                    "containers": [
+                        {"name": "j", "image": "busybox", "command": ["echo", "hi"], "resources": {}}
+                    ],
+                    "restartPolicy": "Never",
+                },
+            }
+        },
+        "status": {},
+    }
+    cronjob = decode(_body(KUBECTL_CRONJOB))
+    assert cronjob["spec"]["schedule"] == "*/5 * * * *"
+    job_template = cronjob["spec"]["jobTemplate"]
+    assert job_template["metadata"] == {"name": "cj"}
+    assert job_template["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert job_template["spec"]["template"]["spec"]["containers"][0]["command"] == ["date"]
+
+
+def test_real_kubectl_rbac() -> None:
+    assert decode(_body(KUBECTL_ROLE)) == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "r"},
+        "rules": [
+            # The core group is the empty string: kept, it is a list element.
+            {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"], "resourceNames": ["x"]},
+            {
+                "verbs": ["get", "list"],
+                "apiGroups": ["apps"],
+                "resources": ["deployments"],
+                "resourceNames": ["x"],
+            },
+        ],
+    }
+    assert decode(_body(KUBECTL_ROLEBINDING)) == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "rb"},
+        "subjects": [
+            {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+            {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "g"},
+            {"kind": "ServiceAccount", "name": "sa1", "namespace": "default"},
+        ],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+    }
+    assert decode(_body(KUBECTL_CLUSTERROLE_AGGREGATED))["aggregationRule"] == {
+        "clusterRoleSelectors": [{"matchLabels": {"foo": "bar"}}]
+    }
+    assert decode(_body(KUBECTL_CLUSTERROLEBINDING))["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "cr",
+    }
+
+
+def test_real_kubectl_ingress_pdb_priorityclass_quota() -> None:
+    ingress = decode(_body(KUBECTL_INGRESS))
+    assert ingress["metadata"] == {"name": "ing", "annotations": {"a": "b"}}
+    assert ingress["spec"] == {
+        "defaultBackend": {"service": {"name": "defsvc", "port": {"name": "http"}}},
+        "tls": [{"hosts": ["foo.com"], "secretName": "my-cert"}],
+        "rules": [
+            {
+                "host": "foo.com",
+                # IngressRuleValue is embedded (json:",inline"): "http" sits in the rule itself.
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/bar",
+                            "backend": {"service": {"name": "svc1", "port": {"number": 8080}}},
+                            "pathType": "Prefix",
+                        }
+                    ]
+                },
+            }
+        ],
+        "ingressClassName": "nginx",
+    }
+    pdb = decode(_body(KUBECTL_PDB))
+    assert pdb["spec"] == {"minAvailable": "50%", "selector": {"matchLabels": {"app": "x"}}}
+    # Non-omitempty status counters come back as Go's JSON prints them.
+    assert pdb["status"] == {
+        "disruptionsAllowed": 0,
+        "currentHealthy": 0,
+        "desiredHealthy": 0,
+        "expectedPods": 0,
+    }
+    assert decode(_body(KUBECTL_PRIORITYCLASS)) == {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "pc"},
+        "value": 1000,
+        "description": "hi",
+        "preemptionPolicy": "Never",
+    }
+    assert decode(_body(KUBECTL_RESOURCEQUOTA)) == {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "q"},
+        "spec": {"hard": {"cpu": "1", "memory": "1G", "pods": "2"}, "scopes": ["BestEffort"]},
+        "status": {},
+    }
+
+
+def test_quantity_map_layout() -> None:
+    """map<string, Quantity>: entry {key = 1, value = 2 -> Quantity {string = 1}}, keys sorted."""
+    body = encode({"apiVersion": "v1", "kind": "ResourceQuota", "spec": {"hard": {"pods": "2", "cpu": "1"}}})
+    spec = b"".join(
+        [
+            b"\x0a\x0a" + b"\x0a\x03cpu" + b"\x12\x03\x0a\x011",
+            b"\x0a\x0b" + b"\x0a\x04pods" + b"\x12\x03\x0a\x012",
+        ]
+    )
+    raw = b"\x12" + bytes([len(spec)]) + spec
+    assert raw in body
+    with pytest.raises(ProtobufError, match="quantity"):
+        encode({"apiVersion": "v1", "kind": "ResourceQuota", "spec": {"hard": {"cpu": 1}}})
+
+
+def test_inline_struct_layout() -> None:
+    """An embedded struct is its own proto field but shares the parent's JSON object."""
+    rule = {"host": "h", "http": {"paths": [{"path": "/", "backend": {}}]}}
+    obj = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "spec": {"rules": [rule]}}
+    assert decode(encode(obj))["spec"]["rules"] == [rule]
+    assert decode(encode(obj, go_defaults=True))["spec"]["rules"] == [rule]
+    # Without http the embedded message is written only with go_defaults (empty, as Go does).
+    bare = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "spec": {"rules": [{"host": "h"}]}}
+    assert b"\x1a\x03\x0a\x01h" in encode(bare)
+    assert b"\x1a\x05\x0a\x01h\x12\x00" in encode(bare, go_defaults=True)
+    assert decode(encode(bare, go_defaults=True))["spec"]["rules"] == [{"host": "h"}]
