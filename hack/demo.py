@@ -278,6 +278,7 @@ class Demo:
             "--kubeconfig", str(self.kubeconfig),
             "--cache-dir", str(self.work / "cache"),
             "--log-format", "text",
+            "--metrics-addr", "127.0.0.1:0",  # any free port: the demo must not clash with :8080
         ]  # fmt: skip
         log = open(self.controller_log, "wb")  # noqa: SIM115 - the process owns it
         self.controller = subprocess.Popen(

@@ -290,6 +290,21 @@ class Reconciler:
             )
             obj = await self.write_status(obj, status)
             result_of_action = await self._act(d, facts, target, hr, obj)
+            if (
+                not result_of_action.ok
+                and not result_of_action.revision
+                and d.action
+                in (
+                    Action.INSTALL,
+                    Action.UPGRADE,
+                )
+            ):
+                # A failed helm upgrade prints no JSON: find the revision it left in storage, so
+                # history and the Revision column show the failed revision.
+                after = (await self._observe(target)).latest
+                before = release.latest
+                if after is not None and (before is None or after.version > before.version):
+                    result_of_action.revision = after.version
             if not result_of_action.ok and not (d.action is Action.TEST and spec.test.ignore_failures):
                 latest = release.latest
                 self.notify(
