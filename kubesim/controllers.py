@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import hashlib
 import ipaddress
@@ -30,6 +31,7 @@ from .resources import Registry, ResourceType, types_from_crd
 from .store import ApiError, Change, Obj, Store, now_rfc3339
 
 NEVER_READY = "kubesim.dev/never-ready"
+CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 FAIL = "kubesim.dev/fail"
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -77,6 +79,11 @@ class Controllers:
 
     # -- defaulting (inside the write, like the real registry strategies) -----------
     def default(self, rt: ResourceType, obj: Obj, creating: bool) -> None:
+        if creating and rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            # As the real apiserver: the CRD stays until its custom resources are gone.
+            fins = obj.setdefault("metadata", {}).setdefault("finalizers", [])
+            if CRD_CLEANUP not in fins:
+                fins.append(CRD_CLEANUP)
         spec = (
             obj.setdefault("spec", {})
             if rt.kind in ("Deployment", "Service", "Namespace", "StatefulSet")
@@ -383,7 +390,7 @@ class Controllers:
     def _reconcile_customresourcedefinition(self, rt: ResourceType, crd: Obj) -> None:
         name = crd["metadata"]["name"]
         if crd["metadata"].get("deletionTimestamp"):
-            self._drop_crd(crd)
+            self._clean_up_crd(rt, crd)
             return
         self.registry.remove_crd(name)
         for t in types_from_crd(crd):
@@ -403,6 +410,22 @@ class Controllers:
         if old.get("acceptedNames") == names and old.get("storedVersions") == status["storedVersions"]:
             return
         self._set_status(rt, crd, status)
+
+    def _clean_up_crd(self, rt: ResourceType, crd: Obj) -> None:
+        """A deleted CRD first deletes its objects (which wait for their own finalizers), then goes."""
+        name = crd["metadata"]["name"]
+        types = [t for t in self.registry if t.crd_name == name]
+        remaining = 0
+        for t in types[:1]:  # every version shares one storage
+            for obj in self.store.iter_raw(t):
+                remaining += 1
+                if not obj["metadata"].get("deletionTimestamp"):
+                    with contextlib.suppress(ApiError):
+                        self.store.delete(t, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        if remaining == 0 and CRD_CLEANUP in (crd["metadata"].get("finalizers") or []):
+            new = copy.deepcopy(crd)
+            new["metadata"]["finalizers"] = [f for f in crd["metadata"]["finalizers"] if f != CRD_CLEANUP]
+            self.store.update(rt, "", name, new)
 
     def _drop_crd(self, crd: Obj) -> None:
         spec = crd.get("spec") or {}
@@ -437,6 +460,17 @@ class Controllers:
         meta = ch.obj.get("metadata") or {}
         if ch.rt.kind == "CustomResourceDefinition" and ch.rt.group == "apiextensions.k8s.io":
             self._drop_crd(ch.obj)
+        elif ch.rt.crd_name is not None:
+            # The last custom resources of a terminating CRD going away let the CRD go.
+            crd_rt = self._rt("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+            crd = self.store.peek(crd_rt, "", ch.rt.crd_name)
+            if crd is not None and crd["metadata"].get("deletionTimestamp"):
+                self._pending[("apiextensions.k8s.io", "customresourcedefinitions", "", ch.rt.crd_name)] = (
+                    crd_rt
+                )
+                if not self._scheduled:
+                    self._scheduled = True
+                    self._later(self._run_pending)
         uid = meta.get("uid")
         for t in self.registry:
             if t.version != self._preferred(t) and t.group:

@@ -86,3 +86,18 @@ def test_suspended_release_is_still_uninstalled_on_delete(
     cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend=true")
     cluster.kubectl("delete", "hr", "web", "-n", "apps", "--timeout", "30s")
     assert cluster.get("apps/v1", "Deployment", "apps", "web") is None
+
+
+def test_deleting_the_crd_uninstalls_nothing(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    """DESIGN rule 6: the CRD going away deletes every HelmRelease, never a workload."""
+    cluster.apply(helmrelease("web", repo.url))
+    cluster.wait_ready("web")
+    dep_uid = cluster.get("apps/v1", "Deployment", "apps", "web")["metadata"]["uid"]  # type: ignore[index]
+    cluster.kubectl("delete", "crd", "helmreleases.helmrelease.dev", "--timeout", "30s")
+    assert cluster.sim.registry.get("helmrelease.dev", "v1", "helmreleases") is None
+    dep = cluster.get("apps/v1", "Deployment", "apps", "web")
+    assert dep is not None and dep["metadata"]["uid"] == dep_uid
+    assert controller.helm_calls("uninstall") == []
+    assert "ReleaseKept" in cluster.event_reasons()
