@@ -344,6 +344,11 @@ class Server:
             table["metadata"].update(meta)
             return _json(table)
         meta["resourceVersion"] = str(rv)
+        if tables.wants_metadata(request.headers.get("Accept", "")):
+            return _json({
+                "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                "items": [tables.partial(o) for o in items],
+            })  # fmt: skip
         return _json({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items})
 
     async def _patch(self, request: web.Request, t: Target, dry_run: bool) -> web.Response:

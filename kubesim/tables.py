@@ -20,6 +20,19 @@ from .resources import ResourceType
 Obj = dict[str, Any]
 
 
+def wants_metadata(accept: str) -> bool:
+    """`Accept: ...;as=PartialObjectMetadata[List];g=meta.k8s.io`: metadata-only reads."""
+    return "as=PartialObjectMetadata" in accept
+
+
+def partial(obj: Obj) -> Obj:
+    return {
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadata",
+        "metadata": obj.get("metadata") or {},
+    }
+
+
 def wants_table(accept: str) -> bool:
     return "as=Table" in accept
 

@@ -92,11 +92,14 @@ class WatchHub:
         initial = q.get("sendInitialEvents") in ("true", "1")
         timeout = float(q.get("timeoutSeconds") or 0) or None
         as_table = tables.wants_table(request.headers.get("Accept", ""))
+        as_metadata = tables.wants_metadata(request.headers.get("Accept", ""))
         headers_sent = False
 
         def render(ev_type: str, obj: Obj) -> bytes:
             """One event line; kubectl asking for Tables gets a one-row Table per object event."""
             nonlocal headers_sent
+            if as_metadata and ev_type in ("ADDED", "MODIFIED", "DELETED"):
+                return _line(ev_type, tables.partial(obj))
             if not as_table or ev_type not in ("ADDED", "MODIFIED", "DELETED"):
                 return _line(ev_type, obj)
             rv = int((obj.get("metadata") or {}).get("resourceVersion") or self.store.resource_version)

@@ -430,3 +430,33 @@ def test_events_v1_and_core_events_are_one_resource(api: client.ApiClient, kubec
     events = described[described.index("Events:") :]
     assert "InstallSucceeded" in events and "installed chart demo 1.2.3" in events
     assert "UpgradeFailed" in events
+
+
+def test_metadata_only_list_and_watch(kubesim: Any) -> None:
+    """PartialObjectMetadata: what a controller uses to watch Secrets without holding their data."""
+    import urllib.request
+
+    req = urllib.request.Request(
+        kubesim.url + "/api/v1/namespaces/default/secrets",
+        data=json.dumps({"metadata": {"name": "s"}, "stringData": {"k": "hush"}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(req, timeout=5)
+    accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+    req = urllib.request.Request(
+        kubesim.url + "/api/v1/namespaces/default/secrets", headers={"Accept": accept}
+    )
+    body = json.loads(urllib.request.urlopen(req, timeout=5).read())
+    assert body["kind"] == "PartialObjectMetadataList"
+    assert [i["metadata"]["name"] for i in body["items"]] == ["s"]
+    assert "data" not in body["items"][0] and "hush" not in json.dumps(body)
+    accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+    req = urllib.request.Request(
+        kubesim.url + "/api/v1/namespaces/default/secrets?watch=true&timeoutSeconds=1",
+        headers={"Accept": accept},
+    )
+    line = urllib.request.urlopen(req, timeout=5).readline()
+    event = json.loads(line)
+    assert event["type"] == "ADDED" and event["object"]["kind"] == "PartialObjectMetadata"
+    assert "data" not in event["object"]
