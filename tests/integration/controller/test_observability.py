@@ -85,33 +85,31 @@ def slack() -> Iterator[_Slack]:
     srv.shutdown()
 
 
-def test_slack_gets_a_failed_upgrade_and_its_recovery(
-    cluster: Cluster, repo: ChartRepo, slack: _Slack, tmp_path: Path
-) -> None:
+def _controller_notifying(cluster: Cluster, slack: _Slack, tmp_path: Path) -> ControllerProcess:
+    """A controller whose notifications config routes everything to the Slack stand-in."""
     hook = f"http://127.0.0.1:{slack.server_address[1]}/services/T000/B000/XXXX"
     cluster.kubectl("create", "namespace", "helmrelease-system")
     cluster.kubectl(
         "create", "secret", "generic", "slack", "-n", "helmrelease-system", f"--from-literal=url={hook}"
     )
     config = tmp_path / "notifications.yaml"
+    provider = {
+        "name": "slack",
+        "type": "slack",
+        "secretRef": {"namespace": "helmrelease-system", "name": "slack", "key": "url"},
+    }
     config.write_text(
-        yaml.safe_dump(
-            {
-                "cluster": "kubesim",
-                "providers": [
-                    {
-                        "name": "slack",
-                        "type": "slack",
-                        "secretRef": {"namespace": "helmrelease-system", "name": "slack", "key": "url"},
-                    }
-                ],
-                "routes": [{"providers": ["slack"]}],
-            }
-        )
+        yaml.safe_dump({"cluster": "kubesim", "providers": [provider], "routes": [{"providers": ["slack"]}]})
     )
     assert cluster.sim.kubeconfig_path is not None
     proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path)
-    proc.start("--notifications-config", str(config))
+    return proc.start("--notifications-config", str(config))
+
+
+def test_slack_gets_a_failed_upgrade_and_its_recovery(
+    cluster: Cluster, repo: ChartRepo, slack: _Slack, tmp_path: Path
+) -> None:
+    proc = _controller_notifying(cluster, slack, tmp_path)
     try:
         cluster.kubectl(
             "create",
@@ -150,29 +148,7 @@ def test_secret_echoed_by_helm_is_redacted_everywhere(
     cluster: Cluster, repo: ChartRepo, slack: _Slack, tmp_path: Path
 ) -> None:
     """helm prints the failing template's message, which embeds a value from a Secret."""
-    hook = f"http://127.0.0.1:{slack.server_address[1]}/services/T000/B000/XXXX"
-    cluster.kubectl("create", "namespace", "helmrelease-system")
-    cluster.kubectl(
-        "create", "secret", "generic", "slack", "-n", "helmrelease-system", f"--from-literal=url={hook}"
-    )
-    config = tmp_path / "notifications.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "providers": [
-                    {
-                        "name": "slack",
-                        "type": "slack",
-                        "secretRef": {"namespace": "helmrelease-system", "name": "slack", "key": "url"},
-                    }
-                ],
-                "routes": [{"providers": ["slack"]}],
-            }
-        )
-    )
-    assert cluster.sim.kubeconfig_path is not None
-    proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path)
-    proc.start("--notifications-config", str(config))
+    proc = _controller_notifying(cluster, slack, tmp_path)
     try:
         cluster.kubectl("create", "secret", "generic", "tok", "-n", "apps", f"--from-literal=token={PLANTED}")
         spec = {
