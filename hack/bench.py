@@ -1161,9 +1161,11 @@ def plot(results: dict[str, Any], out: Path) -> str:
     ax.set_yscale("log")
     ax.set_xticks(ns)
     ax.set_xticklabels([f"{n:,}" for n in ns])
-    plain = FuncFormatter(lambda v, _pos: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    # Minor ticks labelled at 2x and 5x only, so that a decade does not turn into a wall of numbers.
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * 1.4)  # room for the ratio labels
     ax.set_xlabel("HelmReleases created at once (N)")
     ax.set_ylabel("seconds until all are Ready")
     m = results["machine"]

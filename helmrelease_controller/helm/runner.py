@@ -99,6 +99,7 @@ class Helm(Command):
         self.running = 0
         self.secrets: set[str] = set()  # strings that must never leave in an error message
         self._major: int | None = None
+        self._version_lock = asyncio.Lock()
 
     # -- process ----------------------------------------------------------------------------
     async def run(self, command: list[Any], input: bytes | None = None) -> bytes:
@@ -140,6 +141,10 @@ class Helm(Command):
         return stdout
 
     async def major_version(self) -> int:
+        async with self._version_lock:  # the workers all ask at start: one `helm version`
+            return await self._probe_major()
+
+    async def _probe_major(self) -> int:
         if self._major is None:
             out = (await self.run(["version", "--template", "{{ .Version }}"])).decode().strip()
             self._major = int(out.lstrip("v").split(".")[0])
