@@ -38,8 +38,14 @@ def test_metrics_follow_a_release(cluster: Cluster, repo: ChartRepo, controller:
     wait_for(lambda: urllib.request.urlopen(url + "/readyz", timeout=5).status == 200, 10)
     cluster.apply(helmrelease("web", repo.url, values={"token": PLANTED}))
     cluster.wait_ready("web")
+    # The gauges follow the object; the reconcile histogram counts once the worker has finished.
     m = wait_for(
-        lambda: (s := scrape(url)).get('helmrelease_ready{name="web",namespace="apps"}') == 1 and s, 10
+        lambda: (
+            (s := scrape(url)).get('helmrelease_ready{name="web",namespace="apps"}') == 1
+            and s.get('helmrelease_reconcile_duration_seconds_count{result="success"}', 0) >= 1
+            and s
+        ),
+        10,
     )
     assert m['helmrelease_helm_actions_total{action="install",result="success"}'] == 1
     assert m['helmrelease_stalled{name="web",namespace="apps"}'] == 0
