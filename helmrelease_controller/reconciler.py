@@ -71,15 +71,29 @@ class Reconciler:
         self.dependency_requeue = dependency_requeue
         self.metrics = metrics or Metrics()
         self.notifier = notifier
+        self._parsed: dict[tuple[str, str], tuple[tuple[Any, Any], HelmRelease]] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # newest object we wrote, per key
 
     # -- object access ------------------------------------------------------------------------
+    def _parse(self, obj: dict[str, Any]) -> HelmRelease:
+        """The validated model, parsed once per resourceVersion (pydantic was 17% of a no-op reconcile)."""
+        meta = obj["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        version = (meta.get("uid"), meta.get("resourceVersion"))
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        hr = HelmRelease.from_obj(obj)
+        self._parsed[key] = (version, hr)
+        return hr
+
     def current(self, ns: str, name: str) -> dict[str, Any] | None:
         """The newest copy we know: the informer's, or the one our own last write returned."""
         cached = self.cache.get(ns, name)
         mine = self._written.get((ns, name))
         if cached is None:
             self._written.pop((ns, name), None)
+            self._parsed.pop((ns, name), None)
             return None
         if (
             mine is not None
@@ -138,7 +152,7 @@ class Reconciler:
         if meta.get("deletionTimestamp"):
             return await self._finalize(obj)
         try:
-            hr = HelmRelease.from_obj(obj)
+            hr = self._parse(obj)
         except SpecError as e:
             status = st.stalled(status, "InvalidSpec", f"invalid spec: {e}", gen, now)
             status.pop("nextRetryAt", None)
