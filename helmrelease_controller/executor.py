@@ -49,11 +49,6 @@ class Executor:
     def __init__(self, helm: Helm, client: KubeClient) -> None:
         self.helm, self.client = helm, client
 
-    async def _timed(self, coro: Any) -> tuple[Any, float]:
-        start = time.monotonic()
-        result = await coro
-        return result, time.monotonic() - start
-
     async def upgrade(self, t: ReleaseTarget, spec: Any, installing: bool, force: bool) -> Outcome:
         opts = spec.install if installing else spec.upgrade
         crds = getattr(opts, "crds", None) or ("Create" if installing else "Skip")

@@ -31,7 +31,7 @@ from .notify import FAILED, RECOVERED, STALLED, Dispatcher, Notification
 from .reconcile import dependencies, outcome
 from .reconcile import status as st
 from .reconcile.backoff import Backoff
-from .reconcile.decide import Action, Decision, Facts, decide, effective
+from .reconcile.decide import Action, Decision, Facts, decide, effective, installs
 from .sources.base import SourceError
 from .valuesfrom import ValuesError, resolve_values
 
@@ -393,12 +393,12 @@ class Reconciler:
         self, d: Decision, f: Facts, t: ReleaseTarget, hr: HelmRelease, obj: dict[str, Any]
     ) -> Outcome:
         ex = self.executor
+        installing = installs(d, f)
         if d.action is Action.UNLOCK:
             latest = f.release.latest
             assert latest is not None
             out = await ex.unlock(t.storage_namespace, latest.secret_name, latest.version)
         elif d.action in (Action.INSTALL, Action.UPGRADE):
-            installing = d.action is Action.INSTALL or f.release.last_deployed_before(1 << 30) is None
             out = await ex.upgrade(t, hr.spec, installing, f.force_requested)
         elif d.action is Action.ROLLBACK:
             out = await ex.rollback(t, hr.spec, d.revision)
@@ -415,9 +415,6 @@ class Reconciler:
                 f"Helm {d.action.value.lower()} succeeded: {t.namespace}/{t.release} revision {out.revision}"
             )
         self.event(obj, out.ok, reason, msg, d.action.value)
-        installing = d.action is Action.INSTALL or (
-            d.action is Action.UPGRADE and f.release.last_deployed_before(1 << 30) is None
-        )
         label = "install" if installing else d.action.value.lower()
         self.metrics.helm_action(label, out.ok, out.duration)
         if not out.ok:

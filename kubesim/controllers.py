@@ -125,7 +125,11 @@ class Controllers:
         if ch.type == "DELETED":
             self._later(self._deleted, ch)
             return
-        self._pending[key] = ch.rt
+        self._schedule(key, ch.rt)
+
+    def _schedule(self, key: tuple[str, str, str, str], rt: ResourceType) -> None:
+        """Reconcile the object at `key` shortly (one pass handles everything pending)."""
+        self._pending[key] = rt
         if not self._scheduled:
             self._scheduled = True
             self._later(self._run_pending)
@@ -465,29 +469,16 @@ class Controllers:
             crd_rt = self._rt("apiextensions.k8s.io/v1", "CustomResourceDefinition")
             crd = self.store.peek(crd_rt, "", ch.rt.crd_name)
             if crd is not None and crd["metadata"].get("deletionTimestamp"):
-                self._pending[("apiextensions.k8s.io", "customresourcedefinitions", "", ch.rt.crd_name)] = (
-                    crd_rt
+                self._schedule(
+                    ("apiextensions.k8s.io", "customresourcedefinitions", "", ch.rt.crd_name), crd_rt
                 )
-                if not self._scheduled:
-                    self._scheduled = True
-                    self._later(self._run_pending)
-        uid = meta.get("uid")
-        for t in self.registry:
-            if t.version != self._preferred(t) and t.group:
-                continue
-            for obj in self.store.iter_raw(t):
-                refs = obj["metadata"].get("ownerReferences") or []
-                if any(r.get("uid") == uid for r in refs) and not obj["metadata"].get("deletionTimestamp"):
-                    try:
-                        self.store.delete(t, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-                    except ApiError:
-                        pass
+        for t, obj in self.store.dependents(str(meta.get("uid"))):
+            if not obj["metadata"].get("deletionTimestamp"):
+                with contextlib.suppress(ApiError):
+                    self.store.delete(t, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         ns = meta.get("namespace")
         if ns:
             ns_rt = self._rt("v1", "Namespace")
             nsobj = self.store.peek(ns_rt, "", ns)
             if nsobj is not None and nsobj["metadata"].get("deletionTimestamp"):
-                self._pending[("", "namespaces", "", ns)] = ns_rt
-                if not self._scheduled:
-                    self._scheduled = True
-                    self._later(self._run_pending)
+                self._schedule(("", "namespaces", "", ns), ns_rt)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -142,7 +141,3 @@ class RequestLog:
     def count(self, **match: Any) -> int:
         """How many recorded requests have all the given attribute values (e.g. verb="patch")."""
         return sum(1 for e in self.entries() if all(getattr(e, k) == v for k, v in match.items()))
-
-
-def monotonic() -> float:
-    return time.time()

@@ -304,20 +304,15 @@ class Server:
     def orphan(self, rt: ResourceType, ns: str, name: str) -> None:
         """propagationPolicy=Orphan: dependents lose the owner reference instead of being deleted."""
         try:
-            uid = store_uid = self.store.get(rt, ns, name)["metadata"]["uid"]
+            uid = self.store.get(rt, ns, name)["metadata"]["uid"]
         except ApiError:
             return
-        for drt in self.registry:
-            for obj in self.store.iter_raw(drt):
-                refs = obj["metadata"].get("ownerReferences") or []
-                if any(r.get("uid") == uid for r in refs):
-                    new = json.loads(json.dumps(obj))
-                    new["metadata"]["ownerReferences"] = [
-                        r for r in refs if r.get("uid") != store_uid
-                    ] or None
-                    if new["metadata"]["ownerReferences"] is None:
-                        del new["metadata"]["ownerReferences"]
-                    self.store.update(drt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], new)
+        for drt, obj in self.store.dependents(uid):
+            new = json.loads(json.dumps(obj))
+            refs = [r for r in new["metadata"].pop("ownerReferences") if r.get("uid") != uid]
+            if refs:
+                new["metadata"]["ownerReferences"] = refs
+            self.store.update(drt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], new)
 
     def _list_response(self, request: web.Request, rt: ResourceType, items: list[Obj]) -> web.Response:
         q = request.query

@@ -198,6 +198,19 @@ class Store:
     def iter_raw(self, rt: ResourceType) -> Iterable[Obj]:
         return list(self._bucket(rt).values())
 
+    def dependents(self, uid: str) -> builtins.list[tuple[ResourceType, Obj]]:
+        """Stored objects whose ownerReferences name `uid`, once each (not once per served version)."""
+        out: builtins.list[tuple[ResourceType, Obj]] = []
+        seen: set[tuple[str, str]] = set()
+        for rt in self.registry:
+            if rt.group_resource in seen:
+                continue
+            seen.add(rt.group_resource)
+            for obj in self._bucket(rt).values():
+                if any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or []):
+                    out.append((rt, obj))
+        return out
+
     def namespace_names(self) -> builtins.list[str]:
         return [name for (_ns, name) in self._objects.get(("", "namespaces"), {})]
 

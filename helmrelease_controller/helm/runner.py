@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +107,6 @@ class Helm(Command):
             argv += ["--kubeconfig", str(self._kubeconfig)]
         self.processes_started += 1
         self.running += 1
-        started = time.monotonic()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -130,7 +128,6 @@ class Helm(Command):
                 raise
         finally:
             self.running -= 1
-        self.last_duration = time.monotonic() - started
         if proc.returncode != 0:
             err = redact(stderr.decode(errors="replace"), self.secrets)
             verb = str(command[0]) if command else "helm"

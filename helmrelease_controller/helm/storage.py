@@ -63,6 +63,11 @@ class ReleaseObservation:
         latest = self.latest
         return latest is not None and latest.status != "uninstalled"
 
+    @property
+    def ever_deployed(self) -> bool:
+        """Whether any stored revision was deployed successfully (else a retry is still an install)."""
+        return any(rev.status in DEPLOYED_ONCE for rev in self.revisions)
+
     def last_deployed_before(self, version: int) -> Revision | None:
         """The newest revision older than `version` that was once deployed successfully (rule 3)."""
         for rev in reversed(self.revisions):

@@ -98,6 +98,12 @@ def effective(f: Facts, reset_requested: bool = False) -> Facts:
     return f
 
 
+def installs(d: Decision, f: Facts) -> bool:
+    """Whether carrying out `d` is an install (for helm flags, counters and metrics): INSTALL, or an
+    UPGRADE of a release that was never deployed (a retried failed first install)."""
+    return d.action is Action.INSTALL or (d.action is Action.UPGRADE and not f.release.ever_deployed)
+
+
 def _exhausted(failures: int, retries: int) -> bool:
     """True when `failures` used up the first attempt plus `retries` retries (-1: never)."""
     return retries >= 0 and failures > retries
@@ -123,11 +129,7 @@ def decide(f: Facts) -> Decision:
             return Decision(Action.INSTALL, "install forced by force-at annotation", st)
         return Decision(Action.UPGRADE, "upgrade forced by force-at annotation", st)
 
-    installing = st is ReleaseState.ABSENT or (
-        st is ReleaseState.FAILED
-        and latest is not None
-        and f.release.last_deployed_before(latest.version + 1) is None
-    )
+    installing = st is ReleaseState.ABSENT or (st is ReleaseState.FAILED and not f.release.ever_deployed)
     failures = f.install_failures if installing else f.upgrade_failures
     retries = f.install_retries if installing else f.upgrade_retries
     if (

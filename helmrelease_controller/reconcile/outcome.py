@@ -13,7 +13,7 @@ from typing import Any
 from ..helm.storage import ReleaseObservation
 from . import status as st
 from .backoff import Backoff
-from .decide import Action, Decision, Facts
+from .decide import Action, Decision, Facts, installs
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def record(
     gen = a.generation
     status = dict(status)
     if d.action in (Action.INSTALL, Action.UPGRADE):
-        installing = d.action is Action.INSTALL or f.release.last_deployed_before(1 << 30) is None
+        installing = installs(d, f)
         status["lastAttemptedConfigDigest"] = a.config_digest
         status["lastAttemptedRevision"] = a.chart_revision
         status["lastAttemptedGeneration"] = gen
