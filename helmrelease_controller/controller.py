@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from .kube.workqueue import ShutDown, WorkQueue
 from .metrics import Metrics, reconcile_result
 from .notify import Dispatcher, load_config
 from .reconciler import Reconciler
+from .refindex import RefIndex
 from .sources.git import GitSource
 from .sources.oci import OCISource
 from .sources.repository import RepositorySource
@@ -79,11 +81,32 @@ def _trigger_fields(obj: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+_FINALIZERS_AT = 4  # index of metadata.finalizers in _trigger_fields()
+
+
+def _only_finalizers_differ(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return a[:_FINALIZERS_AT] == b[:_FINALIZERS_AT] and a[_FINALIZERS_AT + 1 :] == b[_FINALIZERS_AT + 1 :]
+
+
 def _ready(obj: dict[str, Any]) -> tuple[Any, ...]:
     for c in (obj.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready":
             return (c.get("status"), (obj.get("status") or {}).get("observedGeneration"))
     return (None, None)
+
+
+def _values_refs(key: Key, obj: dict[str, Any] | None) -> Iterator[tuple[str, str, str]]:
+    """(kind, namespace, name) of each Secret/ConfigMap named in spec.valuesFrom."""
+    for ref in ((obj or {}).get("spec") or {}).get("valuesFrom") or []:
+        if isinstance(ref, dict) and ref.get("name"):
+            yield (str(ref.get("kind", "")), key[0], str(ref["name"]))
+
+
+def _depends_on(key: Key, obj: dict[str, Any] | None) -> Iterator[Key]:
+    """(namespace, name) of each HelmRelease named in spec.dependsOn."""
+    for dep in ((obj or {}).get("spec") or {}).get("dependsOn") or []:
+        if isinstance(dep, dict) and dep.get("name"):
+            yield (str(dep.get("namespace") or key[0]), str(dep["name"]))
 
 
 class Controller:
@@ -137,8 +160,10 @@ class Controller:
         ]
         for inf, res_kind in zip(self.values_informers, ("Secret", "ConfigMap"), strict=True):
             inf.add_handler(functools.partial(self._on_values_event, res_kind))
-        self._refs: dict[tuple[str, str, str], set[Key]] = {}  # (kind, ns, name) -> HelmReleases using it
-        self._refs_of: dict[Key, set[tuple[str, str, str]]] = {}
+        # (kind, namespace, name) of a Secret/ConfigMap -> the HelmReleases whose valuesFrom use it.
+        self._values_users: RefIndex[Key, tuple[str, str, str]] = RefIndex()
+        # HelmRelease -> the HelmReleases whose dependsOn name it.
+        self._dependents: RefIndex[Key, Key] = RefIndex()
         self.reconciles = 0
         self.started = asyncio.Event()
         self._elector: LeaderElector | None = None
@@ -161,7 +186,9 @@ class Controller:
     def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         key = (meta.get("namespace", ""), meta.get("name", ""))
-        self._index_values_refs(key, None if kind == "delete" else obj)
+        current = None if kind == "delete" else obj
+        self._values_users.set(key, _values_refs(key, current))
+        self._dependents.set(key, _depends_on(key, current))
         if kind == "delete":
             self.metrics.forget(*key)
             if self.notifier is not None:
@@ -172,37 +199,34 @@ class Controller:
             return
         self.metrics.observe_object(obj)
         trig, rdy = _trigger_fields(obj), _ready(obj)
-        if kind in ("add", "resync") or self._seen.get(key) != trig:
+        prev = self._seen.get(key)
+        if kind in ("add", "resync") or (
+            prev != trig
+            and not (
+                # Our own finalizer patch changes nothing else: no second reconcile for it.
+                prev is not None
+                and _only_finalizers_differ(prev, trig)
+                and self.reconciler.is_own_finalizer_write(obj)
+            )
+        ):
             self.queue.add(key)
         self._seen[key] = trig
         if self._ready_seen.get(key) != rdy:
             self._ready_seen[key] = rdy
             self._enqueue_dependents(key)
 
-    def _index_values_refs(self, key: Key, obj: dict[str, Any] | None) -> None:
-        refs: set[tuple[str, str, str]] = set()
-        for ref in ((obj or {}).get("spec") or {}).get("valuesFrom") or []:
-            if isinstance(ref, dict) and ref.get("name"):
-                refs.add((str(ref.get("kind", "")), key[0], str(ref["name"])))
-        for old in self._refs_of.get(key, set()) - refs:
-            self._refs.get(old, set()).discard(key)
-        for new in refs:
-            self._refs.setdefault(new, set()).add(key)
-        self._refs_of[key] = refs
-
     def _on_values_event(self, res_kind: str, kind: str, obj: dict[str, Any]) -> None:
         if kind == "resync":
             return
         meta = obj.get("metadata") or {}
-        for hr_key in self._refs.get((res_kind, meta.get("namespace", ""), meta.get("name", "")), ()):
+        source = (res_kind, meta.get("namespace", ""), meta.get("name", ""))
+        for hr_key in self._values_users.referrers(source):
             self.queue.add_after(hr_key, 0.5)  # debounce: a burst of edits is one reconcile
 
     def _enqueue_dependents(self, key: Key) -> None:
-        for other in self.informer.list():
-            ometa = other["metadata"]
-            for dep in (other.get("spec") or {}).get("dependsOn") or []:
-                if (dep.get("namespace") or ometa["namespace"], dep.get("name")) == key:
-                    self.queue.add((ometa["namespace"], ometa["name"]))
+        # An index, not a scan of every HelmRelease: the scan was 10% of the CPU at N = 1,000.
+        for dependent in self._dependents.referrers(key):
+            self.queue.add(dependent)
 
     # -- workers -------------------------------------------------------------------------------------
     async def _worker(self) -> None:
