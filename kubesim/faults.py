@@ -33,6 +33,7 @@ class RequestRecord:
     status: int = 0
     user_agent: str = ""
     content_type: str = ""
+    accept: str = ""  # the Accept header: tells a metadata-only or Table request from a full one
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -157,6 +157,7 @@ class Server:
             namespace=target.namespace if target else "",
             name=target.name if target else "",
             user_agent=request.headers.get("User-Agent", ""),
+            accept=request.headers.get("Accept", ""),
             content_type=request.headers.get("Content-Type", ""),
         )
         self.log.record(rec)
