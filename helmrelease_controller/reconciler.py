@@ -3,14 +3,21 @@
 The shape of Flux's `atomic_release.go`: observe Helm's storage, ask the pure
 decision table for the next action, carry it out, record the outcome in status,
 and loop (unlock -> upgrade -> rollback ...) until the decision is to do nothing,
-wait or stall. Status is written after every action, so a controller killed
-mid-loop loses nothing; an unchanged status is not written at all.
+wait or stall. Status is written before every action ("Progressing", carrying the
+previous action's outcome) and once at the end; Helm's storage, not our status, is
+the record of what was done, so a controller killed mid-loop loses nothing. An
+unchanged status is not written at all.
+
+Round trips are kept off the critical path (measured in hack/bench.py): the finalizer
+patch, the first look at Helm's storage and the chart resolve run at once, and the
+"Progressing" write runs while helm starts.
 
 Returns when to look again (`interval`, a retry time, or None for "only on change").
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -73,6 +80,17 @@ class Reconciler:
         self.notifier = notifier
         self._parsed: dict[tuple[str, str], tuple[tuple[Any, Any], HelmRelease]] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # newest object we wrote, per key
+        # resourceVersion of our own "add the finalizer" write, per key, until its watch event is seen.
+        self._finalizer_added: dict[tuple[str, str], str] = {}
+
+    def is_own_finalizer_write(self, obj: dict[str, Any]) -> bool:
+        """True once for the watch event of our own finalizer patch (so it does not re-reconcile)."""
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if self._finalizer_added.get(key) != meta.get("resourceVersion"):
+            return False
+        del self._finalizer_added[key]
+        return True
 
     # -- object access ------------------------------------------------------------------------
     def _parse(self, obj: dict[str, Any]) -> HelmRelease:
@@ -94,6 +112,7 @@ class Reconciler:
         if cached is None:
             self._written.pop((ns, name), None)
             self._parsed.pop((ns, name), None)
+            self._finalizer_added.pop((ns, name), None)
             return None
         if (
             mine is not None
@@ -162,9 +181,6 @@ class Reconciler:
                 self.notify(obj, STALLED, f"invalid spec: {e}")
                 await self.write_status(obj, status)
             return Result(None, "invalid", False)
-        if FINALIZER not in (meta.get("finalizers") or []):
-            obj = await self._set_finalizers(obj, [*(meta.get("finalizers") or []), FINALIZER])
-            status = dict(obj.get("status") or {})
         initial_ready = (st.get_condition(status, st.READY) or {}).get("status") == "True"
         spec = hr.spec
         tokens = {a: hr.annotation(a) or "" for a in (ANN_RECONCILE, ANN_FORCE, ANN_RESET)}
@@ -206,22 +222,34 @@ class Reconciler:
             await self.write_status(obj, status)
             return Result(self.dependency_requeue, "dependency")
 
-        try:
-            chart = await self.sources.resolve(hr, self.client, refresh=refresh)
-            source_spec = getattr(spec.chart, spec.chart.kind)
-            chart_files = await read_values_files(chart, list(getattr(source_spec, "values_files", []) or []))
-            user_values, secret_strings = await resolve_values(self.client, hr, chart_files)
-        except (SourceError, ValuesError) as e:
-            reason = "ArtifactFailed" if isinstance(e, SourceError) else "ValuesError"
-            status = st.ready(status, False, reason, str(e), gen, now)
+        # Three independent round trips at once: our finalizer on the object (before anything is
+        # installed), Helm's storage for this release, and the chart + values.
+        fin, first_look, resolved = await asyncio.gather(
+            self._ensure_finalizer(obj),
+            self._observe(hr.storage_namespace, hr.release_name),
+            self._resolve(hr, refresh),
+            return_exceptions=True,
+        )
+        for r in (fin, first_look):
+            if isinstance(r, BaseException):
+                raise r
+        assert isinstance(fin, dict) and isinstance(first_look, ReleaseObservation)
+        obj = fin
+        if isinstance(resolved, SourceError | ValuesError):
+            err = resolved
+            reason = "ArtifactFailed" if isinstance(err, SourceError) else "ValuesError"
+            status = st.ready(status, False, reason, str(err), gen, now)
             failures = int(status.get("failures") or 0)
             if st.get_condition(obj.get("status") or {}, st.READY) != st.get_condition(status, st.READY):
-                self.event(obj, False, reason, str(e))
-                self.metrics.release_failure(ns, name, "source" if isinstance(e, SourceError) else "values")
+                self.event(obj, False, reason, str(err))
+                self.metrics.release_failure(ns, name, "source" if isinstance(err, SourceError) else "values")
                 failures += 1
             status["failures"] = failures
             await self.write_status(obj, status)
             return Result(_backoff(spec).delay(max(1, failures), random.uniform(-1, 1)), "source", False)
+        if isinstance(resolved, BaseException):
+            raise resolved
+        chart, user_values, secret_strings = resolved
         self.executor.helm.add_secrets(secret_strings)
         digest = valuesmod.config_digest(chart.digest, user_values)
         target = ReleaseTarget(
@@ -263,8 +291,10 @@ class Reconciler:
             status["lastHandledResetAt"] = tokens[ANN_RESET]
 
         result = Result(interval)
+        release: ReleaseObservation | None = first_look
         for _step in range(MAX_STEPS):
-            release = await self._observe(target)
+            if release is None:
+                release = await self._observe(target.storage_namespace, target.release)
             status = st.sync_history_statuses(status, {r.version: r.status for r in release.revisions})
             # Counters reset when the config digest changes (effective), on reset-at, and when the
             # spec changed (generation), as DESIGN.md says.
@@ -302,8 +332,13 @@ class Reconciler:
             status = st.set_condition(
                 status, st.READY, None, "Progressing", f"{d.action.value}: {d.reason}", gen, time.time()
             )
-            obj = await self.write_status(obj, status)
-            result_of_action = await self._act(d, facts, target, hr, obj)
+            # The "Progressing" status goes out while helm starts, not before it.
+            progress = asyncio.ensure_future(self.write_status(obj, dict(status)))
+            try:
+                result_of_action = await self._act(d, facts, target, hr, obj)
+            finally:
+                obj = await progress
+            before, release = release, None  # look again at the next step
             if (
                 not result_of_action.ok
                 and not result_of_action.revision
@@ -315,12 +350,12 @@ class Reconciler:
             ):
                 # A failed helm upgrade prints no JSON: find the revision it left in storage, so
                 # history and the Revision column show the failed revision.
-                after = (await self._observe(target)).latest
-                before = release.latest
-                if after is not None and (before is None or after.version > before.version):
+                release = await self._observe(target.storage_namespace, target.release)
+                after, last = release.latest, before.latest
+                if after is not None and (last is None or after.version > last.version):
                     result_of_action.revision = after.version
             if not result_of_action.ok and not (d.action is Action.TEST and spec.test.ignore_failures):
-                latest = release.latest
+                latest = before.latest
                 self.notify(
                     obj,
                     FAILED,
@@ -329,10 +364,10 @@ class Reconciler:
                     action=d.action.value.lower(),
                     **{**fields, "revision": result_of_action.revision or (latest.version if latest else 0)},
                 )
+            # Recorded in status with the next step's write (or the last one below): one write fewer.
             status = outcome.record(
                 status, d, result_of_action, facts, attempt, time.time(), random.uniform(-1, 1)
             )
-            obj = await self.write_status(obj, status)
             result = Result(interval, d.action.value.lower(), result_of_action.ok)
         ready_now = st.get_condition(status, st.READY) or {}
         if ready_now.get("status") == "True" and not initial_ready:
@@ -349,11 +384,30 @@ class Reconciler:
         return result
 
     # -- pieces ------------------------------------------------------------------------------------
-    async def _observe(self, t: ReleaseTarget) -> ReleaseObservation:
+    async def _observe(self, storage_namespace: str, release: str) -> ReleaseObservation:
+        """Helm's storage for one release, from its Secrets' labels alone: a metadata-only list, so
+        neither the API server nor we handle the release blobs (most of each Secret's bytes)."""
         items, _ = await self.client.list(
-            SECRETS, t.storage_namespace, label_selector=f"owner=helm,name={t.release}"
+            SECRETS, storage_namespace, label_selector=f"owner=helm,name={release}", metadata_only=True
         )
         return observe(items)
+
+    async def _ensure_finalizer(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        if FINALIZER in (meta.get("finalizers") or []):
+            return obj
+        out = await self._set_finalizers(obj, [*(meta.get("finalizers") or []), FINALIZER])
+        self._finalizer_added[(meta["namespace"], meta["name"])] = out["metadata"]["resourceVersion"]
+        return out
+
+    async def _resolve(self, hr: HelmRelease, refresh: bool) -> tuple[Any, dict[str, Any], set[str]]:
+        """The chart and the merged user values (and the secret strings among them, for redaction)."""
+        spec = hr.spec
+        chart = await self.sources.resolve(hr, self.client, refresh=refresh)
+        source_spec = getattr(spec.chart, spec.chart.kind)
+        chart_files = await read_values_files(chart, list(getattr(source_spec, "values_files", []) or []))
+        user_values, secret_strings = await resolve_values(self.client, hr, chart_files)
+        return chart, user_values, secret_strings
 
     def _facts(
         self,
@@ -453,8 +507,7 @@ class Reconciler:
             )
             hr = None
         if hr is not None:
-            items, _ = await self.client.list(SECRETS, storage, label_selector=f"owner=helm,name={release}")
-            obs = observe(items)
+            obs = await self._observe(storage, release)
             owner = f"{meta['namespace']}/{meta['name']}"
             latest = obs.latest
             # Only a release this HelmRelease made (our owner labels) is uninstalled, never another's.
