@@ -8,18 +8,22 @@ For each N (default 10 and 100) it starts, as separate processes on 127.0.0.1:
 
 - bare helm: a fresh kubesim; N `helm upgrade --install --wait=watcher` of the same chart archive and
   values as the controller uses, 4 at a time (`--concurrent`); then one values change (`helm upgrade`);
-- the controller: a fresh kubesim, `python -m helmrelease_controller run --concurrent 4` with a helm
-  shim on PATH that logs each helm process; N HelmReleases (`interval: 5s`) created at once by HTTP
-  POSTs; converge = first POST until the last one is Ready (a watch on HelmReleases tells); then a
-  steady-state window of `--steady-intervals` intervals with nothing changed (helm processes, API
-  requests and writes per reconcile from kubesim's request log, controller CPU from /proc); then one
-  values edit until that release is Ready at helm revision 2; peak and steady RSS from /proc.
+- the controller: a fresh kubesim, `python -m helmrelease_controller run --concurrent 4`;
+  N HelmReleases (`interval: 5s`) created at once by HTTP POSTs; converge = first POST until the
+  last one is Ready (a watch on HelmReleases tells); then a steady-state window of
+  `--steady-intervals` intervals with nothing changed (helm processes, API requests and writes per
+  reconcile from kubesim's request log, controller CPU from /proc); then one values edit until that
+  release is Ready at helm revision 2; peak and steady RSS from /proc.
+
+Both sides run helm through the same logging shim (one /bin/sh per helm process each). Each N up to
+100 runs both sides `--repeat` (5) times in alternating order; converge times are medians.
 
 The chart repository is tests/charts/webapp packaged once by `helm package` and served by a thread
 of this script that counts requests per path (index and archive downloads).
 
 Writes bench/results.json (every number, the machine, the load, the date), bench/results.md (the
-table, also printed) and bench/converge.png (needs matplotlib; skipped with a message otherwise).
+table, also printed) and bench/converge.png (matplotlib, from the `bench` extra that `make bench`
+installs; skipped with a message without it).
 Stdlib + PyYAML only otherwise: the controller, kubesim and helm are driven as a user would.
 See docs/benchmarks.md for how to read the numbers.
 """
@@ -531,11 +535,23 @@ def setup_cluster(sim: KubeSimProcess, env: Env, releases: list[Release], with_c
 # --- bare helm ------------------------------------------------------------------------------------
 
 
-def bare_helm_argv(env: Env, kubeconfig: Path, rel: Release) -> list[str]:
+def helm_shim(work: Path, helm: str, call_log: Path) -> Path:
+    """`work/shim/helm`: logs its arguments, then execs the real helm. Both sides run helm through
+    it, so the one extra /bin/sh per helm process is paid equally and the counts are independent."""
+    shim_dir = work / "shim"
+    shim_dir.mkdir(parents=True, exist_ok=True)
+    call_log.touch()
+    shim = shim_dir / "helm"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> "{call_log}"\nexec "{helm}" "$@"\n')
+    shim.chmod(0o755)
+    return shim
+
+
+def bare_helm_argv(env: Env, helm: Path, kubeconfig: Path, rel: Release) -> list[str]:
     """What the controller runs for an install, minus its own --labels/--description: same chart
     archive, values on stdin, `--wait=watcher --wait-for-jobs` (the controller's wait on helm 4)."""
     return [
-        env.helm, "upgrade", rel.name, str(env.chart_archive), "--install",
+        str(helm), "upgrade", rel.name, str(env.chart_archive), "--install",
         "--namespace", rel.namespace, "--history-max", "5", "--timeout", "5m",
         "--values", "-", "--output", "json", "--wait=watcher", "--wait-for-jobs",
         "--kubeconfig", str(kubeconfig),
@@ -548,13 +564,15 @@ def bench_bare(cfg: Config, env: Env, n: int, work: Path) -> dict[str, Any]:
     try:
         releases = releases_for(n, cfg.per_namespace)
         setup_cluster(sim, env, releases, with_crd=False)
+        call_log = work / "helm-calls.log"
+        helm = helm_shim(work, env.helm, call_log)
         before = os.times()
         sim_cpu0 = proc_cpu(sim.pid)
 
         def one(rel: Release) -> float:
             t = time.monotonic()
             values = json.dumps(values_for(rel.name)).encode()
-            run(bare_helm_argv(env, sim.kubeconfig, rel), env.env, values)
+            run(bare_helm_argv(env, helm, sim.kubeconfig, rel), env.env, values)
             return time.monotonic() - t
 
         t0 = time.monotonic()
@@ -564,12 +582,13 @@ def bench_bare(cfg: Config, env: Env, n: int, work: Path) -> dict[str, Any]:
         finally:  # on an error or Ctrl-C, start no more helm processes
             pool.shutdown(wait=True, cancel_futures=True)
         wall = time.monotonic() - t0
+        processes = len(call_log.read_text().splitlines())  # the converge's, without the change below
         after = os.times()
         sim_cpu1 = proc_cpu(sim.pid)
         # One change among N: the same edit the controller gets, as one `helm upgrade`.
         t1 = time.monotonic()
         edited = values_for(releases[0].name, edit=1)
-        run(bare_helm_argv(env, sim.kubeconfig, releases[0]), env.env, json.dumps(edited).encode())
+        run(bare_helm_argv(env, helm, sim.kubeconfig, releases[0]), env.env, json.dumps(edited).encode())
         change = time.monotonic() - t1
         return {
             "converge_s": round(wall, 3),
@@ -580,6 +599,8 @@ def bench_bare(cfg: Config, env: Env, n: int, work: Path) -> dict[str, Any]:
             ),
             "kubesim_cpu_s": round(sim_cpu1.own - sim_cpu0.own, 2),
             "per_release_s": stats(durations),
+            "helm_busy_s": round(sum(durations), 2),
+            "helm_processes": processes,
             "one_change_s": round(change, 3),
         }
     finally:
@@ -668,13 +689,8 @@ class ControllerRun:
 
     def __init__(self, cfg: Config, env: Env, sim: KubeSimProcess, work: Path) -> None:
         self.work = work
-        shim_dir = work / "shim"
-        shim_dir.mkdir(parents=True, exist_ok=True)
         self.call_log = work / "helm-calls.log"
-        self.call_log.touch()
-        shim = shim_dir / "helm"
-        shim.write_text(f'#!/bin/sh\necho "$*" >> "{self.call_log}"\nexec "{env.helm}" "$@"\n')
-        shim.chmod(0o755)
+        shim_dir = helm_shim(work, env.helm, self.call_log).parent
         self.log_path = work / "controller.log"
         cenv = {**env.env, "PATH": f"{shim_dir}{os.pathsep}{env.env['PATH']}"}
         argv = [
@@ -815,7 +831,7 @@ def bench_controller(
             out["chart_repo"] = chart_fetches(env, out.pop("_repo0"))
         else:
             out.pop("_repo0")
-        out["helm_busy_s"] = round(sum(ctl.helm_durations()), 2)
+        out["helm_busy_all_phases_s"] = round(sum(ctl.helm_durations()), 2)
         out["log_lines"] = dict(ctl.log_counts().most_common(15))
         return out
     finally:
@@ -866,9 +882,11 @@ def converge_controller(
     requests = sim.api.requests()
     (work / "converge-requests.json").write_text(json.dumps(requests))
     helm = len(ctl.helm_calls())
+    helm_busy = sum(ctl.helm_durations())
     log(f"  controller converged {n} in {converge:.1f}s ({helm} helm processes)")
     return {
         "converge_s": round(converge, 3),
+        "helm_busy_s": round(helm_busy, 2),
         "create_s": round(created, 3),
         "ready_at_s": {
             "p50": pct(ready_times, 50),
@@ -1083,6 +1101,8 @@ def markdown(results: dict[str, Any]) -> str:
         ("converge, controller (s)", lambda r: converge(ctl(r)), ""),
         ("converge, bare helm (s)", lambda r: converge(bare(r)), ""),
         ("ratio controller / bare helm", lambda r: r.get("converge_ratio"), "<= 1.15 at N = 100"),
+        ("per release: helm process, controller / bare (ms)", both("helm_per_release_ms"), ""),
+        ("per release: time outside helm, controller / bare (ms)", both("own_per_release_ms"), ""),
         ("CPU ratio (controller + its helm + kubesim) / (helm + kubesim)", lambda r: r.get("cpu_ratio"), ""),
         ("controller CPU during converge (s)", lambda r: ctl(r)["controller_cpu_s"], ""),
         ("helm CPU: controller's / bare (s)", both("helm_cpu_s"), ""),
@@ -1187,6 +1207,10 @@ def bench_size(cfg: Config, env: Env, n: int, work: Path, profile_dir: Path | No
     repetition measures everything, later ones only the converge. Converge times are medians."""
     out: dict[str, Any] = {"n": n, "load_before": loadavg()}
     samples: dict[str, list[float]] = {"controller": [], "bare": []}
+    # Per release: the mean helm process time, and the rest of each worker slot's time ("own"):
+    # (converge x concurrency - the sum of helm process times) / N.
+    helm_each: dict[str, list[float]] = {"controller": [], "bare": []}
+    own_each: dict[str, list[float]] = {"controller": [], "bare": []}
     for rep in range(cfg.repeat if n <= 100 else 1):
         sides = ["bare", "controller"] if rep % 2 == 0 else ["controller", "bare"]
         for side in sides:
@@ -1200,12 +1224,17 @@ def bench_size(cfg: Config, env: Env, n: int, work: Path, profile_dir: Path | No
             else:
                 res = bench_controller(cfg, env, n, work / tag, profile_dir if rep == 0 else None, rep > 0)
             samples[side].append(res["converge_s"])
+            helm_each[side].append(res["helm_busy_s"] / n)
+            own_each[side].append((res["converge_s"] * cfg.concurrent - res["helm_busy_s"]) / n)
             if rep == 0:
                 out[side] = res
     for side, values in samples.items():
         if values and side in out:
             out[side]["converge_samples_s"] = values
             out[side]["converge_s"] = round(median(values), 3)
+            out[side]["helm_per_release_ms"] = round(median(helm_each[side]) * 1000, 1)
+            out[side]["own_per_release_ms"] = round(median(own_each[side]) * 1000, 1)
+            out[side]["own_per_release_samples_ms"] = [round(v * 1000, 1) for v in own_each[side]]
     bare, ctl = out.get("bare"), out["controller"]
     out["converge_ratio"] = ratio(ctl["converge_s"], bare["converge_s"], 3) if bare else None
     # Per repetition (each pair ran back to back), and a load-insensitive view: CPU spent by everything
@@ -1261,7 +1290,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, bool]:
     p.add_argument("--out", default=str(ROOT / "bench"), help="output directory (default bench/)")
     p.add_argument("--profile", action="store_true", help="py-spy the controller (bench/profile/)")
     p.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
-    p.add_argument("--repeat", type=int, default=2, help="converge runs per side if N <= 100 (median)")
+    p.add_argument("--repeat", type=int, default=5, help="converge runs per side if N <= 100 (median)")
     p.add_argument(
         "--per-namespace", type=int, default=10, help="HelmReleases per namespace (0: all in one namespace)"
     )
