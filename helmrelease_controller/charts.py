@@ -13,7 +13,8 @@ from typing import Any
 from .kube.client import SECRETS, KubeClient
 from .kube.client import NotFound as KubeNotFound
 from .sources.base import Credentials, ResolvedChart, SourceError
-from .sources.oci import OCIChartSpec, docker_config_credentials
+from .sources.oci import OCIChartSpec
+from .sources.ociregistry import docker_config_credentials
 
 
 class ChartResolver:

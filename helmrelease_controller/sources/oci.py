@@ -1,11 +1,12 @@
-"""OCI registries (`spec.chart.oci`): tags and manifests over the registry HTTP API, charts pulled by helm.
+"""OCI registries (`spec.chart.oci`): the spec, lookup caching, and charts pulled by helm.
 
 `OCISource.resolve` turns `oci://host[:port]/path/chart` plus a `version` (exact or semver range) or a
 `digest` into a cached chart archive, in two steps:
 
-1. Lookup (registry HTTP API, aiohttp): an exact version is one `GET /v2/<repo>/manifests/<tag>`; a range
-   (or no version: the newest stable tag) lists `GET /v2/<repo>/tags/list` (paginated) and picks the
-   newest match with `semver` (Helm stores `+` as `_` in tags); a digest pin is `GET .../manifests/<digest>`.
+1. Lookup (registry HTTP API, aiohttp: `ociregistry.RegistryClient`): an exact version is one
+   `GET /v2/<repo>/manifests/<tag>`; a range (or no version: the newest stable tag) lists
+   `GET /v2/<repo>/tags/list` (paginated) and picks the newest match with `semver` (Helm stores `+` as
+   `_` in tags); a digest pin is `GET .../manifests/<digest>`.
    The manifest must be a Helm chart (config `application/vnd.cncf.helm.config.v1+json`, one chart layer).
    Its digest (sha256 of the manifest bytes, checked against `Docker-Content-Digest`) pins the result.
    Lookups are cached per (URL, version or digest, credentials) for `tag_ttl` seconds; `refresh=True`
@@ -33,55 +34,37 @@ Counters: `tag_lists` (tags/list requests), `manifest_lookups` (manifest GETs), 
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
 import hashlib
-import json
 import os
 import re
 import shutil
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from .archive import ArchiveError, ChartMeta, read_chart_archive
 from .base import Credentials, ResolvedChart, SourceError, spec_field
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
-from .repository import _network_reason
+from .ociregistry import SHA256_DIGEST, Pin, RegistryClient
 from .semver import Range, Version, VersionError, newest_matching
 
 __all__ = [
     "OCIChartSpec",
     "OCISource",
-    "chart_layer",
-    "docker_config_credentials",
-    "parse_challenge",
     "pulled_digest",
     "tag_hint",
 ]
 
-HELM_CONFIG_MEDIA_TYPE = "application/vnd.cncf.helm.config.v1+json"
-HELM_LAYER_MEDIA_TYPES = ("application/vnd.cncf.helm.chart.content.v1.tar+gzip", "application/tar+gzip")
-_INDEX_TYPES = (
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-)
-_MANIFEST_TYPES = (
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-)
-_MANIFEST_ACCEPT = ", ".join((*_MANIFEST_TYPES, *_INDEX_TYPES))
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-_CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 _PULLED_DIGEST = re.compile(r"^Digest:\s*(sha256:[0-9a-f]{64})\s*$", re.MULTILINE)
 _ERROR_LINE = re.compile(r"^Error:\s*(.*)$", re.MULTILINE)
 _ENV_PASSTHROUGH = (
@@ -90,8 +73,6 @@ _ENV_PASSTHROUGH = (
 )
 _COUNTERS: tuple[str, ...] = ("tag_lists", "manifest_lookups", "lookup_cache_hits", "pulls", "logins")
 _COUNTERS += ("cache_hits", "shared_pulls")
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-MAX_TAGS_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -136,53 +117,13 @@ class OCIChartSpec:
             raise SourceError(f"spec.chart.oci.url: {repository!r} is not a valid OCI repository path")
         if version and digest:
             raise SourceError("spec.chart.oci: set version or digest, not both")
-        if digest and not _DIGEST.match(digest):
+        if digest and not SHA256_DIGEST.match(digest):
             raise SourceError("spec.chart.oci.digest must be sha256: and 64 lowercase hex digits")
         try:
             Range.parse(version)
         except VersionError:
             raise SourceError(f"spec.chart.oci: invalid version or range {version!r}") from None
         return cls(parts.netloc.lower(), repository, version, digest)
-
-
-@dataclass(frozen=True)
-class _Pin:
-    """A lookup's result: the manifest a tag or digest names, and its chart layer."""
-
-    tag: str
-    manifest_digest: str  # sha256:<hex>
-    layer_digest: str  # sha256:<hex> of the chart archive
-
-
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="https://a/token",service="r"` -> ("bearer", {"realm": ..., "service": ...})."""
-    scheme, _, rest = header.strip().partition(" ")
-    params = {
-        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-        for m in _CHALLENGE_PARAM.finditer(rest)
-    }
-    return scheme.lower(), {k: v.replace('\\"', '"') for k, v in params.items()}
-
-
-def chart_layer(body: bytes, where: str) -> str:
-    """The chart layer digest of a manifest; SourceError when the manifest is not a Helm chart."""
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        raise SourceError(f"{where}: the registry returned a manifest that is not JSON") from None
-    if not isinstance(doc, dict):
-        raise SourceError(f"{where}: the registry returned a manifest that is not a JSON object")
-    if doc.get("mediaType") in _INDEX_TYPES or "manifests" in doc:
-        raise SourceError(f"{where} is not a Helm chart (it is an image index)")
-    config = doc.get("config")
-    config = config if isinstance(config, dict) else {}
-    if config.get("mediaType") != HELM_CONFIG_MEDIA_TYPE:
-        raise SourceError(f"{where} is not a Helm chart (config media type {config.get('mediaType')!r})")
-    layers = [ly for ly in doc.get("layers") or [] if isinstance(ly, dict)]
-    charts = [ly for ly in layers if ly.get("mediaType") in HELM_LAYER_MEDIA_TYPES]
-    if len(charts) != 1 or not _DIGEST.match(str(charts[0].get("digest"))):
-        raise SourceError(f"{where} is not a Helm chart (expected one chart layer, found {len(charts)})")
-    return str(charts[0]["digest"])
 
 
 def pulled_digest(output: str) -> str | None:
@@ -228,16 +169,21 @@ class OCISource:
         root = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "helmrelease-oci"
         self.root = root
         self.cache = ArchiveCache(root / "charts", max_cache_bytes, min_age=eviction_min_age)
-        self.lookups: IndexCache[_Pin] = IndexCache(tag_ttl, max_entries=4096, clock=clock)
+        self.lookups: IndexCache[Pin] = IndexCache(tag_ttl, max_entries=4096, clock=clock)
         self.helm = helm if os.sep in helm else (shutil.which(helm) or helm)
-        self.plain_http_hosts = frozenset(h.strip().lower() for h in plain_http_hosts if h.strip())
+        self.registry = RegistryClient(
+            plain_http_hosts=plain_http_hosts,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            session=session,
+            clock=clock,
+        )
+        self.plain_http_hosts = self.registry.plain_http_hosts
         self.timeout, self.connect_timeout, self.clock = timeout, connect_timeout, clock
-        self._session, self._own_session = session, session is None
         self._pull_slots = asyncio.Semaphore(max_concurrent_pulls)
-        self._lookup_flight: SingleFlight[_Pin] = SingleFlight()
+        self._lookup_flight: SingleFlight[Pin] = SingleFlight()
         self._pull_flight: SingleFlight[tuple[Path, ChartMeta]] = SingleFlight()
         self._meta: OrderedDict[str, ChartMeta] = OrderedDict()  # manifest hex -> chart, LRU
-        self._authz: dict[tuple[str, str, str], tuple[str, float]] = {}  # (host, repo, creds) -> header
         self._helm_major: int | None = None
         self.tag_lists = self.manifest_lookups = self.lookup_cache_hits = 0
         self.pulls = self.logins = self.cache_hits = self.shared_pulls = 0
@@ -251,17 +197,14 @@ class OCISource:
     async def close(self) -> None:
         self._lookup_flight.cancel_all()
         self._pull_flight.cancel_all()
-        if self._session is not None and self._own_session:
-            await self._session.close()
-        self._session = None
+        await self.registry.close()
 
     def stats(self) -> dict[str, int]:
         return {**{n: getattr(self, n) for n in _COUNTERS}, "cache_bytes": self.cache.total_bytes}
 
     def plain_http(self, host: str) -> bool:
         """Whether `host` (host[:port]) was declared a plain-HTTP registry."""
-        bare = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0]
-        return host.lower() in self.plain_http_hosts or bare.lower() in self.plain_http_hosts
+        return self.registry.plain_http(host)
 
     # resolve -----------------------------------------------------------------------------------
 
@@ -296,21 +239,21 @@ class OCISource:
             source=spec.url,
         )
 
-    async def _lookup(self, spec: OCIChartSpec, creds: Credentials | None, refresh: bool) -> _Pin:
+    async def _lookup(self, spec: OCIChartSpec, creds: Credentials | None, refresh: bool) -> Pin:
         key = (spec.url, spec.digest or f"v:{spec.version}", creds.fingerprint() if creds else "")
         cached = None if refresh else self.lookups.fresh(key)
         if cached is not None:
             self.lookup_cache_hits += 1
             return cached.index
 
-        async def lookup() -> _Pin:
+        async def lookup() -> Pin:
             pin = await self._do_lookup(spec, creds)
             self.lookups.put(key, CachedIndex(pin, self.clock(), pin.manifest_digest))
             return pin
 
         return await self._lookup_flight.do(key, lookup)
 
-    async def _do_lookup(self, spec: OCIChartSpec, creds: Credentials | None) -> _Pin:
+    async def _do_lookup(self, spec: OCIChartSpec, creds: Credentials | None) -> Pin:
         if spec.digest:
             pin = await self._manifest(spec, spec.digest, creds)
             if pin is None:
@@ -338,149 +281,21 @@ class OCISource:
             )
         return pin
 
-    # registry API ------------------------------------------------------------------------------
+    # registry API (counted here, spoken by `self.registry`) ------------------------------------
 
     async def _tags(self, spec: OCIChartSpec, creds: Credentials | None) -> list[str]:
         self.tag_lists += 1
-        tags: list[str] = []
-        path = f"{spec.repository}/tags/list?n=1000"
-        for _ in range(100):  # pages
-            status, headers, body = await self._get(spec, path, creds, limit=MAX_TAGS_BYTES)
-            if status == 404:
-                raise SourceError(f"chart {spec.url}: repository not found in the registry")
-            try:
-                page = json.loads(body).get("tags") or []
-            except (ValueError, AttributeError):
-                raise SourceError(f"chart {spec.url}: the registry's tag list is not valid JSON") from None
-            tags += [t for t in page if isinstance(t, str)]
-            m = re.search(r"<([^>]+)>", headers.get("Link", ""))
-            if m is None:
-                break
-            link = urlsplit(m.group(1))  # the next page, on this registry only (credentials go with it)
-            path = link.path + (f"?{link.query}" if link.query else "")
-        return tags
+        return await self.registry.tags(spec, creds)
 
-    async def _manifest(self, spec: OCIChartSpec, ref: str, creds: Credentials | None) -> _Pin | None:
+    async def _manifest(self, spec: OCIChartSpec, ref: str, creds: Credentials | None) -> Pin | None:
         """The manifest `ref` (tag or digest) names, checked to be a Helm chart; None when not found."""
         self.manifest_lookups += 1
-        path = f"{spec.repository}/manifests/{ref}"
-        status, headers, body = await self._get(spec, path, creds, accept=_MANIFEST_ACCEPT)
-        if status == 404:
-            return None
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        claimed = headers.get("Docker-Content-Digest", "")
-        if (claimed.startswith("sha256:") and digest != claimed) or (
-            ref.startswith("sha256:") and digest != ref
-        ):
-            raise SourceError(f"chart {spec.url}@{ref}: the manifest does not match its digest")
-        where = f"{spec.url}@{digest}" if ref.startswith("sha256:") else f"{spec.url}:{ref}"
-        return _Pin(ref, digest, chart_layer(body, where))
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout, connect=self.connect_timeout),
-                headers={"User-Agent": "helmrelease-controller"},
-            )
-            self._own_session = True
-        return self._session
-
-    async def _get(
-        self,
-        spec: OCIChartSpec,
-        path: str,
-        creds: Credentials | None,
-        *,
-        accept: str = "",
-        limit: int = MAX_MANIFEST_BYTES,
-    ) -> tuple[int, Any, bytes]:
-        """GET a registry API path (relative to /v2/, or absolute); answers auth challenges once.
-        Returns (status, headers, body) for 200 and 404; SourceError for everything else."""
-        scheme = "http" if self.plain_http(spec.host) else "https"
-        url = urljoin(f"{scheme}://{spec.host}/v2/", path)
-        key = (spec.host, spec.repository, creds.fingerprint() if creds else "")
-        try:
-            for attempt in (1, 2):
-                headers = {"Accept": accept} if accept else {}
-                authz = self._authz.get(key)
-                if authz is not None and authz[1] > self.clock():
-                    headers["Authorization"] = authz[0]
-                async with self._http().get(url, headers=headers) as resp:
-                    if resp.status == 401 and attempt == 1:
-                        challenge = resp.headers.get("WWW-Authenticate", "")
-                        if await self._authorize(spec, creds, challenge, key):
-                            continue
-                    if resp.status not in (200, 404):
-                        raise self._status_error(spec, resp.status, creds)
-                    body = await _read(resp, limit, f"chart {spec.url}: registry answer")
-                    return resp.status, resp.headers, body
-        except SourceError:
-            raise
-        except aiohttp.ClientSSLError as exc:
-            detail = getattr(getattr(exc, "os_error", None), "reason", None)
-            tls = f"TLS handshake failed ({detail})" if detail else "TLS handshake failed"
-            hint = "" if self.plain_http(spec.host) else " (plain HTTP? declare it a plain-HTTP registry)"
-            raise SourceError(f"OCI registry {spec.host} unreachable: {tls}{hint}", transient=True) from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            reason = _network_reason(exc, self.timeout)
-            raise SourceError(f"OCI registry {spec.host} unreachable: {reason}", transient=True) from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _authorize(
-        self, spec: OCIChartSpec, creds: Credentials | None, challenge: str, key: tuple[str, str, str]
-    ) -> bool:
-        """Answer a 401 challenge: Basic with the credentials, or fetch a bearer token. False if we cannot."""
-        scheme, params = parse_challenge(challenge)
-        basic = creds.basic_auth if creds is not None else None
-        basic_header = (
-            "Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode() if basic else ""
-        )
-        if len(self._authz) > 4096:
-            self._authz.clear()
-        if scheme == "basic":
-            if not basic_header:
-                return False
-            self._authz[key] = (basic_header, float("inf"))
-            return True
-        if scheme != "bearer" or not params.get("realm"):
-            return False
-        query = {"scope": params.get("scope") or f"repository:{spec.repository}:pull"}
-        if params.get("service"):
-            query["service"] = params["service"]
-        headers = {"Authorization": basic_header} if basic_header else {}
-        async with self._http().get(params["realm"], params=query, headers=headers) as resp:
-            if resp.status != 200:
-                raise self._status_error(spec, resp.status, creds)
-            try:
-                doc = json.loads(await _read(resp, MAX_MANIFEST_BYTES, "token"))
-                token = str(doc.get("token") or doc.get("access_token") or "")
-                expires = float(doc.get("expires_in") or 60)
-            except (ValueError, AttributeError, TypeError):
-                token, expires = "", 0.0
-        if not token:
-            raise SourceError(f"OCI registry {spec.host}: the token service gave no token")
-        self._authz[key] = (f"Bearer {token}", self.clock() + max(expires - 10, 5))
-        return True
-
-    def _status_error(self, spec: OCIChartSpec, status: int, creds: Credentials | None) -> SourceError:
-        if status in (401, 403):
-            hint = (
-                "check the credentials in spec.chart.oci.secretRef"
-                if creds is not None and creds.basic_auth
-                else "it needs credentials: set spec.chart.oci.secretRef"
-            )
-            return SourceError(
-                f"OCI registry {spec.host} denied access to {spec.repository}: HTTP {status} ({hint})"
-            )
-        transient = status == 429 or status >= 500
-        return SourceError(
-            f"OCI registry {spec.host} answered HTTP {status} for {spec.repository}", transient=transient
-        )
+        return await self.registry.manifest(spec, ref, creds)
 
     # archives ----------------------------------------------------------------------------------
 
     async def _archive(
-        self, spec: OCIChartSpec, pin: _Pin, creds: Credentials | None
+        self, spec: OCIChartSpec, pin: Pin, creds: Credentials | None
     ) -> tuple[Path, ChartMeta]:
         hexd = pin.manifest_digest.removeprefix("sha256:")
         path = self.cache.lookup(hexd)
@@ -501,7 +316,7 @@ class OCISource:
         while len(self._meta) > 64:
             self._meta.popitem(last=False)
 
-    async def _pull(self, spec: OCIChartSpec, pin: _Pin, creds: Credentials | None) -> tuple[Path, ChartMeta]:
+    async def _pull(self, spec: OCIChartSpec, pin: Pin, creds: Credentials | None) -> tuple[Path, ChartMeta]:
         ref = f"{spec.url}@{pin.manifest_digest}"
         plain = ["--plain-http"] if self.plain_http(spec.host) else []
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
@@ -576,28 +391,6 @@ class OCISource:
         return text
 
 
-def docker_config_credentials(data: Mapping[str, bytes | str], host: str) -> Credentials | None:
-    """Credentials for registry `host` from Secret data holding `.dockerconfigjson` (a Secret of type
-    kubernetes.io/dockerconfigjson); None when there is no such key. SourceError when it cannot be used."""
-    raw = data.get(".dockerconfigjson")
-    if raw is None:
-        return None
-    try:
-        auths = json.loads(raw).get("auths") or {}
-        entries = {urlsplit(k if "//" in k else f"//{k}").netloc.lower(): v for k, v in auths.items()}
-        entry = entries.get(host.lower())
-        if not isinstance(entry, dict):
-            raise SourceError(f"secretRef: .dockerconfigjson has no entry for {host}")
-        user, password = entry.get("username"), entry.get("password")
-        if entry.get("auth"):
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-    except (ValueError, AttributeError, TypeError):
-        raise SourceError("secretRef: .dockerconfigjson is not a valid Docker config") from None
-    creds = Credentials(username=user or None, password=password or None)
-    creds.validate()
-    return creds
-
-
 def _verified_meta(path: Path, layer_digest: str) -> ChartMeta | None:
     """A cached archive's chart metadata, if the file still matches the layer digest (else None)."""
     try:
@@ -607,16 +400,6 @@ def _verified_meta(path: Path, layer_digest: str) -> ChartMeta | None:
         return read_chart_archive(data)
     except (OSError, ArchiveError):
         return None
-
-
-async def _read(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
-    chunks, size = [], 0
-    async for chunk in resp.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise SourceError(f"{what} is larger than {limit >> 20} MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _helm_env(home: Path) -> dict[str, str]:

@@ -20,6 +20,9 @@ a download already in flight). `stats()` returns them all.
 
 Credentials are only sent to the repository's own origin (scheme, host, port): a chart URL on another
 host gets neither basic auth nor the client certificate (Helm's default without --pass-credentials).
+
+The index format and version selection (`parse_index`, `RepositoryIndex`) live in `repoindex`, the
+descriptions of transport and HTTP failures in `httperrors`.
 """
 
 from __future__ import annotations
@@ -31,34 +34,26 @@ import copy
 import hashlib
 import logging
 import os
-import re
 import ssl
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
-import yaml
 
-from .archive import ArchiveError, ChartMeta, StringLoader, read_chart_archive, yaml_problem
+from .archive import ArchiveError, ChartMeta, read_chart_archive
 from .base import Credentials, ResolvedChart, SourceError, redact_url, spec_field
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
-from .semver import Range, Version, VersionError
+from .httperrors import TLS_REJECTION_SIGNS, network_reason, status_error
+from .repoindex import IndexEntry, RepositoryIndex, chart_download_url, index_url, parse_index
+from .semver import Range, VersionError
 
-__all__ = [
-    "IndexEntry",
-    "RepositoryChartSpec",
-    "RepositoryIndex",
-    "RepositorySource",
-    "chart_download_url",
-    "index_url",
-    "parse_index",
-]
+__all__ = ["RepositoryChartSpec", "RepositorySource"]
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +62,7 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 MAX_INDEX_BYTES = 128 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
-_SHA256_HEX = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
 _USER_AGENT = "helmrelease-controller"
-# How a TLS server that wants a client certificate we did not send tends to hang up (TLS 1.3 reports
-# it after the handshake, so it surfaces as a reset or a closed connection).
-_TLS_REJECTION_SIGNS = frozenset(
-    {
-        "connection reset by peer",
-        "the server closed the connection",
-        "TLS handshake failed (TLSV13_ALERT_CERTIFICATE_REQUIRED)",
-        "TLS handshake failed (SSLV3_ALERT_HANDSHAKE_FAILURE)",
-    }
-)
 
 
 # --- spec ------------------------------------------------------------------------------------------
@@ -107,204 +91,10 @@ class RepositoryChartSpec:
         return cls(str(url).strip().rstrip("/"), str(name).strip(), str(version).strip() or "*")
 
 
-def index_url(repo_url: str) -> str:
-    return repo_url.rstrip("/") + "/index.yaml"
-
-
-def chart_download_url(repo_url: str, ref: str) -> str:
-    """An index entry URL made absolute: relative ones are relative to the repository URL (a directory)."""
-    return urljoin(repo_url.rstrip("/") + "/", ref.strip())
-
-
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), parts.port or default
-
-
-# --- index -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """One chart version listed in an index."""
-
-    name: str
-    version: str
-    urls: tuple[str, ...] = ()
-    digest: str = ""  # lowercase sha256 hex of the archive; "" when the index gives none (or not sha256)
-    app_version: str = ""
-
-
-class RepositoryIndex:
-    """A parsed index.yaml: chart name -> versions. Sorting is done once per chart, on first use."""
-
-    def __init__(self, entries: Mapping[str, Sequence[IndexEntry]]) -> None:
-        self.entries: dict[str, tuple[IndexEntry, ...]] = {name: tuple(es) for name, es in entries.items()}
-        self._sorted: dict[str, list[tuple[Version, IndexEntry]]] = {}
-
-    def names(self) -> list[str]:
-        return sorted(self.entries)
-
-    def versions(self, name: str) -> list[tuple[Version, IndexEntry]]:
-        """Entries of `name` with a valid semantic version, newest first (Helm skips invalid ones too)."""
-        cached = self._sorted.get(name)
-        if cached is None:
-            parsed = []
-            for entry in self.entries.get(name, ()):
-                v = Version.try_parse(entry.version)
-                if v is not None:
-                    parsed.append((v, entry))
-            parsed.sort(key=lambda p: p[0], reverse=True)  # stable: first listed wins among equals
-            cached = self._sorted[name] = parsed
-        return cached
-
-    def select(self, name: str, version: str | Range = "*", *, where: str = "index.yaml") -> IndexEntry:
-        """The entry Helm would pick for `name` and `version` (exact or range); SourceError if none."""
-        entries = self.entries.get(name)
-        if not entries:
-            names = self.names()
-            if not names:
-                hint = "the index lists no charts"
-            else:
-                more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-                hint = "it has " + ", ".join(names[:5]) + more
-            raise SourceError(f"chart {name} not found in {where} ({hint})")
-        try:
-            rng = version if isinstance(version, Range) else Range.parse(version)
-        except VersionError:
-            raise SourceError(f"chart {name}: invalid version or range {str(version)!r}") from None
-        if rng.text:
-            for entry in entries:  # Helm's exact-match shortcut (also for non-semver version strings)
-                if entry.version == rng.text:
-                    return entry
-        ordered = self.versions(name)
-        for v, entry in ordered:
-            if rng.allows(v):
-                return entry
-        stable = [e for v, e in ordered if not v.prerelease]
-        if stable:
-            hint = f"newest: {stable[0].version}"
-        elif ordered:
-            hint = f"only pre-releases, newest: {ordered[0][1].version}"
-        else:
-            hint = "no valid semantic versions listed"
-        raise SourceError(f"chart {name} version {rng} not found in {where} ({hint})")
-
-
-def parse_index(data: bytes | str, where: str = "index.yaml") -> RepositoryIndex:
-    """Parse index.yaml (or its JSON form); SourceError when it is not a Helm repository index.
-
-    Entries without a version are skipped, as Helm skips invalid entries. Blocking for large indexes:
-    run it in a thread.
-    """
-    try:
-        doc = yaml.load(data, Loader=StringLoader)
-    except yaml.YAMLError as exc:
-        raise SourceError(f"{where} is not valid YAML: {yaml_problem(exc)}") from None
-    if not isinstance(doc, dict):
-        kind = "empty" if doc is None or doc == "" else f"a {type(doc).__name__}, not a map"
-        raise SourceError(f"{where} is not a Helm repository index ({kind})")
-    if not doc.get("apiVersion"):
-        raise SourceError(f"{where} is not a Helm repository index (no apiVersion)")
-    raw_entries = doc.get("entries") or {}
-    if not isinstance(raw_entries, dict):
-        raise SourceError(f"{where} is not a Helm repository index (entries is not a map)")
-    entries: dict[str, list[IndexEntry]] = {}
-    for name, versions in raw_entries.items():
-        if not isinstance(versions, list):
-            continue
-        out = entries.setdefault(str(name), [])
-        for item in versions:
-            if not isinstance(item, dict) or not isinstance(item.get("version"), str) or not item["version"]:
-                continue
-            urls = item.get("urls")
-            url_list = (
-                tuple(u for u in urls if isinstance(u, str) and u.strip()) if isinstance(urls, list) else ()
-            )
-            m = _SHA256_HEX.match(str(item.get("digest") or "").strip())
-            app_version = item.get("appVersion")
-            out.append(
-                IndexEntry(
-                    name=str(item.get("name") or name),
-                    version=item["version"],
-                    urls=url_list,
-                    digest=m.group(1).lower() if m else "",
-                    app_version=app_version if isinstance(app_version, str) else "",
-                )
-            )
-    return RepositoryIndex(entries)
-
-
-# --- errors ----------------------------------------------------------------------------------------
-
-
-def _network_reason(exc: BaseException, timeout: float) -> str:
-    """A short, credential-free description of a transport failure."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        err = exc.certificate_error
-        detail = getattr(err, "verify_message", None) or getattr(err, "reason", None) or "untrusted"
-        return f"TLS certificate verification failed ({detail})"
-    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
-    if dns_error is not None and isinstance(exc, dns_error):
-        return "cannot resolve host name"
-    if isinstance(exc, TimeoutError):  # includes aiohttp's ServerTimeoutError and asyncio.TimeoutError
-        return f"timed out after {timeout:g}s"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "the transfer was interrupted"
-    os_error: BaseException | None = getattr(exc, "os_error", None) or (
-        exc if isinstance(exc, OSError) else None
-    )
-    tls_reason = _tls_reason(exc)
-    if tls_reason is not None:
-        return f"TLS handshake failed ({tls_reason})" if tls_reason else "TLS handshake failed"
-    if isinstance(os_error, OSError) and os_error.errno:
-        return os.strerror(os_error.errno).lower()
-    if isinstance(exc, aiohttp.InvalidURL):
-        return "invalid URL"
-    return type(exc).__name__
-
-
-_SSL_REASON = re.compile(r"\[SSL: ([A-Z0-9_]+)\]")
-
-
-def _tls_reason(exc: BaseException) -> str | None:
-    """The OpenSSL reason code when `exc` is (or wraps, or re-raises as an OSError) a TLS failure, else None.
-
-    aiohttp sometimes turns an ssl.SSLError into a ClientOSError with the SSL error code as errno (1, which
-    os.strerror would misreport as "operation not permitted"), keeping only the text.
-    """
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            break
-        if isinstance(seen, ssl.SSLError):
-            return getattr(seen, "reason", None) or ""
-        m = _SSL_REASON.search(str(seen))
-        if m is not None:
-            return m.group(1)
-        seen = getattr(seen, "os_error", None) or seen.__cause__ or seen.__context__
-    return None
-
-
-def _status_error(
-    status: int, reason: str | None, *, what: str, where: str, creds: Credentials | None
-) -> SourceError:
-    line = f"HTTP {status}" + (f" {reason[:60]}" if reason else "")
-    if status in (401, 403):
-        if creds is not None and (creds.basic_auth or creds.cert):
-            hint = "check the credentials in spec.chart.repository.secretRef"
-        else:
-            hint = "it needs credentials: set spec.chart.repository.secretRef"
-        return SourceError(f"chart repository {where} denied access to {what}: {line} ({hint})")
-    if status == 404:
-        hint = "; is this a Helm chart repository URL?" if what == "index.yaml" else ""
-        return SourceError(f"chart repository {where}: {what} not found ({line}){hint}")
-    if status == 429 or status >= 500:
-        return SourceError(f"chart repository {where} failed to serve {what}: {line}", transient=True)
-    return SourceError(f"chart repository {where} answered {line} for {what}")
 
 
 # --- the source ------------------------------------------------------------------------------------
@@ -644,7 +434,7 @@ class RepositorySource:
                 if resp.status == 304:
                     return _Fetched(304, b"")
                 if resp.status != 200:
-                    raise _status_error(resp.status, resp.reason, what=what, where=where, creds=creds)
+                    raise status_error(resp.status, resp.reason, what=what, where=where, creds=creds)
                 length = resp.content_length
                 if length is not None and length > limit:
                     raise SourceError(f"chart repository {where}: {what} is larger than {limit >> 20} MiB")
@@ -663,9 +453,9 @@ class RepositorySource:
         except SourceError:
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            reason = _network_reason(exc, self.timeout)
+            reason = network_reason(exc, self.timeout)
             no_client_cert = creds is None or creds.cert is None
-            if urlsplit(url).scheme == "https" and no_client_cert and reason in _TLS_REJECTION_SIGNS:
+            if urlsplit(url).scheme == "https" and no_client_cert and reason in TLS_REJECTION_SIGNS:
                 reason += " (does the server require a client certificate? set tls.crt and tls.key)"
             if same_origin:
                 raise SourceError(f"chart repository {where} unreachable: {reason}", transient=True) from None

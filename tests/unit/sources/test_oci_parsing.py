@@ -9,15 +9,8 @@ import pytest
 
 from helmrelease_controller.api.models import ChartRef, OCIChartSource
 from helmrelease_controller.sources import SourceError
-from helmrelease_controller.sources.oci import (
-    OCIChartSpec,
-    OCISource,
-    chart_layer,
-    docker_config_credentials,
-    parse_challenge,
-    pulled_digest,
-    tag_hint,
-)
+from helmrelease_controller.sources.oci import OCIChartSpec, OCISource, pulled_digest, tag_hint
+from helmrelease_controller.sources.ociregistry import chart_layer, docker_config_credentials, parse_challenge
 
 DIGEST = "sha256:" + "ab" * 32
 LAYER = "sha256:" + "cd" * 32

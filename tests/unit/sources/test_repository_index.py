@@ -15,13 +15,9 @@ import pytest
 from helmrelease_controller.sources.archive import ArchiveError, read_chart_archive
 from helmrelease_controller.sources.base import Credentials, SourceError, redact_url, spec_field
 from helmrelease_controller.sources.cache import ArchiveCache, IndexCache, SingleFlight
-from helmrelease_controller.sources.repository import (
-    RepositoryChartSpec,
-    _network_reason,
-    chart_download_url,
-    index_url,
-    parse_index,
-)
+from helmrelease_controller.sources.httperrors import network_reason
+from helmrelease_controller.sources.repoindex import chart_download_url, index_url, parse_index
+from helmrelease_controller.sources.repository import RepositoryChartSpec
 
 INDEX = b"""
 apiVersion: v1
@@ -393,4 +389,4 @@ async def test_single_flight_shares_and_survives_cancelled_callers() -> None:
     ],
 )
 def test_network_reasons(exc: BaseException, reason: str) -> None:
-    assert _network_reason(exc, 30) == reason
+    assert network_reason(exc, 30) == reason
