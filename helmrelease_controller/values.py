@@ -1,4 +1,4 @@
-"""Values composition, digests and redaction for HelmRelease values (pure: no I/O).
+"""Values composition and digests for HelmRelease values (pure: no I/O).
 
 Composition follows Flux helm-controller and Helm itself::
 
@@ -23,8 +23,11 @@ Two different merges are involved, exactly as in Helm and Flux:
 What goes to helm is only the user part (:func:`user_values`, passed with
 ``--values``): helm merges the chart defaults itself. Digests
 (:func:`digest`, :func:`config_digest`) are what goes into status; values never
-do. :func:`redact` and :func:`secret_strings` keep values out of Helm's stderr
-before it reaches logs, events, status or notifications.
+do.
+
+This module owns the merges, ``targetPath`` (:func:`set_path`, Flux's ``ReplacePathValue``, on top
+of the strvals port in ``strvals.py``) and the digests. Redaction of secret strings
+(``redact``, ``secret_strings``) lives in ``redact.py``.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .strvals import StrvalsError, parse_into, typed_value
 
 __all__ = [
     "DEFAULT_HELM_MAJOR",
@@ -45,19 +49,12 @@ __all__ = [
     "config_digest",
     "digest",
     "merge_values",
-    "redact",
-    "secret_strings",
     "set_path",
     "user_values",
 ]
 
 #: The Helm major version whose coalescing :func:`merge_values` models by default (``.bin/helm`` is v4).
 DEFAULT_HELM_MAJOR = 4
-
-#: Secrets shorter than this are not redacted (they would mangle every message).
-MIN_SECRET_LENGTH = 4
-
-_REDACTED = "***"
 
 
 class ValuesError(ValueError):
@@ -237,285 +234,7 @@ def compose_values(
 
 
 # --------------------------------------------------------------------------------------------------
-# targetPath: a port of Helm's strvals parser (pkg/strvals/parser.go), non-JSON flavour
-
-#: Helm's limits (strvals.MaxIndex, strvals.MaxNestedNameLevel).
-_MAX_INDEX = 65536
-_MAX_NESTED_NAME_LEVEL = 30
-_INT_RE = re.compile(r"[+-]?[0-9]+\Z")
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
-class _Eof(Exception):
-    """io.EOF: the end of the input (not an error at the top level)."""
-
-
-class _ParseError(Exception):
-    """Any other strvals error."""
-
-
-_EOF = _Eof()
-
-
-def _fold_equal(text: str, word: str) -> bool:
-    """Go's strings.EqualFold for the ASCII words true/false/null (simple, one-to-one case folding)."""
-    if len(text) != len(word):
-        return False
-    for char, expected in zip(text, word, strict=True):
-        folded = char.casefold()
-        if char != expected and (len(folded) != 1 or folded != expected):
-            return False
-    return True
-
-
-def _typed(text: str, as_string: bool) -> Any:
-    """strvals.typedVal: true/false/null (any case), int64 without a leading zero, else the string."""
-    if as_string:
-        return text
-    if _fold_equal(text, "true"):
-        return True
-    if _fold_equal(text, "false"):
-        return False
-    if _fold_equal(text, "null"):
-        return None
-    if text == "0":
-        return 0
-    if text and text[0] != "0" and _INT_RE.match(text):
-        number = int(text)
-        if _INT64_MIN <= number <= _INT64_MAX:
-            return number
-    return text
-
-
-def _go_type(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    return "map"
-
-
-class _StrvalsParser:
-    """strvals' ``parser``: ``name1=value1,name2=value2``, with ``a.b``, ``a[0]``, ``{x,y}``, ``\\`` escapes.
-
-    Errors carry no fragment of the input: the value may be a secret.
-    """
-
-    def __init__(self, text: str, data: dict[str, Any], reader: Callable[[str], Any]) -> None:
-        self._text = text
-        self._pos = 0
-        self._data = data
-        self._reader = reader
-
-    def parse(self) -> None:
-        while True:
-            err = self._key(self._data, 0)
-            if err is None:
-                continue
-            if err is _EOF:
-                return
-            raise err
-
-    # scanner ---------------------------------------------------------------------------------
-    def _read(self) -> str | None:
-        if self._pos >= len(self._text):
-            return None
-        char = self._text[self._pos]
-        self._pos += 1
-        return char
-
-    def _unread(self) -> None:
-        self._pos -= 1
-
-    def _runes_until(self, stop: str) -> tuple[str, str | None]:
-        """Read up to a stop character (returned as ``last``; ``None`` at EOF); ``\\x`` reads ``x``."""
-        out: list[str] = []
-        while True:
-            char = self._read()
-            if char is None:
-                return "".join(out), None
-            if char in stop:
-                return "".join(out), char
-            if char == "\\":
-                escaped = self._read()
-                if escaped is None:
-                    return "".join(out), None
-                out.append(escaped)
-            else:
-                out.append(char)
-
-    # grammar ---------------------------------------------------------------------------------
-    def _key(self, data: dict[str, Any], level: int) -> Exception | None:
-        try:
-            return self._key_inner(data, level)
-        except _Panic as panic:  # Go recovers type-assertion panics in key() into an error
-            return _ParseError(f"unable to parse key: {panic}")
-
-    def _key_inner(self, data: dict[str, Any], level: int) -> Exception | None:
-        key, last = self._runes_until("=[,.")
-        if last is None:
-            return _EOF if not key else _ParseError("a key has no value")
-        if last == "[":
-            index, err = self._key_index()
-            if err is not None:
-                return _ParseError(f"error parsing index: {err}")
-            items: list[Any] = []
-            if key in data:
-                items = _as_list(data[key])
-            items, err = self._list_item(items, index, level)
-            _set(data, key, items)
-            return err
-        if last == "=":
-            value_list, err = self._val_list()
-            if err is None:
-                _set(data, key, value_list)
-                return None
-            if err is _EOF:
-                _set(data, key, "")
-                return _EOF
-            if isinstance(err, _NotList):
-                text, err = self._val()
-                if err is not None and err is not _EOF:
-                    return err
-                _set(data, key, self._reader(text))
-                return None
-            return err
-        if last == ",":
-            _set(data, key, "")
-            return _ParseError("a key has no value (cannot end with ,)")
-        # last == "."
-        level += 1
-        if level > _MAX_NESTED_NAME_LEVEL:
-            return _ParseError(
-                f"value name nested level is greater than maximum supported nested level of "
-                f"{_MAX_NESTED_NAME_LEVEL}"
-            )
-        inner: dict[str, Any] = {}
-        if key in data:
-            inner = _as_map(data[key])
-        err = self._key(inner, level)
-        if err is None and not inner:
-            return _ParseError("a key map has no value")
-        if inner:
-            _set(data, key, inner)
-        return err
-
-    def _key_index(self) -> tuple[int, Exception | None]:
-        text, last = self._runes_until("]")
-        if last is None:
-            return 0, _ParseError("unterminated list index")
-        if not _INT_RE.match(text) or not _INT64_MIN <= int(text) <= _INT64_MAX:
-            return 0, _ParseError("invalid list index")
-        return int(text), None
-
-    def _list_item(self, items: list[Any], index: int, level: int) -> tuple[list[Any], Exception | None]:
-        if index < 0:
-            return items, _ParseError("negative index not allowed")
-        rest, last = self._runes_until("[.=")
-        if rest:
-            return items, _ParseError("unexpected data at end of array index")
-        if last is None:
-            return items, _EOF
-        if last == "=":
-            value_list, err = self._val_list()
-            if err is None:
-                return _set_index(items, index, value_list)
-            if err is _EOF:
-                return _set_index(items, index, "")
-            if isinstance(err, _NotList):
-                text, err = self._val()
-                if err is not None and err is not _EOF:
-                    return items, err
-                return _set_index(items, index, self._reader(text))
-            return items, err
-        if last == "[":
-            next_index, err = self._key_index()
-            if err is not None:
-                return items, _ParseError(f"error parsing index: {err}")
-            current: list[Any] = []
-            if len(items) > index and items[index] is not None:
-                current = _as_list(items[index])
-            nested, err = self._list_item(current, next_index, level)
-            if err is not None:
-                return items, err
-            return _set_index(items, index, nested)
-        # last == "."
-        inner: dict[str, Any] = {}
-        if len(items) > index:
-            if isinstance(items[index], dict):
-                inner = items[index]
-            else:  # indices out of order: start an empty map
-                items[index] = inner
-        err = self._key(inner, level)
-        if err is not None:
-            return items, err
-        return _set_index(items, index, inner)
-
-    def _val(self) -> tuple[str, Exception | None]:
-        text, last = self._runes_until(",")
-        return text, (_EOF if last is None else None)
-
-    def _val_list(self) -> tuple[list[Any], Exception | None]:
-        char = self._read()
-        if char is None:
-            return [], _EOF
-        if char != "{":
-            self._unread()
-            return [], _NotList()
-        out: list[Any] = []
-        while True:
-            text, last = self._runes_until(",}")
-            if last is None:
-                return out, _ParseError("list must terminate with '}'")
-            if last == "}":
-                follow = self._read()
-                if follow is not None and follow != ",":
-                    self._unread()
-                out.append(self._reader(text))
-                return out, None
-            out.append(self._reader(text))
-
-
-class _NotList(Exception):
-    """strvals.ErrNotList: the value does not start with ``{``."""
-
-
-class _Panic(Exception):
-    """A Go type-assertion panic inside strvals (recovered into an error by ``key()``)."""
-
-
-def _as_map(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Panic(f"cannot descend into a {_go_type(value)} value as a map")
-    return value
-
-
-def _as_list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise _Panic(f"cannot index a {_go_type(value)} value as a list")
-    return value
-
-
-def _set(data: dict[str, Any], key: str, value: Any) -> None:
-    if key:  # strvals ignores an empty key
-        data[key] = value
-
-
-def _set_index(items: list[Any], index: int, value: Any) -> tuple[list[Any], Exception | None]:
-    if index < 0:
-        return items, _ParseError("negative index not allowed")
-    if index > _MAX_INDEX:
-        return items, _ParseError(f"index is greater than maximum supported index of {_MAX_INDEX}")
-    if len(items) <= index:
-        items = items + [None] * (index + 1 - len(items))
-    items[index] = value
-    return items, None
+# targetPath: Flux's ReplacePathValue over the strvals port (strvals.py)
 
 
 def set_path(values: Mapping[str, Any], dotted_path: str, value: Any) -> dict[str, Any]:
@@ -563,7 +282,7 @@ def set_path(values: Mapping[str, Any], dotted_path: str, value: Any) -> dict[st
         text = f"{dotted_path}={value}"
 
         def reader(runes: str) -> Any:
-            return _typed(runes, as_string)
+            return typed_value(runes, as_string)
     else:
         text = f"{dotted_path}=x"
         raw = _copy(value)
@@ -572,8 +291,8 @@ def set_path(values: Mapping[str, Any], dotted_path: str, value: Any) -> dict[st
             return raw
 
     try:
-        _StrvalsParser(text, result, reader).parse()
-    except _ParseError as err:
+        parse_into(text, result, reader)
+    except StrvalsError as err:
         raise ValuesError(f"cannot set targetPath {dotted_path!r}: {err}") from None
     return result
 
@@ -607,83 +326,3 @@ def config_digest(chart_digest: str, values: Mapping[str, Any]) -> str:
     chart's own defaults. Same chart and same values give the same digest, whatever the key order.
     """
     return digest({"chart": chart_digest, "values": values})
-
-
-# --------------------------------------------------------------------------------------------------
-# Redaction
-
-
-def _variants(secret: str) -> set[str]:
-    """A secret as it may appear in a message: raw, stripped, and JSON/Go-quoted escaped forms."""
-    out = {secret, secret.strip()}
-    for item in list(out):
-        out.add(json.dumps(item, ensure_ascii=False)[1:-1])
-        out.add(json.dumps(item)[1:-1])
-    return out
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each secret (at least 4 characters long) in ``text`` with ``***``.
-
-    Overlapping or adjacent occurrences (of one or several secrets) collapse into a single ``***``,
-    so no part of a secret survives. Besides the raw string, its whitespace-stripped form and its
-    JSON/Go-escaped form (quotes, backslashes, newlines as ``\\"``, ``\\\\``, ``\\n``) are redacted too.
-    """
-    needles = {v for secret in secrets if secret for v in _variants(secret) if len(v) >= MIN_SECRET_LENGTH}
-    if not needles or not text:
-        return text
-    covered = bytearray(len(text))
-    found = False
-    for needle in needles:
-        start = text.find(needle)
-        while start != -1:
-            found = True
-            covered[start : start + len(needle)] = b"\x01" * len(needle)
-            start = text.find(needle, start + 1)
-    if not found:
-        return text
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if covered[i]:
-            out.append(_REDACTED)
-            while i < len(text) and covered[i]:
-                i += 1
-        else:
-            j = i
-            while j < len(text) and not covered[j]:
-                j += 1
-            out.append(text[i:j])
-            i = j
-    return "".join(out)
-
-
-def secret_strings(values: Any) -> set[str]:
-    """Every scalar leaf of ``values`` rendered as a string, for :func:`redact`.
-
-    Strings as is; ints as decimal; floats as Python renders them, plus the integral form
-    (``5.0`` also gives ``"5"``, as Go prints it). Booleans and ``null`` are left out: they carry
-    no secret and redacting ``true``/``null`` would mangle every message. Keys are not included.
-    Lists and maps are walked recursively. :func:`redact` ignores strings shorter than 4.
-    """
-    out: set[str] = set()
-    stack = [values]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
-            stack.extend(item)
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, str):
-            out.add(item)
-        elif isinstance(item, int):
-            out.add(str(item))
-        elif isinstance(item, float):
-            out.add(repr(item))
-            if item.is_integer():
-                out.add(str(int(item)))
-        else:
-            out.add(str(item))
-    return out

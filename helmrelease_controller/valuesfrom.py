@@ -18,6 +18,7 @@ import yaml
 from . import values as valuesmod
 from .kube.client import CONFIGMAPS, SECRETS, KubeClient
 from .kube.client import NotFound as KubeNotFound
+from .redact import secret_strings
 
 ValuesError = valuesmod.ValuesError  # one line, never the value itself
 
@@ -66,7 +67,7 @@ async def resolve_values(
         if not isinstance(parsed, dict):
             raise ValuesError(f"valuesFrom: key {ref.values_key!r} of {where} is not a YAML map")
         if ref.kind == "Secret":
-            secrets |= valuesmod.secret_strings(parsed)
+            secrets |= secret_strings(parsed)
         sources.append(parsed)
     try:
         return valuesmod.user_values(sources, dict(hr.spec.values or {})), secrets

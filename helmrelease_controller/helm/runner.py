@@ -21,7 +21,7 @@ from typing import Any
 
 from pyhelm3 import Command
 
-from ..values import redact
+from ..redact import redact
 
 
 class HelmError(Exception):

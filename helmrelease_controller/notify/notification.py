@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..values import redact
+from ..redact import redact
 
 #: Outcomes a notification reports.
 FAILED, STALLED, RECOVERED = "failed", "stalled", "recovered"

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helmrelease_controller.redact import redact, secret_strings
 from helmrelease_controller.values import (
     PathValue,
     ValuesError,
@@ -22,8 +23,6 @@ from helmrelease_controller.values import (
     config_digest,
     digest,
     merge_values,
-    redact,
-    secret_strings,
     set_path,
     user_values,
 )
