@@ -149,14 +149,18 @@ class Registry:
 
     def __init__(self, builtins: Iterable[ResourceType] = BUILTINS) -> None:
         self._by_path: dict[tuple[str, str, str], ResourceType] = {}
+        # Bumped on every change (ResourceType is frozen), so derived documents can be cached.
+        self.generation = 0
         for rt in builtins:
             self.add(rt)
 
     def add(self, rt: ResourceType) -> None:
         self._by_path[(rt.group, rt.version, rt.plural)] = rt
+        self.generation += 1
 
     def remove_crd(self, crd_name: str) -> list[ResourceType]:
         gone = [rt for rt in self._by_path.values() if rt.crd_name == crd_name]
+        self.generation += 1
         for rt in gone:
             del self._by_path[(rt.group, rt.version, rt.plural)]
         return gone

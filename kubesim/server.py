@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -64,7 +65,8 @@ def _decode_continue(token: str) -> tuple[int, list[str]]:
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(data, separators=(",", ":")), status=status, content_type=JSON)
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return web.Response(body=body, status=status, content_type=JSON)
 
 
 def _err(e: ApiError) -> web.Response:
@@ -78,6 +80,7 @@ class Server:
     ) -> None:
         self.registry, self.store, self.hub, self.faults, self.log = registry, store, hub, faults, log
         self.admin: Any = None  # set by KubeSim: handles /kubesim/ admin calls
+        self._doc_cache: dict[tuple[tuple[str, ...], int], tuple[bytes, str]] = {}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -193,6 +196,20 @@ class Server:
         return resp
 
     def _non_resource(self, parts: list[str], request: web.Request) -> web.Response:
+        # Discovery and OpenAPI documents change only with the registry (CRDs): every helm process
+        # asks for them, so they are built and serialized once per registry generation.
+        key = (tuple(parts), self.registry.generation)
+        cached = self._doc_cache.get(key)
+        if cached is None:
+            resp = self._non_resource_uncached(parts, request)
+            if resp.status != 200 or not isinstance(resp.body, bytes):
+                return resp
+            if len(self._doc_cache) > 256:
+                self._doc_cache.clear()
+            cached = self._doc_cache[key] = (resp.body, resp.content_type)
+        return web.Response(body=cached[0], content_type=cached[1])
+
+    def _non_resource_uncached(self, parts: list[str], request: web.Request) -> web.Response:
         reg = self.registry
         if not parts:
             return _json({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version", "/healthz"]})
@@ -239,6 +256,11 @@ class Server:
                 raise ApiError(415, "UnsupportedMediaType", f"cannot decode protobuf body: {e}") from e
         try:
             if ctype.endswith("yaml"):
+                # Apply bodies are YAML by type and most often JSON by content (helm sends JSON),
+                # which json parses far faster than PyYAML; anything else is YAML proper.
+                if raw.lstrip().startswith(b"{"):
+                    with contextlib.suppress(ValueError):
+                        return json.loads(raw)
                 return yaml.safe_load(raw)
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as e:

@@ -652,3 +652,26 @@ def test_events_are_listed_and_described(kubectl: Any, kube: Any) -> None:
     events = described[described.index("Events:") :]
     assert "UpgradeFailed" in events and "timed out waiting for Deployment/web" in events
     assert "helmrelease-controller" in events
+
+
+def test_discovery_and_openapi_follow_crds_coming_and_going(kubectl: Any, kubesim: Any) -> None:
+    # kubesim serves these documents from a cache per registry generation: it must not go stale.
+    assert "widgets" not in kubectl("api-resources", "--api-group=example.com")
+    install_widget_crd(kubectl)
+    assert "widgets" in kubectl("api-resources", "--api-group=example.com")
+    explained = kubectl("explain", "widget")  # OpenAPI v3, fetched afresh by each kubectl
+    assert "KIND:       Widget" in explained
+    kubectl("delete", "crd", "widgets.example.com", "--wait=true", "--timeout=10s")
+    assert "widgets" not in kubectl("api-resources", "--api-group=example.com")
+    gone = kubectl.run("explain", "widget", check=False)
+    assert gone.returncode != 0
+
+
+def test_apply_body_in_yaml_proper_and_in_json(kubectl: Any, kube: Any) -> None:
+    # Server-side apply bodies are sent as application/apply-patch+yaml; kubesim reads JSON content
+    # with json and anything else (flow or block YAML) with PyYAML.
+    apply(kubectl, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flow}\ndata: {k: v}\n", "--server-side")
+    assert kube.get("configmap", "flow")["data"] == {"k": "v"}
+    body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"json"},"data":{"k":"w"}}'
+    apply(kubectl, body, "--server-side")
+    assert kube.get("configmap", "json")["data"] == {"k": "w"}
