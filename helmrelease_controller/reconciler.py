@@ -332,12 +332,20 @@ class Reconciler:
             status = st.set_condition(
                 status, st.READY, None, "Progressing", f"{d.action.value}: {d.reason}", gen, time.time()
             )
-            # The "Progressing" status goes out while helm starts, not before it.
+            # The "Progressing" status goes out while helm starts, not before it. If that write
+            # fails, the action's outcome must still be recorded: the next write carries both.
             progress = asyncio.ensure_future(self.write_status(obj, dict(status)))
             try:
                 result_of_action = await self._act(d, facts, target, hr, obj)
             finally:
-                obj = await progress
+                try:
+                    obj = await progress
+                except (KubeApiError, OSError, TimeoutError) as e:
+                    log.warning(
+                        "status write failed while helm ran: %s",
+                        st.one_line(str(e), 200),
+                        extra={"key": f"{ns}/{name}"},
+                    )
             before, release = release, None  # look again at the next step
             if (
                 not result_of_action.ok

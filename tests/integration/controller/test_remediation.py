@@ -98,3 +98,24 @@ def test_force_at_retries_past_exhausted_retries(
         "--force-replace" in controller.helm_calls("upgrade")[-1]
         or "--force" in controller.helm_calls("upgrade")[-1]
     )
+
+
+def test_a_failed_progressing_write_does_not_lose_the_failed_upgrade(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    # The Progressing status is written while helm runs. When that write fails, the upgrade's
+    # failure must still be counted: with retries 0 there is exactly one upgrade, then the rollback.
+    spec = {"upgrade": {"remediation": {"retries": 0, "remediateLastFailure": True}}, "timeout": "2s"}
+    cluster.apply(helmrelease("web", repo.url, values={"message": "good"}, **spec))
+    cluster.wait_ready("web")
+    upgrades = len(controller.helm_calls("upgrade"))
+    fault = cluster.sim.add_fault(
+        verb="patch", resource="helmreleases.helmrelease.dev", subresource="status", status=500, times=1
+    )
+    cluster.apply(helmrelease("web", repo.url, values={"message": "bad", "neverReady": True}, **spec))
+    cluster.wait_condition("web", "Stalled", "True", "RetriesExhausted", timeout=60)
+    assert fault.hits == 1
+    assert len(controller.helm_calls("upgrade")) == upgrades + 1, controller.helm_calls("upgrade")
+    assert len(controller.helm_calls("rollback")) == 1
+    assert cluster.status("web")["upgradeFailures"] == 1
+    assert "status write failed while helm ran" in controller.logs()
