@@ -39,6 +39,7 @@ from .reconcile import dependencies, outcome
 from .reconcile import status as st
 from .reconcile.backoff import Backoff
 from .reconcile.decide import Action, Decision, Facts, decide, effective, installs
+from .reconcile.facts import facts_for
 from .sources.base import SourceError
 from .valuesfrom import ValuesError, resolve_values
 
@@ -300,7 +301,7 @@ class Reconciler:
             # spec changed (generation), as DESIGN.md says.
             new_generation = int(status.get("lastAttemptedGeneration") or gen) != gen
             facts = effective(
-                self._facts(hr, status, release, digest, time.time(), force), reset or new_generation
+                facts_for(hr, status, release, digest, time.time(), force), reset or new_generation
             )
             reset = False
             if facts.upgrade_failures != int(
@@ -416,40 +417,6 @@ class Reconciler:
         chart_files = await read_values_files(chart, list(getattr(source_spec, "values_files", []) or []))
         user_values, secret_strings = await resolve_values(self.client, hr, chart_files)
         return chart, user_values, secret_strings
-
-    def _facts(
-        self,
-        hr: HelmRelease,
-        status: st.Status,
-        release: ReleaseObservation,
-        digest: str,
-        now: float,
-        force: bool,
-    ) -> Facts:
-        spec = hr.spec
-        up = spec.upgrade.remediation
-        remediate_last = up.remediate_last_failure
-        return Facts(
-            owner=f"{hr.namespace}/{hr.name}",
-            desired_digest=digest,
-            release=release,
-            now=now,
-            install_retries=spec.install.remediation.retries,
-            upgrade_retries=up.retries,
-            strategy=up.strategy,
-            remediate_last_failure=(up.retries > 0 or up.retries == -1)
-            if remediate_last is None
-            else remediate_last,
-            keep_failed_release=spec.keep_failed_release,
-            test_enabled=spec.test.enable,
-            force_requested=force,
-            last_attempted_digest=status.get("lastAttemptedConfigDigest") or "",
-            install_failures=int(status.get("installFailures") or 0),
-            upgrade_failures=int(status.get("upgradeFailures") or 0),
-            next_retry_at=st.parse_rfc3339(status.get("nextRetryAt")),
-            tested_revision=int(status.get("lastTestedRevision") or 0),
-            remediated_digest=status.get("remediatedConfigDigest") or "",
-        )
 
     async def _act(
         self, d: Decision, f: Facts, t: ReleaseTarget, hr: HelmRelease, obj: dict[str, Any]

@@ -1,0 +1,67 @@
+"""facts_for: the spec and status a user wrote, as the decision table sees them (a table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from helmrelease_controller.api.models import HelmRelease
+from helmrelease_controller.helm.storage import ReleaseObservation
+from helmrelease_controller.reconcile.facts import facts_for
+
+
+def hr(**spec: Any) -> HelmRelease:
+    return HelmRelease.from_obj(
+        {
+            "apiVersion": "helmrelease.dev/v1",
+            "kind": "HelmRelease",
+            "metadata": {"name": "web", "namespace": "team-a"},
+            "spec": {"chart": {"repository": {"url": "https://charts.example", "name": "web"}}, **spec},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("remediation", "expected"),
+    [
+        ({}, False),  # no retries configured: the failure stays for the user to see
+        ({"retries": 3}, True),  # Flux's default once retries are configured
+        ({"retries": -1}, True),  # unlimited retries
+        ({"retries": 3, "remediateLastFailure": False}, False),  # said explicitly
+        ({"retries": 0, "remediateLastFailure": True}, True),
+    ],
+)
+def test_remediate_last_failure_default(remediation: dict[str, Any], expected: bool) -> None:
+    f = facts_for(hr(upgrade={"remediation": remediation}), {}, ReleaseObservation(()), "d", 0.0, False)
+    assert f.remediate_last_failure is expected
+
+
+def test_status_memory_and_spec_switches() -> None:
+    status = {
+        "lastAttemptedConfigDigest": "old",
+        "installFailures": 2,
+        "upgradeFailures": "1",
+        "nextRetryAt": "2026-11-22T10:00:00Z",
+        "lastTestedRevision": 4,
+        "remediatedConfigDigest": "bad",
+    }
+    spec = {
+        "install": {"remediation": {"retries": 2}},
+        "upgrade": {"remediation": {"retries": 5, "strategy": "uninstall"}},
+        "keepFailedRelease": True,
+        "test": {"enable": True},
+    }
+    f = facts_for(hr(**spec), status, ReleaseObservation(()), "new", 12.5, True)
+    assert (f.owner, f.desired_digest, f.now, f.force_requested) == ("team-a/web", "new", 12.5, True)
+    assert (f.install_retries, f.upgrade_retries, f.strategy) == (2, 5, "uninstall")
+    assert f.keep_failed_release and f.test_enabled
+    assert (f.last_attempted_digest, f.install_failures, f.upgrade_failures) == ("old", 2, 1)
+    assert f.next_retry_at == 1795341600.0  # 2026-11-22T10:00:00Z
+    assert (f.tested_revision, f.remediated_digest) == (4, "bad")
+
+
+def test_empty_status_means_no_memory() -> None:
+    f = facts_for(hr(), {}, ReleaseObservation(()), "d", 0.0, False)
+    assert (f.install_failures, f.upgrade_failures, f.next_retry_at, f.tested_revision) == (0, 0, 0.0, 0)
+    assert f.last_attempted_digest == "" and f.remediated_digest == ""
