@@ -122,7 +122,8 @@ class Helm(Command):
                 # pending is unlocked by the next reconcile (DESIGN rule 2).
                 try:
                     proc.terminate()
-                    await asyncio.wait_for(proc.communicate(), 10)
+                    async with asyncio.timeout(10):
+                        await proc.communicate()
                 except (TimeoutError, ProcessLookupError):
                     pass
                 raise

@@ -120,7 +120,8 @@ class EventRecorder:
     async def close(self, timeout: float = 5.0) -> None:
         """Flush (for at most `timeout` seconds), then stop the background task."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.flush(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.flush()
         if self._task is not None:
             task, self._task = self._task, None
             task.cancel()

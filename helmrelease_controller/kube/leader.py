@@ -137,7 +137,11 @@ class LeaderElector:
             ok = False
             if remaining > 0:
                 try:
-                    ok = await asyncio.wait_for(self._try_acquire_or_renew(), timeout=remaining)
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                    # cancellation that lands as the renewal completes, and this loop then
+                    # outlives release()/shutdown, which wait for it (a hang seen in CI).
+                    async with asyncio.timeout(remaining):
+                        ok = await self._try_acquire_or_renew()
                 except (ApiError, TimeoutError) as e:
                     log.warning("leader election %s/%s: renew failed: %s", self.namespace, self.name, e)
             if ok:

@@ -376,7 +376,8 @@ class OCISource:
         except OSError as exc:
             raise SourceError(f"cannot run helm ({self.helm}): {exc.strerror or exc}") from None
         try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin), self.timeout)
+            async with asyncio.timeout(self.timeout):  # not wait_for: it can swallow a cancel on 3.11
+                out, err = await proc.communicate(stdin)
         except (TimeoutError, asyncio.CancelledError) as exc:
             proc.kill()
             await proc.wait()
