@@ -23,8 +23,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from .api.models import FINALIZER
 from .charts import ChartResolver
 from .executor import Executor
 from .helm.runner import Helm
@@ -68,24 +69,38 @@ class Options:
     notifications_config: str | None = None  # YAML file (docs/notifications.md); None: no notifications
 
 
-def _trigger_fields(obj: dict[str, Any]) -> tuple[Any, ...]:
+class _Triggers(NamedTuple):
     """What, when it changes, needs a reconcile: everything a user can change, not status."""
+
+    generation: Any
+    annotations: Any
+    labels: Any
+    deletion: Any
+    other_finalizers: tuple[str, ...]
+    uid: Any
+    finalizer_missing: bool  # ours
+
+
+def _trigger_fields(obj: dict[str, Any]) -> _Triggers:
     meta = obj.get("metadata") or {}
-    return (
+    finalizers = meta.get("finalizers") or []
+    return _Triggers(
         meta.get("generation"),
         meta.get("annotations"),
         meta.get("labels"),
         meta.get("deletionTimestamp"),
-        meta.get("finalizers"),
+        tuple(f for f in finalizers if f != FINALIZER),
         meta.get("uid"),
+        FINALIZER not in finalizers,
     )
 
 
-_FINALIZERS_AT = 4  # index of metadata.finalizers in _trigger_fields()
-
-
-def _only_finalizers_differ(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return a[:_FINALIZERS_AT] == b[:_FINALIZERS_AT] and a[_FINALIZERS_AT + 1 :] == b[_FINALIZERS_AT + 1 :]
+def _needs_reconcile(prev: _Triggers | None, now: _Triggers) -> bool:
+    if prev is None or prev._replace(finalizer_missing=now.finalizer_missing) != now:
+        return True
+    # Only our finalizer changed: it disappearing is news (put it back), it appearing is not: only
+    # the reconciler adds it, so that watch event would just start a second, no-op pass.
+    return now.finalizer_missing and not prev.finalizer_missing
 
 
 def _ready(obj: dict[str, Any]) -> tuple[Any, ...]:
@@ -146,7 +161,7 @@ class Controller:
             metrics=self.metrics,
             notifier=self.notifier,
         )
-        self._seen: dict[Key, tuple[Any, ...]] = {}
+        self._seen: dict[Key, _Triggers] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
         self.informer.add_handler(self._on_event)
         # valuesFrom: metadata-only watches of Secrets and ConfigMaps (no contents held in memory);
@@ -199,16 +214,7 @@ class Controller:
             return
         self.metrics.observe_object(obj)
         trig, rdy = _trigger_fields(obj), _ready(obj)
-        prev = self._seen.get(key)
-        if kind in ("add", "resync") or (
-            prev != trig
-            and not (
-                # Our own finalizer patch changes nothing else: no second reconcile for it.
-                prev is not None
-                and _only_finalizers_differ(prev, trig)
-                and self.reconciler.is_own_finalizer_write(obj)
-            )
-        ):
+        if kind in ("add", "resync") or _needs_reconcile(self._seen.get(key), trig):
             self.queue.add(key)
         self._seen[key] = trig
         if self._ready_seen.get(key) != rdy:

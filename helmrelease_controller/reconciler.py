@@ -81,17 +81,6 @@ class Reconciler:
         self.notifier = notifier
         self._parsed: dict[tuple[str, str], tuple[tuple[Any, Any], HelmRelease]] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # newest object we wrote, per key
-        # resourceVersion of our own "add the finalizer" write, per key, until its watch event is seen.
-        self._finalizer_added: dict[tuple[str, str], str] = {}
-
-    def is_own_finalizer_write(self, obj: dict[str, Any]) -> bool:
-        """True once for the watch event of our own finalizer patch (so it does not re-reconcile)."""
-        meta = obj.get("metadata") or {}
-        key = (meta.get("namespace", ""), meta.get("name", ""))
-        if self._finalizer_added.get(key) != meta.get("resourceVersion"):
-            return False
-        del self._finalizer_added[key]
-        return True
 
     # -- object access ------------------------------------------------------------------------
     def _parse(self, obj: dict[str, Any]) -> HelmRelease:
@@ -113,7 +102,6 @@ class Reconciler:
         if cached is None:
             self._written.pop((ns, name), None)
             self._parsed.pop((ns, name), None)
-            self._finalizer_added.pop((ns, name), None)
             return None
         if (
             mine is not None
@@ -405,9 +393,7 @@ class Reconciler:
         meta = obj["metadata"]
         if FINALIZER in (meta.get("finalizers") or []):
             return obj
-        out = await self._set_finalizers(obj, [*(meta.get("finalizers") or []), FINALIZER])
-        self._finalizer_added[(meta["namespace"], meta["name"])] = out["metadata"]["resourceVersion"]
-        return out
+        return await self._set_finalizers(obj, [*(meta.get("finalizers") or []), FINALIZER])
 
     async def _resolve(self, hr: HelmRelease, refresh: bool) -> tuple[Any, dict[str, Any], set[str]]:
         """The chart and the merged user values (and the secret strings among them, for redaction)."""
