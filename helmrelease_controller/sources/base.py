@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
@@ -176,6 +176,19 @@ class ChartSource(Protocol):
     ) -> ResolvedChart: ...
 
 
+class ClosingSource:
+    """`async with source:` closes it on exit; subclasses implement `close()`."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
 def redact_url(url: str) -> str:
     """`url` without user info, query or fragment, for messages (`https://u:p@h/x?t=1` -> `https://h/x`)."""
     try:
@@ -204,3 +217,9 @@ def spec_field(spec: Any, *names: str, default: Any = None) -> Any:
             if value is not None:
                 return value
     return default
+
+
+def source_section(spec_chart: Any, kind: str) -> Any:
+    """`spec.chart.<kind>` when `spec_chart` is the whole chart spec, else `spec_chart` itself."""
+    inner = spec_field(spec_chart, kind)
+    return inner if inner is not None else spec_chart

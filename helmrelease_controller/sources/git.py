@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from .base import Credentials, ResolvedChart, SourceError
+from .base import ClosingSource, Credentials, ResolvedChart, SourceError
 from .cache import SingleFlight
 from .gitauth import GitChartSpec, GitFailed, GitURL, check_credentials, parse_git_url, run_git, scrub
 from .gitmirror import (
@@ -100,7 +100,7 @@ class _Damaged(Exception):
     """The mirror cannot read objects its refs point at: rebuild it."""
 
 
-class GitSource:
+class GitSource(ClosingSource):
     """Resolves `spec.chart.git` (see the module docstring). One instance serves every HelmRelease."""
 
     def __init__(
@@ -144,12 +144,6 @@ class GitSource:
         self.fetches = self.exports = self.cache_hits = self.fresh_hits = self.shared_fetches = 0
         self.fetch_failures = self.dependency_builds = self.mirror_rebuilds = 0
         self.fetch_seconds = 0.0
-
-    async def __aenter__(self) -> GitSource:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def close(self) -> None:
         self._fetch_flight.cancel_all()

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import git
 
-from .base import Credentials, SourceError, redact_url, spec_field
+from .base import Credentials, SourceError, redact_url, source_section, spec_field
 
 __all__ = [
     "GitChartSpec",
@@ -94,8 +94,7 @@ class GitChartSpec:
         """From `spec.chart` or `spec.chart.git`, as a model object or a mapping."""
         if isinstance(spec_chart, GitChartSpec):
             return spec_chart
-        inner = spec_field(spec_chart, "git")
-        src = inner if inner is not None else spec_chart
+        src = source_section(spec_chart, "git")
         url, ref = spec_field(src, "url"), spec_field(src, "ref")
         if not url:
             raise SourceError("spec.chart.git needs a url")

@@ -51,7 +51,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .archive import ArchiveError, ChartMeta, read_chart_archive
-from .base import Credentials, ResolvedChart, SourceError, spec_field
+from .base import ClosingSource, Credentials, ResolvedChart, SourceError, source_section, spec_field
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
 from .ociregistry import SHA256_DIGEST, Pin, RegistryClient
 from .semver import Range, Version, VersionError, newest_matching
@@ -93,8 +93,7 @@ class OCIChartSpec:
         """From `spec.chart` or `spec.chart.oci`, as a model object or a mapping."""
         if isinstance(spec_chart, OCIChartSpec):
             return spec_chart
-        oci = spec_field(spec_chart, "oci")
-        src = oci if oci is not None else spec_chart
+        src = source_section(spec_chart, "oci")
         url = str(spec_field(src, "url", default="")).strip()
         version = str(spec_field(src, "version", default="")).strip()
         digest = str(spec_field(src, "digest", default="")).strip()
@@ -147,7 +146,7 @@ def _helm_error(output: str) -> str:
     return msg if len(msg) <= 240 else msg[:237] + "..."
 
 
-class OCISource:
+class OCISource(ClosingSource):
     """Resolves `spec.chart.oci` (see the module docstring). One instance serves every HelmRelease;
     use it as an async context manager or call `close()`."""
 
@@ -187,12 +186,6 @@ class OCISource:
         self._helm_major: int | None = None
         self.tag_lists = self.manifest_lookups = self.lookup_cache_hits = 0
         self.pulls = self.logins = self.cache_hits = self.shared_pulls = 0
-
-    async def __aenter__(self) -> OCISource:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def close(self) -> None:
         self._lookup_flight.cancel_all()

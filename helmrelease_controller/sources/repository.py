@@ -47,7 +47,15 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .archive import ArchiveError, ChartMeta, read_chart_archive
-from .base import Credentials, ResolvedChart, SourceError, redact_url, spec_field
+from .base import (
+    ClosingSource,
+    Credentials,
+    ResolvedChart,
+    SourceError,
+    redact_url,
+    source_section,
+    spec_field,
+)
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
 from .httperrors import TLS_REJECTION_SIGNS, network_reason, status_error
 from .repoindex import IndexEntry, RepositoryIndex, chart_download_url, index_url, parse_index
@@ -81,8 +89,7 @@ class RepositoryChartSpec:
         """From `spec.chart` or `spec.chart.repository`, as a model object or a mapping."""
         if isinstance(spec_chart, RepositoryChartSpec):
             return spec_chart
-        repo = spec_field(spec_chart, "repository")
-        src = repo if repo is not None else spec_chart
+        src = source_section(spec_chart, "repository")
         url = spec_field(src, "url")
         name = spec_field(src, "name", "chart")
         version = spec_field(src, "version", default="*")
@@ -108,7 +115,7 @@ class _Fetched:
     last_modified: str | None = None
 
 
-class RepositorySource:
+class RepositorySource(ClosingSource):
     """Resolves `spec.chart.repository` against HTTP(S) chart repositories (see the module docstring).
 
     One instance serves every HelmRelease; use it as an async context manager or call `close()`.
@@ -157,12 +164,6 @@ class RepositorySource:
         self.shared_downloads = 0
 
     # lifecycle ---------------------------------------------------------------------------------
-
-    async def __aenter__(self) -> RepositorySource:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def close(self) -> None:
         self._index_flight.cancel_all()
