@@ -58,6 +58,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from procs import kill_group, terminate
+
 ROOT = Path(__file__).resolve().parents[1]
 CHART_SRC = ROOT / "tests" / "charts" / "webapp"
 CRD = ROOT / "crds" / "helmrelease.yaml"
@@ -248,16 +250,8 @@ class KubeSimProcess:
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
     """SIGTERM, then SIGKILL to the process group it leads (start_new_session) if it hangs or died."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # leftover children (helm) must not outlive the bench
+    terminate(proc, timeout)
+    kill_group(proc)  # leftover children (helm) must not outlive the bench
 
 
 # --- watching HelmReleases ------------------------------------------------------------------------

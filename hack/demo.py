@@ -30,7 +30,6 @@ import os
 import select
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from procs import kill_group, terminate
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART_SRC = ROOT / "tests" / "charts" / "webapp"
@@ -295,18 +295,9 @@ class Demo:
         proc, self.controller = self.controller, None
         if proc is None:
             return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        if proc.returncode != 0:
+        if terminate(proc, timeout) != 0:
             # It died or was killed: its helm processes (same process group) must not outlive the demo.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            kill_group(proc)
         return proc.returncode
 
     def stop_all(self) -> None:
@@ -315,16 +306,10 @@ class Demo:
             self.repo.stop()
             self.repo = None
         proc, self.kubesim = self.kubesim, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
+        if proc is not None:
+            terminate(proc, 10)
+            if proc.stdout is not None:
+                proc.stdout.close()
 
     # -- files the user reads ------------------------------------------------------------------------------
     def write(self, rel: str, text: str) -> Path:
