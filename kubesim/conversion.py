@@ -39,25 +39,22 @@ def converts(rt: ResourceType) -> bool:
 
 def to_storage(rt: ResourceType, obj: Obj) -> Obj:
     """`obj` as written through `rt`, in the stored shape (a new dict when fields are renamed)."""
-    renames = _RENAMES.get((rt.group, rt.kind))
-    if not renames:
-        return obj
-    out = dict(obj)
-    for served, stored in renames:
-        out.pop(stored, None)
-        if served in obj:
-            out[stored] = out.pop(served)
-    return out
+    return _renamed(rt, obj, to_stored=True)
 
 
 def from_storage(rt: ResourceType, obj: Obj) -> Obj:
     """A stored object as `rt` serves it (a new dict when fields are renamed)."""
+    return _renamed(rt, obj, to_stored=False)
+
+
+def _renamed(rt: ResourceType, obj: Obj, to_stored: bool) -> Obj:
     renames = _RENAMES.get((rt.group, rt.kind))
     if not renames:
         return obj
     out = dict(obj)
     for served, stored in renames:
-        out.pop(served, None)
-        if stored in obj:
-            out[served] = out.pop(stored)
+        src, dst = (served, stored) if to_stored else (stored, served)
+        out.pop(dst, None)
+        if src in obj:
+            out[dst] = out.pop(src)
     return out

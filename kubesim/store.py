@@ -124,6 +124,20 @@ def _spec_part(obj: Obj, rt: ResourceType) -> Obj:
     return {k: v for k, v in obj.items() if k not in skip}
 
 
+def _check_preconditions(rt: ResourceType, name: str, old: Obj, rv: Any, uid: Any) -> None:
+    """409 when a resourceVersion or uid precondition (of an update or a delete) does not hold."""
+    if rv and str(rv) != old["metadata"]["resourceVersion"]:
+        raise conflict(
+            rt,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    if uid and uid != old["metadata"]["uid"]:
+        raise conflict(
+            rt, name, "Precondition failed: UID in precondition does not match the UID in the object"
+        )
+
+
 class Store:
     def __init__(self, registry: Registry, history_size: int = 20000) -> None:
         self.registry = registry
@@ -316,17 +330,7 @@ class Store:
                 "BadRequest",
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})",
             )
-        want_rv = meta.get("resourceVersion")
-        if want_rv and str(want_rv) != old["metadata"]["resourceVersion"]:
-            raise conflict(
-                rt,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
-        if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
-            raise conflict(
-                rt, name, "Precondition failed: UID in precondition does not match the UID in the object"
-            )
+        _check_preconditions(rt, name, old, meta.get("resourceVersion"), meta.get("uid"))
         if subresource == "status":
             merged = copy.deepcopy(old)
             if "status" in new:
@@ -400,16 +404,7 @@ class Store:
         if old is None:
             raise not_found(rt, name)
         pre = preconditions or {}
-        if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
-            raise conflict(
-                rt,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
-        if pre.get("uid") and pre["uid"] != old["metadata"]["uid"]:
-            raise conflict(
-                rt, name, "Precondition failed: UID in precondition does not match the UID in the object"
-            )
+        _check_preconditions(rt, name, old, pre.get("resourceVersion"), pre.get("uid"))
         if _finalizers(old):
             if old["metadata"].get("deletionTimestamp"):
                 return self._present(rt, old), False
