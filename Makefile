@@ -59,9 +59,11 @@ BENCH_ARGS ?=
 bench: $(BENCH_STAMP) tools ## Run the benchmark (hack/bench.py; BENCH_ARGS='--large' adds N = 1,000)
 	$(WITH_TOOLS) $(PY) hack/bench.py $(BENCH_ARGS)
 
-crds: .venv ## Regenerate crds/helmrelease.yaml from the Python API types
+crds: .venv ## Regenerate crds/helmrelease.yaml and crds/gitsync.yaml from the Python API types
 	$(PY) -m helmrelease_controller.api.crd > crds/helmrelease.yaml.tmp || { rm -f crds/helmrelease.yaml.tmp; exit 1; }
 	mv crds/helmrelease.yaml.tmp crds/helmrelease.yaml
+	$(PY) -m helmrelease_controller.api.crd gitsync > crds/gitsync.yaml.tmp || { rm -f crds/gitsync.yaml.tmp; exit 1; }
+	mv crds/gitsync.yaml.tmp crds/gitsync.yaml
 
 lock: ## Re-resolve dependencies from pyproject.toml into constraints.txt (fresh venv)
 	rm -rf $(LOCK_VENV)

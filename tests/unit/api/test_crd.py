@@ -13,7 +13,14 @@ import pytest
 import yaml
 
 from helmrelease_controller.api import HelmReleaseSpec, HelmReleaseStatus, parse_duration
-from helmrelease_controller.api.crd import SchemaError, build_crd, crd_yaml, structural_schema
+from helmrelease_controller.api.crd import (
+    SchemaError,
+    build_crd,
+    build_gitsync_crd,
+    crd_yaml,
+    gitsync_crd_yaml,
+    structural_schema,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_FILE = ROOT / "crds" / "helmrelease.yaml"
@@ -170,3 +177,48 @@ def test_structural_schema_rejects_unions() -> None:
         structural_schema({"anyOf": [{"type": "string"}, {"type": "integer"}]}, {}, "x")
     with pytest.raises(SchemaError, match="no structural equivalent"):
         structural_schema({"type": "string", "oneOf": []}, {}, "x")
+
+
+# --- the GitSync CRD (crds/gitsync.yaml) ---------------------------------------------------------
+
+GITSYNC_CRD_FILE = ROOT / "crds" / "gitsync.yaml"
+
+
+def test_gitsync_crd_file_is_up_to_date() -> None:
+    assert GITSYNC_CRD_FILE.exists(), "crds/gitsync.yaml is missing: run `make crds`"
+    assert GITSYNC_CRD_FILE.read_text(encoding="utf-8") == gitsync_crd_yaml(), (
+        "crds/gitsync.yaml is stale (the GitSync models changed): run `make crds` and commit the result"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "helmrelease_controller.api.crd", "gitsync"],
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.decode("utf-8")
+    assert out == gitsync_crd_yaml()
+    kustomization = yaml.safe_load((ROOT / "crds" / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert kustomization["resources"] == ["helmrelease.yaml", "gitsync.yaml"]
+
+
+def test_gitsync_crd_identity_and_schema() -> None:
+    crd = build_gitsync_crd()
+    assert crd["metadata"]["name"] == "gitsyncs.helmrelease.dev"
+    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert crd["spec"]["names"]["shortNames"] == ["gs"]
+    assert crd["spec"]["scope"] == "Namespaced"
+    [version] = crd["spec"]["versions"]
+    assert version["subresources"] == {"status": {}}
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Ready", "Status", "Revision", "Age"]
+    schema = version["schema"]["openAPIV3Schema"]
+    spec = schema["properties"]["spec"]
+    assert set(spec["properties"]) == {
+        "url", "ref", "path", "interval", "secretRef", "prune", "suspend", "timeout", "webhook",
+    }  # fmt: skip
+    assert spec["required"] == ["url"]
+    assert spec["properties"]["ref"]["x-kubernetes-validations"][0]["message"].startswith("exactly one of")
+    status = schema["properties"]["status"]["properties"]
+    assert {"lastAppliedRevision", "lastAttemptedRevision", "inventory", "orphans", "conditions"} <= set(
+        status
+    )
+    for path, node in walk(schema):
+        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields"), path

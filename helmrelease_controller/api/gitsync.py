@@ -1,0 +1,265 @@
+"""The GitSync API: pydantic models of spec and status, names and constants. Pure.
+
+A GitSync (`helmrelease.dev/v1`, short name `gs`) points at a path of a git repository and
+applies the HelmRelease, ConfigMap and Namespace YAML committed there, a whole commit or nothing
+(DESIGN.md "Names", issue 11). The style is that of models.py: spec models reject unknown fields,
+status models ignore them, an invalid object is a one-line `SpecError`. The git ref and secretRef
+are chart.git's own models. The CRD (crd.py) is generated from these models.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from helmrelease_controller.api.durations import parse_duration
+from helmrelease_controller.api.models import (
+    ANNOTATION_PREFIX,
+    ANNOTATION_SUSPEND,
+    API_VERSION,
+    GROUP,
+    Condition,
+    GitRef,
+    NonEmptyStr,
+    PositiveDuration,
+    SecretRef,
+    SpecError,
+    _check_relative_path,
+    _describe,
+    _none_to_empty_list,
+    _Spec,
+    _Status,
+)
+
+__all__ = [
+    "ANNOTATION_DIGEST",
+    "ANNOTATION_PRUNE",
+    "GITSYNC_CRD_NAME",
+    "GITSYNC_KIND",
+    "GITSYNC_LIST_KIND",
+    "GITSYNC_PLURAL",
+    "GITSYNC_SHORT_NAMES",
+    "GITSYNC_SINGULAR",
+    "LABEL_GITSYNC",
+    "PRUNE_DISABLED",
+    "GitSync",
+    "GitSyncSpec",
+    "GitSyncStatus",
+    "GitSyncWebhook",
+    "InventoryEntry",
+    "owner_label_value",
+]
+
+GITSYNC_KIND: Final = "GitSync"
+GITSYNC_LIST_KIND = "GitSyncList"
+GITSYNC_PLURAL = "gitsyncs"
+GITSYNC_SINGULAR = "gitsync"
+GITSYNC_SHORT_NAMES: tuple[str, ...] = ("gs",)
+GITSYNC_CRD_NAME = f"{GITSYNC_PLURAL}.{GROUP}"
+
+#: On every object a GitSync applied: `<namespace>.<name>` of the GitSync.
+LABEL_GITSYNC = f"{GROUP}/gitsync"
+#: `helmrelease.dev/prune: disabled` protects one object from pruning.
+ANNOTATION_PRUNE = f"{ANNOTATION_PREFIX}prune"
+PRUNE_DISABLED = "disabled"
+#: Digest of the object as last applied from git: an unchanged object costs no write.
+ANNOTATION_DIGEST = f"{ANNOTATION_PREFIX}gitsync-digest"
+
+_LABEL_MAX = 63
+
+
+def owner_label_value(namespace: str, name: str) -> str:
+    """The `helmrelease.dev/gitsync` label value: `<namespace>.<name>`, or when that exceeds a label
+    value's 63 characters, its first 50 characters, '-' and 12 hex digits of its sha256."""
+    value = f"{namespace}.{name}"
+    if len(value) <= _LABEL_MAX:
+        return value
+    return value[:50].rstrip(".-") + "-" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+class GitSyncWebhook(_Spec):
+    """A push webhook that triggers an immediate sync (GitHub X-Hub-Signature-256, GitLab X-Gitlab-Token)."""
+
+    secret_ref: SecretRef
+    """A Secret in the GitSync's namespace whose key `token` is the webhook's shared secret."""
+
+
+class GitSyncSpec(_Spec):
+    """What to apply: the YAML under a path of a git repository."""
+
+    url: NonEmptyStr
+    """Repository URL: https://, http://, ssh://, git:// or scp-like git@host:path."""
+    ref: GitRef | None = None
+    """Revision to follow; the remote's default branch (HEAD) when omitted."""
+    path: Annotated[str, AfterValidator(_check_relative_path)] = "."
+    """Folder of YAML (read recursively) or of a kustomization.yaml, relative to the repository root."""
+    interval: PositiveDuration = "1m"
+    """How often the repository is fetched and the commit applied again."""
+    secret_ref: SecretRef | None = None
+    """Credentials: keys username/password (HTTP) or identity/known_hosts (SSH), as chart.git."""
+    prune: bool = False
+    """Delete objects this GitSync applied that are gone from the commit (and, later, on deletion)."""
+    suspend: bool = False
+    """Stop syncing; the annotation helmrelease.dev/suspend: "true" suspends too."""
+    timeout: PositiveDuration = "1m"
+    """Timeout of one sync (fetch, render, apply)."""
+    webhook: GitSyncWebhook | None = None
+    """Push webhook receiver for this GitSync; none when omitted."""
+
+    @property
+    def interval_seconds(self) -> float:
+        """`interval` in seconds."""
+        return parse_duration(self.interval)
+
+    @property
+    def timeout_seconds(self) -> float:
+        """`timeout` in seconds."""
+        return parse_duration(self.timeout)
+
+
+class InventoryEntry(_Status):
+    """One object applied by the GitSync."""
+
+    kind: str
+    """HelmRelease, ConfigMap or Namespace."""
+    namespace: str | None = None
+    """Its namespace (none for a Namespace)."""
+    name: str
+    """Its name."""
+
+
+class GitSyncStatus(_Status):
+    """The observed state, written by the controller only."""
+
+    observed_generation: int | None = None
+    """metadata.generation last synced."""
+    conditions: Annotated[list[Condition], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Ready, Reconciling, Stalled."""
+    suspended: bool = False
+    """Whether syncing is suspended (spec.suspend or the helmrelease.dev/suspend annotation)."""
+    last_applied_revision: str | None = None
+    """The revision applied last, whole: <branch>@sha1:<commit>."""
+    last_applied_subject: str | None = None
+    """Subject line of the commit applied last."""
+    last_attempted_revision: str | None = None
+    """The revision tried last (differs from lastAppliedRevision while a commit is rejected)."""
+    last_attempted_subject: str | None = None
+    """Subject line of the commit tried last."""
+    inventory: Annotated[list[InventoryEntry], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list
+    )
+    """The objects of the last applied commit."""
+    orphans: Annotated[list[InventoryEntry], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list
+    )
+    """Objects applied earlier and gone from the commit, left in place (no prune, or protected)."""
+    last_handled_reconcile_at: str | None = None
+    """Last handled value of the helmrelease.dev/reconcile-requested-at annotation."""
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition of type `type_`, if present."""
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+class GitSync(BaseModel):
+    """A GitSync object: apiVersion, kind, metadata (a plain dict), spec and status."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", use_attribute_docstrings=True
+    )
+
+    api_version: Literal["helmrelease.dev/v1"] = API_VERSION
+    """helmrelease.dev/v1."""
+    kind: Literal["GitSync"] = GITSYNC_KIND
+    """GitSync."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Standard Kubernetes object metadata."""
+    spec: GitSyncSpec
+    """The desired state."""
+    status: GitSyncStatus | None = None
+    """The observed state."""
+
+    @field_validator("metadata")
+    @classmethod
+    def _has_name(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        name = metadata.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("name is required")
+        return metadata
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> GitSync:
+        """Parse a GitSync object; raises SpecError with one line per problem when it is invalid."""
+        try:
+            return cls.model_validate(obj)
+        except ValidationError as exc:
+            raise SpecError([_describe_gitsync(err) for err in exc.errors(include_url=False)]) from None
+
+    @property
+    def name(self) -> str:
+        """metadata.name."""
+        return str(self.metadata["name"])
+
+    @property
+    def namespace(self) -> str:
+        """metadata.namespace ("default" when absent)."""
+        return str(self.metadata.get("namespace") or "default")
+
+    @property
+    def generation(self) -> int:
+        """metadata.generation (0 when absent)."""
+        return int(self.metadata.get("generation") or 0)
+
+    @property
+    def owner(self) -> str:
+        """The `helmrelease.dev/gitsync` label value of the objects this GitSync applies."""
+        return owner_label_value(self.namespace, self.name)
+
+    @property
+    def suspended(self) -> bool:
+        """spec.suspend, or the annotation helmrelease.dev/suspend set to "true" (any case)."""
+        value = (self.metadata.get("annotations") or {}).get(ANNOTATION_SUSPEND)
+        return self.spec.suspend or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _describe_gitsync(err: Any) -> str:
+    """models._describe, with "did you mean" suggestions taken from the GitSync models."""
+    line = _describe(err)
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    if err["type"] != "extra_forbidden" or not loc or not isinstance(loc[-1], str):
+        return line
+    line = line.split("; did you mean", 1)[0]
+    model: type[BaseModel] | None = GitSync
+    for part in loc[:-1]:
+        if model is None:
+            return line
+        if isinstance(part, int):  # an item of a list: same model
+            continue
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        model = _model_of(field.annotation) if field is not None else None
+    if model is None:
+        return line
+    known = [f.alias or n for n, f in model.model_fields.items()]
+    close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+    return f'{line}; did you mean "{close[0]}"?' if close else line
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside `annotation` (through Optional), if any."""
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
