@@ -6,9 +6,11 @@ The sources themselves (sources/) know nothing of Kubernetes; this is where a
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from .kube.client import SECRETS, KubeClient
 from .kube.client import NotFound as KubeNotFound
@@ -16,11 +18,43 @@ from .sources.base import Credentials, ResolvedChart, SourceError
 from .sources.oci import OCIChartSpec
 from .sources.ociregistry import docker_config_credentials
 
+# Concurrent resolves per source host (the resolves of one index or archive share one fetch anyway).
+DEFAULT_PER_HOST = 4
+
+
+def _host_of(url: str) -> str:
+    """The server of a source URL (host and port; scp-like git URLs included), for per-host limits."""
+    if "://" in url:
+        try:
+            parts = urlsplit(url)
+            return f"{(parts.hostname or '').lower()}:{parts.port or parts.scheme}"
+        except ValueError:
+            return ""
+    return url.split("@", 1)[-1].split(":", 1)[0].lower()  # git@host:path
+
 
 class ChartResolver:
-    def __init__(self, repository: Any, git: Any = None, oci: Any = None, metrics: Any = None) -> None:
+    def __init__(
+        self,
+        repository: Any,
+        git: Any = None,
+        oci: Any = None,
+        metrics: Any = None,
+        per_host: int = DEFAULT_PER_HOST,
+    ) -> None:
         self.repository, self.git, self.oci = repository, git, oci
         self.metrics = metrics  # helmrelease_controller.metrics.Metrics, when wired
+        self.per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
+        """At most `per_host` resolves at once against one host: a dead host costs a few
+        connection attempts at a time, not one per HelmRelease."""
+        host = _host_of(url)
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return slot
 
     async def credentials(
         self, client: KubeClient, namespace: str, ref: Any, oci_spec: Any = None
@@ -51,7 +85,8 @@ class ChartResolver:
             )
             hits, start = getattr(source, "cache_hits", 0), time.monotonic()
             try:
-                resolved: ResolvedChart = await source.resolve(ref, creds, refresh=refresh)
+                async with self._host_slot(str(getattr(ref, "url", "") or "")):
+                    resolved: ResolvedChart = await source.resolve(ref, creds, refresh=refresh)
             except SourceError:
                 if self.metrics is not None:
                     self.metrics.source_fetch(kind, False, time.monotonic() - start)

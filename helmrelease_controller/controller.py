@@ -161,6 +161,7 @@ class Controller:
             metrics=self.metrics,
             notifier=self.notifier,
         )
+        self.reconciler.fetches.on_done = self.queue.add  # a slow chart fetch ended: look again
         self._seen: dict[Key, _Triggers] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
         self.informer.add_handler(self._on_event)
@@ -206,6 +207,7 @@ class Controller:
         self._dependents.set(key, _depends_on(key, current))
         if kind == "delete":
             self.metrics.forget(*key)
+            self.reconciler.fetches.forget(key)
             if self.notifier is not None:
                 self.notifier.forget(*key)
             self._seen.pop(key, None)
@@ -296,6 +298,7 @@ class Controller:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
             await self.events.close()
+            await self.reconciler.fetches.close()
             await self.sources.repository.close()
             await self.sources.oci.close()
             await self.sources.git.close()

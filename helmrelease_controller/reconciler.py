@@ -29,6 +29,7 @@ from .api.durations import parse_duration
 from .api.models import CRD_NAME, FINALIZER, HelmRelease, SpecError
 from .chartfiles import read_values_files
 from .executor import Executor, Outcome, ReleaseTarget
+from .fetches import PENDING, Fetches
 from .helm.storage import ReleaseObservation, observe
 from .kube.client import HELMRELEASES, SECRETS, KubeClient, Resource
 from .kube.client import ApiError as KubeApiError
@@ -40,12 +41,13 @@ from .reconcile import status as st
 from .reconcile.backoff import Backoff
 from .reconcile.decide import Action, Decision, Facts, decide, effective, installs
 from .reconcile.facts import facts_for
-from .sources.base import SourceError
+from .sources.base import ResolvedChart, SourceError, redact_url
 from .valuesfrom import ValuesError, resolve_values
 
 log = logging.getLogger("helmrelease_controller.reconciler")
 
 MAX_STEPS = 6
+FETCH_RECHECK = 60.0  # a reconcile waiting on a slow fetch looks again after this at the latest
 CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition")
 ANN_RECONCILE, ANN_FORCE, ANN_RESET = "reconcile-requested-at", "force-at", "reset-at"
 
@@ -79,6 +81,9 @@ class Reconciler:
         self.dependency_requeue = dependency_requeue
         self.metrics = metrics or Metrics()
         self.notifier = notifier
+        # Chart fetches run beside the workers (rule 9); the controller sets `fetches.on_done` to
+        # queue a HelmRelease again when its fetch finishes.
+        self.fetches: Fetches[ResolvedChart] = Fetches()
         self._parsed: dict[tuple[str, str], tuple[tuple[Any, Any], HelmRelease]] = {}
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # newest object we wrote, per key
 
@@ -224,6 +229,15 @@ class Reconciler:
                 raise r
         assert isinstance(fin, dict) and isinstance(first_look, ReleaseObservation)
         obj = fin
+        if resolved is PENDING:
+            # The chart source is slow: the worker goes back to the queue, and the fetch's end
+            # queues this HelmRelease again (fetches.py).
+            where = _source_url(hr)
+            msg = f"fetching chart from {where}" if where else "fetching chart"
+            status = st.set_condition(status, st.RECONCILING, True, "Progressing", msg, gen, now)
+            status = st.set_condition(status, st.READY, None, "Progressing", msg, gen, now)
+            await self.write_status(obj, status)
+            return Result(FETCH_RECHECK, "fetching")
         if isinstance(resolved, SourceError | ValuesError):
             err = resolved
             reason = "ArtifactFailed" if isinstance(err, SourceError) else "ValuesError"
@@ -395,10 +409,20 @@ class Reconciler:
             return obj
         return await self._set_finalizers(obj, [*(meta.get("finalizers") or []), FINALIZER])
 
-    async def _resolve(self, hr: HelmRelease, refresh: bool) -> tuple[Any, dict[str, Any], set[str]]:
-        """The chart and the merged user values (and the secret strings among them, for redaction)."""
+    async def _resolve(
+        self, hr: HelmRelease, refresh: bool
+    ) -> tuple[ResolvedChart, dict[str, Any], set[str]] | Any:
+        """The chart and the merged user values (and the secret strings among them, for redaction),
+        or PENDING while a slow chart fetch goes on without this worker."""
         spec = hr.spec
-        chart = await self.sources.resolve(hr, self.client, refresh=refresh)
+
+        def start() -> Any:
+            return self.sources.resolve(hr, self.client, refresh=refresh)
+
+        chart = await self.fetches.get((hr.namespace, hr.name), repr(spec.chart), start)
+        if chart is PENDING:
+            return PENDING
+        assert isinstance(chart, ResolvedChart)
         source_spec = getattr(spec.chart, spec.chart.kind)
         chart_files = await read_values_files(chart, list(getattr(source_spec, "values_files", []) or []))
         user_values, secret_strings = await resolve_values(self.client, hr, chart_files)
@@ -501,6 +525,13 @@ class Reconciler:
                 return True
             raise  # unsure: retry later rather than uninstall by surprise
         return bool(crd["metadata"].get("deletionTimestamp"))
+
+
+def _source_url(hr: HelmRelease) -> str:
+    """The chart source's URL for messages, credential-free."""
+    source = getattr(hr.spec.chart, hr.spec.chart.kind, None)
+    url = str(getattr(source, "url", "") or "")
+    return redact_url(url) if "://" in url else url
 
 
 def _rv(obj: dict[str, Any]) -> int:

@@ -28,8 +28,14 @@ TLS_REJECTION_SIGNS = frozenset(
 )
 
 
-def network_reason(exc: BaseException, timeout: float) -> str:
+def network_reason(
+    exc: BaseException, timeout: float, *, connect_timeout: float = 0.0, read_timeout: float = 0.0
+) -> str:
     """A short, credential-free description of a transport failure."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError) and connect_timeout:
+        return f"no connection within {connect_timeout:g}s"
+    if isinstance(exc, aiohttp.SocketTimeoutError) and read_timeout:
+        return f"connected, but no response for {read_timeout:g}s"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         err = exc.certificate_error
         detail = getattr(err, "verify_message", None) or getattr(err, "reason", None) or "untrusted"

@@ -67,7 +67,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INDEX_TTL = 60.0
 DEFAULT_TIMEOUT = 60.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+# No byte for this long: the server is hung (a repository that accepts and never answers).
+DEFAULT_READ_TIMEOUT = 15.0
 MAX_INDEX_BYTES = 128 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
 _USER_AGENT = "helmrelease-controller"
@@ -130,6 +132,7 @@ class RepositorySource(ClosingSource):
         eviction_min_age: float = 30.0,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
         max_index_bytes: int = MAX_INDEX_BYTES,
         max_archive_bytes: int = MAX_ARCHIVE_BYTES,
         trust_env: bool = False,
@@ -145,6 +148,7 @@ class RepositorySource(ClosingSource):
         self.indexes: IndexCache[RepositoryIndex] = IndexCache(index_ttl, clock=clock)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.max_index_bytes = max_index_bytes
         self.max_archive_bytes = max_archive_bytes
         self.trust_env = trust_env
@@ -187,7 +191,9 @@ class RepositorySource(ClosingSource):
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout, connect=self.connect_timeout),
+                timeout=aiohttp.ClientTimeout(
+                    total=self.timeout, connect=self.connect_timeout, sock_read=self.read_timeout
+                ),
                 connector=aiohttp.TCPConnector(limit=64, limit_per_host=8),
                 headers={"User-Agent": _USER_AGENT},
                 trust_env=self.trust_env,
@@ -454,7 +460,9 @@ class RepositorySource(ClosingSource):
         except SourceError:
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            reason = network_reason(exc, self.timeout)
+            reason = network_reason(
+                exc, self.timeout, connect_timeout=self.connect_timeout, read_timeout=self.read_timeout
+            )
             no_client_cert = creds is None or creds.cert is None
             if urlsplit(url).scheme == "https" and no_client_cert and reason in TLS_REJECTION_SIGNS:
                 reason += " (does the server require a client certificate? set tls.crt and tls.key)"
