@@ -26,6 +26,7 @@ from tests.conftest import ROOT
 MONITORING = ROOT / "deploy" / "monitoring"
 RULES = MONITORING / "prometheusrule.yaml"
 DASHBOARD = MONITORING / "grafana-dashboard.json"
+DOCS = ROOT / "docs" / "metrics.md"
 RULE_TESTS = sorted((MONITORING / "tests").glob("*.yaml"))
 METRIC_NAME = re.compile(r"\bhelmrelease_[a-z0-9_]+\b")
 
@@ -106,17 +107,30 @@ def contract_metric_names() -> set[str]:
 
 
 def queries() -> list[tuple[str, str]]:
-    """(where, PromQL) of every alert, dashboard query and dashboard variable."""
+    """(where, PromQL) of every alert, dashboard query and variable, and query in docs/metrics.md."""
     out = [(f"alert {r['alert']}", str(r["expr"])) for r in alert_rules()]
     out += [(f"panel {title!r}", t["expr"]) for title, t in dashboard_targets()]
     board = json.loads(DASHBOARD.read_text())
     out += [
         (f"variable {v['name']}", v["query"]) for v in board["templating"]["list"] if v["type"] == "query"
     ]
+    return out + docs_queries()
+
+
+def docs_queries() -> list[tuple[str, str]]:
+    """(comment, PromQL) of each query in docs/metrics.md's promql blocks: a `#` line, then the query."""
+    out: list[tuple[str, str]] = []
+    for block in re.findall(r"```promql\n(.*?)```", DOCS.read_text(), flags=re.S):
+        for chunk in block.split("\n\n"):
+            lines = chunk.strip().splitlines()
+            comment = [ln for ln in lines if ln.startswith("#")]
+            expr = "\n".join(ln for ln in lines if not ln.startswith("#"))
+            out.append((f"docs/metrics.md {comment[0] if comment else '?'}", expr))
+    assert out, "no promql blocks in docs/metrics.md"
     return out
 
 
-@pytest.mark.parametrize(("where", "expr"), queries())
+@pytest.mark.parametrize(("where", "expr"), [pytest.param(w, e, id=w) for w, e in queries()])
 def test_queries_name_only_metrics_the_controller_exposes(where: str, expr: str) -> None:
     names = set(METRIC_NAME.findall(expr))
     assert names, f"{where}: no helmrelease_ metric in {expr!r}"
@@ -132,8 +146,8 @@ def promql(query: str) -> str:
     return query.replace("$namespace", ".*")
 
 
-def test_dashboard_queries_parse(tmp_path: Path) -> None:
-    """promtool parses each dashboard query (as a recording rule, with the variables filled in)."""
+def test_queries_parse(tmp_path: Path) -> None:
+    """promtool parses each query (as a recording rule, dashboard variables filled in)."""
     rules = [
         {"record": f"dashboard:query_{i}", "expr": promql(expr)} for i, (_, expr) in enumerate(queries())
     ]
