@@ -20,7 +20,7 @@ TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-.PHONY: help .venv tools test lint demo bench crds lock clean
+.PHONY: help .venv tools test lint demo bench experiments crds lock clean
 
 help: ## Show this help
 	@echo "Usage: make <target> [PYTEST_ARGS='...']"
@@ -58,6 +58,10 @@ demo: .venv tools ## Run the end-to-end demo (hack/demo.py)
 BENCH_ARGS ?=
 bench: $(BENCH_STAMP) tools ## Run the benchmark (hack/bench.py; BENCH_ARGS='--large' adds N = 1,000)
 	$(WITH_TOOLS) $(PY) hack/bench.py $(BENCH_ARGS)
+
+EXPERIMENTS_ARGS ?=
+experiments: .venv tools ## Slow chart source and API outage experiments (hack/experiments.py; EXPERIMENTS_ARGS='outage --outage 20')
+	$(WITH_TOOLS) $(PY) hack/experiments.py $(EXPERIMENTS_ARGS)
 
 crds: .venv ## Regenerate crds/helmrelease.yaml and crds/gitsync.yaml from the Python API types
 	$(PY) -m helmrelease_controller.api.crd > crds/helmrelease.yaml.tmp || { rm -f crds/helmrelease.yaml.tmp; exit 1; }
