@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .api.models import FINALIZER
+from .api.models import CRD_NAME, FINALIZER
 from .charts import ChartResolver
 from .executor import Executor
 from .helm.runner import Helm
+from .kube.apihealth import ApiHealth
 from .kube.client import CONFIGMAPS, HELMRELEASES, SECRETS, KubeClient
 from .kube.events import EventRecorder
 from .kube.informer import Informer, strip_managed_fields
@@ -36,7 +37,7 @@ from .kube.leader import LeaderElector
 from .kube.workqueue import ShutDown, WorkQueue
 from .metrics import Metrics, reconcile_result
 from .notify import Dispatcher, load_config
-from .reconciler import Reconciler
+from .reconciler import CRDS, Reconciler
 from .refindex import RefIndex
 from .sources.git import GitSource
 from .sources.oci import OCISource
@@ -162,6 +163,8 @@ class Controller:
             notifier=self.notifier,
         )
         self.reconciler.fetches.on_done = self.queue.add  # a slow chart fetch ended: look again
+        # Reconciles that failed because the API server was unreachable wait for it, then all run at once.
+        self.api_health = ApiHealth(self._probe_api, self._api_recovered)
         self._seen: dict[Key, _Triggers] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
         self.informer.add_handler(self._on_event)
@@ -257,6 +260,8 @@ class Controller:
                 raise
             except Exception as e:
                 self.metrics.reconcile_finished("error", time.monotonic() - t0)
+                if self.api_health.failed(key, e):
+                    continue  # parked: runs again the moment the API answers (kube/apihealth.py)
                 log.error(
                     "reconcile of %s/%s failed: %s",
                     key[0],
@@ -268,6 +273,16 @@ class Controller:
                 self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)
+
+    async def _probe_api(self) -> None:
+        await self.client.get(CRDS, None, CRD_NAME)  # cheap, and in the controller's RBAC already
+
+    def _api_recovered(self, keys: set[Key]) -> None:
+        for inf in (self.informer, *self.values_informers):
+            inf.nudge()  # re-list/re-watch now: changes made during the outage are seen at once
+        for key in keys:
+            self.queue.forget(key)
+            self.queue.add(key)
 
     async def _run_leading(self, stop: asyncio.Event) -> None:
         informer_task = asyncio.create_task(self.informer.run(), name="informer")
@@ -298,6 +313,7 @@ class Controller:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
             await self.events.close()
+            await self.api_health.close()
             await self.reconciler.fetches.close()
             await self.sources.repository.close()
             await self.sources.oci.close()

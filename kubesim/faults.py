@@ -49,6 +49,7 @@ class Fault:
     namespace: str | None = None
     name: str | None = None
     path: str | None = None  # regex searched in the path
+    user_agent: str | None = None  # prefix of the client's User-Agent (one client's outage)
     latency: float = 0.0  # seconds
     times: int | None = None  # None: forever
     message: str = "injected fault"
@@ -71,6 +72,8 @@ class Fault:
         if self.namespace and self.namespace != rec.namespace:
             return False
         if self.name and self.name != rec.name:
+            return False
+        if self.user_agent and not rec.user_agent.startswith(self.user_agent):
             return False
         if self.path:
             if self._path_re is None:

@@ -92,6 +92,8 @@ class Informer:
         self._handlers: list[Handler] = []
         self._stop = asyncio.Event()
         self._received = False  # the current watch has delivered at least one event
+        self._failures = 0  # failed lists/watches in a row (logged once, then at debug level)
+        self._nudged = asyncio.Event()
         self._resumed_silently = False  # the last resume after a break-off delivered nothing yet
 
     # -- reading the cache ----------------------------------------------------------------------------
@@ -149,10 +151,28 @@ class Informer:
                 for obj in list(self._cache.values()):
                     self._emit("resync", obj)
 
+    def nudge(self) -> None:
+        """The API server answers again (kube/apihealth.py): retry now, not at the end of the backoff."""
+        self._backoff.reset()
+        self._nudged.set()
+
     async def _sleep_backoff(self, what: str, err: Exception) -> None:
         delay = self._backoff.next()
-        log.warning("informer %s: %s failed (%s); retrying in %.2fs", self.res.label, what, err, delay)
-        await asyncio.sleep(delay)
+        self._failures += 1
+        # One warning per outage; the retries that follow are at debug level.
+        level = logging.WARNING if self._failures == 1 else logging.DEBUG
+        log.log(level, "informer %s: %s failed (%s); retrying in %.2fs", self.res.label, what, err, delay)
+        self._nudged.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._nudged.wait()
+
+    def _succeeded(self) -> None:
+        if self._failures:
+            log.info(
+                "informer %s: connected again after %d failed attempt(s)", self.res.label, self._failures
+            )
+            self._failures = 0
 
     async def _list_and_watch(self) -> None:
         need_list = True
@@ -170,6 +190,7 @@ class Informer:
                     await self._sleep_backoff("list", e)
                     continue
                 self._replace(items, rv)
+                self._succeeded()
                 self.lists += 1
                 self.synced.set()
                 need_list = False
@@ -213,6 +234,7 @@ class Informer:
                     self._received = True
                     self._resumed_silently = False
                     self._backoff.reset()
+                    self._succeeded()
                 self._apply(ev_type, obj)
 
     # -- cache updates --------------------------------------------------------------------------------
