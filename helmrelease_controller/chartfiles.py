@@ -1,7 +1,8 @@
 """Values files shipped inside a chart (`spec.chart.<source>.valuesFiles`), read from the resolved chart.
 
 A resolved chart is a directory (git) or a `.tgz` archive (repository, OCI) whose members live
-under `<chart name>/`. Files are read in a thread, parsed as YAML maps, and returned in order;
+under `<chart name>/`. Files are read in a thread, parsed as Helm parses values (valuesyaml.py),
+and returned in order;
 a missing or unparseable file is a one-line `ValuesError` naming the file, never its content.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from .values import ValuesError
+from .valuesyaml import ValuesYAMLError, json_problem, load_values
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -39,7 +41,9 @@ def _load(chart_path: Path, chart_name: str, files: list[str], where: str) -> li
         if raw is None:
             raise ValuesError(f"valuesFiles: {rel} not found in chart {where}")
         try:
-            parsed = yaml.safe_load(raw) or {}
+            parsed = load_values(raw) or {}
+        except ValuesYAMLError as e:
+            raise ValuesError(f"valuesFiles: {rel} in chart {where} {json_problem(e)}") from None
         except yaml.YAMLError:
             raise ValuesError(f"valuesFiles: {rel} in chart {where} is not valid YAML") from None
         if not isinstance(parsed, dict):

@@ -2,10 +2,12 @@
 
 Each `valuesFrom` entry (ConfigMap or Secret, `valuesKey` default `values.yaml`,
 optional `targetPath`, `optional`) is merged in list order, then `spec.values` on
-top, with Helm's merge semantics (values.py). Returns the values and the secret
-strings in them (from Secrets), so error messages can be redacted. A missing
-non-optional reference or unparseable YAML is a `ValuesError` with one line saying
-which object and key; the content itself never appears in it.
+top, with Helm's merge semantics (values.py); each document is read as Helm reads values
+(valuesyaml.py: YAML 1.1 scalars, converted to JSON, so `2024-01-01` stays a string).
+Returns the values and the secret strings in them (from Secrets), so error messages can
+be redacted. A missing non-optional reference, unparseable YAML or YAML that JSON cannot
+hold (`.nan`, a `null` key) is a `ValuesError` with one line saying which object and key;
+the content itself never appears in it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from . import values as valuesmod
 from .kube.client import CONFIGMAPS, SECRETS, KubeClient
 from .kube.client import NotFound as KubeNotFound
 from .redact import secret_strings
+from .valuesyaml import ValuesYAMLError, json_problem, load_values
 
 ValuesError = valuesmod.ValuesError  # one line, never the value itself
 
@@ -57,7 +60,9 @@ async def resolve_values(
             sources.append(valuesmod.PathValue(ref.target_path, raw))
             continue
         try:
-            parsed = yaml.safe_load(raw) if raw.strip() else {}
+            parsed = load_values(raw) if raw.strip() else {}
+        except ValuesYAMLError as e:
+            raise ValuesError(f"valuesFrom: key {ref.values_key!r} of {where} {json_problem(e)}") from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             at = f" (line {mark.line + 1})" if mark is not None else ""

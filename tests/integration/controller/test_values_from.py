@@ -117,3 +117,35 @@ def test_values_files_inside_the_chart(
     cluster.apply(hr)
     c = cluster.wait_condition("web", "Ready", "False", "ValuesError")
     assert c["message"] == "valuesFiles: values-nope.yaml not found in chart webapp@1.1.0"
+
+
+def test_values_are_read_as_helm_reads_them(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    """YAML 1.1 as Helm's sigs.k8s.io/yaml reads it: a date stays a string, `y` is a bool, 0x10 is 16."""
+    cluster.kubectl(
+        "create",
+        "configmap",
+        "dated",
+        "-n",
+        "apps",
+        "--from-literal=values.yaml=message: 2024-01-01\nreplicas: 0x2\n",
+    )
+    cluster.apply(helmrelease("web", repo.url, valuesFrom=[{"kind": "ConfigMap", "name": "dated"}]))
+    cluster.wait_ready("web")
+    assert _message(cluster) == "2024-01-01"
+    dep = cluster.get("apps/v1", "Deployment", "apps", "web")
+    assert dep is not None and dep["spec"]["replicas"] == 2
+    # `y` is true for Helm (`helm -f` renders "true"), so it is for us.
+    cluster.kubectl(
+        "patch",
+        "configmap",
+        "dated",
+        "-n",
+        "apps",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"data": {"values.yaml": "message: y\n"}}),
+    )
+    wait_for(lambda: _message(cluster) == "true", 20, what="message: y rendered as Helm renders it")
