@@ -1,0 +1,257 @@
+"""One sync of one GitSync: check out, render, validate, plan, apply, prune, record status.
+
+`GitSyncReconciler.reconcile(namespace, name)` reads the GitSync, checks out the commit its ref
+names (checkout.py: the shared git mirror of chart.git), renders it (render.py), validates it whole
+(validate.py), compares it with the labelled live objects (plan.py) and writes it (apply.py).
+
+- A commit is applied whole or not at all: broken YAML, a refused kind, a duplicate, an invalid
+  HelmRelease or an object of another GitSync rejects it before any write. The last good commit
+  stays applied (`lastAppliedRevision`), `lastAttemptedRevision` names the rejected one, Ready and
+  Stalled are False/True with the first `file:line: problem` as message, and the next push is
+  tried at the next interval.
+- A write that fails midway leaves Ready=False; the next sync applies the same commit again, whole
+  (objects already applied have matching digests and cost nothing), so a controller killed
+  mid-apply converges on restart.
+- Status: lastAppliedRevision (`<branch>@sha1:<commit>`), the commit subjects, the inventory of
+  the applied commit, the orphans (gone from git, not pruned), conditions Ready/Reconciling/
+  Stalled with one-line reasons. An unchanged status is not written; a sync that changes nothing
+  writes nothing at all.
+
+Returns when to sync again (the interval; sooner after a transient failure), or None.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from helmrelease_controller.api.gitsync import GitSync
+from helmrelease_controller.api.models import ANNOTATION_RECONCILE_REQUESTED_AT, SpecError
+from helmrelease_controller.charts import ChartResolver
+from helmrelease_controller.kube.client import ApiError, KubeClient, NotFound
+from helmrelease_controller.kube.events import EventRecorder
+from helmrelease_controller.reconcile import status as st
+from helmrelease_controller.sources.base import SourceError
+from helmrelease_controller.sources.git import GitSource
+
+from .apply import GITSYNCS, ApplyError, apply_plan, list_live
+from .checkout import checkout, drop_checkouts
+from .plan import Ref, plan
+from .render import RenderError, render
+from .validate import Validated, validate
+
+__all__ = ["TRANSIENT_RETRY", "GitSyncReconciler"]
+
+log = logging.getLogger(__name__)
+TRANSIENT_RETRY = 30.0  # seconds, at most, after an unreachable repository or API server
+
+
+def _first(messages: list[str]) -> str:
+    more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+    return messages[0] + more
+
+
+class GitSyncReconciler:
+    """Syncs GitSync objects; one instance serves them all (one sync per GitSync at a time: the caller's
+    work queue serializes per key)."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        events: EventRecorder,
+        git: GitSource,
+        *,
+        work_dir: Path | None = None,
+        allow_cross_namespace: bool = False,
+        kubectl: str = "kubectl",
+        clock: Any = time.time,
+    ) -> None:
+        self.client, self.events, self.git = client, events, git
+        self.work_dir = work_dir if work_dir is not None else git.mirror_root.parent / "gitsync"
+        self.allow_cross_namespace, self.kubectl, self._clock = allow_cross_namespace, kubectl, clock
+        self._validated: dict[tuple[str, str], tuple[tuple[Any, ...], Validated]] = {}
+        self._commits: dict[tuple[str, str], str] = {}  # exported commit in use per GitSync
+        self.results: Counter[str] = Counter()  # outcome -> syncs
+        self.last_duration = 0.0
+        self.last_applied = 0  # objects written by the last sync
+
+    # -- the entry point ------------------------------------------------------------------------
+    async def reconcile(self, namespace: str, name: str) -> float | None:
+        try:
+            obj = await self.client.get(GITSYNCS, namespace, name)
+        except NotFound:
+            self._forget(namespace, name)
+            return None
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            self._forget(namespace, name)
+            return None
+        status: dict[str, Any] = dict(obj.get("status") or {})
+        gen, now = int(obj["metadata"].get("generation") or 0), self._clock()
+        try:
+            gs = GitSync.from_obj(obj)
+        except SpecError as exc:
+            await self._finish(obj, st.stalled(status, "InvalidSpec", str(exc), gen, now), "invalid")
+            self.events.emit(obj, "Warning", "InvalidSpec", str(exc))
+            return None
+        status["suspended"] = gs.suspended
+        if gs.suspended:
+            status = st.drop_condition(status, st.RECONCILING)
+            await self._finish(obj, status, "suspended")
+            return None
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(gs.spec.timeout_seconds):
+                return await self._sync(obj, gs, status)
+        except TimeoutError:
+            message = f"sync did not finish within spec.timeout ({gs.spec.timeout})"
+            return await self._failed(obj, gs, status, "SyncTimedOut", message, transient=True)
+        except ApiError as exc:  # reading a Secret, writing status: the API server, not the commit
+            return await self._failed(obj, gs, status, "KubernetesApiError", str(exc), transient=True)
+        finally:
+            self.last_duration = time.monotonic() - started
+
+    def _forget(self, namespace: str, name: str) -> None:
+        self._validated.pop((namespace, name), None)
+        self._commits.pop((namespace, name), None)
+
+    # -- one sync -----------------------------------------------------------------------------------
+    async def _sync(self, obj: dict[str, Any], gs: GitSync, status: dict[str, Any]) -> float | None:
+        key, gen = (gs.namespace, gs.name), gs.generation
+        token = (gs.metadata.get("annotations") or {}).get(ANNOTATION_RECONCILE_REQUESTED_AT)
+        refresh = bool(token) and token != status.get("lastHandledReconcileAt")
+        if refresh:
+            status["lastHandledReconcileAt"] = token
+        try:
+            creds = await ChartResolver(None).credentials(self.client, gs.namespace, gs.spec.secret_ref)
+            co = await checkout(self.git, gs.spec, creds, self.work_dir, refresh=refresh)
+        except SourceError as exc:
+            return await self._failed(
+                obj, gs, status, "GitOperationFailed", str(exc), transient=exc.transient
+            )
+        if self._commits.get(key) != co.commit:
+            self._commits[key] = co.commit
+            await asyncio.to_thread(drop_checkouts, self.work_dir, set(self._commits.values()))
+        status["lastAttemptedRevision"], status["lastAttemptedSubject"] = co.revision, co.subject
+
+        validated = await self._validate(key, gs, co.commit, co.root)
+        if not validated.ok:
+            return await self._rejected(obj, gs, status, validated.errors)
+        inventory = [
+            Ref(**{"namespace": "", **e}) for e in status.get("inventory") or [] if isinstance(e, dict)
+        ]
+        namespaces = {gs.namespace} | {d.namespace for d in validated.objects if d.namespace}
+        namespaces |= {r.namespace for r in inventory if r.namespace}
+        try:
+            live = await list_live(self.client, namespaces)
+        except ApiError as exc:
+            return await self._failed(obj, gs, status, "ApplyFailed", f"listing applied objects: {exc}", True)
+        todo = plan(validated.objects, live, owner=gs.owner, prune=gs.spec.prune)
+        if todo.conflicts:
+            return await self._rejected(obj, gs, status, todo.conflicts)
+        if todo.apply or todo.prune:
+            message = f"applying {co.revision}: {len(todo.apply)} to apply, {len(todo.prune)} to prune"
+            progressing = st.set_condition(
+                status, st.RECONCILING, True, "Progressing", message, gen, self._clock()
+            )
+            obj = await self._write(obj, progressing)
+        try:
+            result = await apply_plan(self.client, todo)
+        except ApplyError as exc:
+            return await self._failed(obj, gs, status, "ApplyFailed", str(exc), transient=True)
+        self.last_applied = result.total_applied
+
+        status["lastAppliedRevision"], status["lastAppliedSubject"] = co.revision, co.subject
+        status["inventory"] = [r.entry() for r in todo.inventory]
+        if todo.orphans:
+            status["orphans"] = [r.entry() for r in todo.orphans]
+        else:
+            status.pop("orphans", None)
+        summary = f"applied revision {co.revision}: {len(todo.inventory)} objects"
+        if todo.orphans:
+            summary += f", {len(todo.orphans)} gone from git left in place"
+        status = st.ready(status, True, "Succeeded", summary, gen, self._clock())
+        await self._finish(obj, status, "succeeded")
+        if result.total_applied or result.total_pruned:
+            self.events.emit(
+                obj, "Normal", "Applied",
+                f"revision {co.revision} ({co.subject}): {result.total_applied} applied, "
+                f"{result.unchanged} unchanged, {result.total_pruned} pruned",
+            )  # fmt: skip
+        if todo.orphans and (result.total_applied or result.total_pruned or obj.get("status") != status):
+            names = ", ".join(r.describe() for r in todo.orphans[:5])
+            more = f" and {len(todo.orphans) - 5} more" if len(todo.orphans) > 5 else ""
+            why = "prune is off" if not gs.spec.prune else "helmrelease.dev/prune: disabled"
+            self.events.emit(
+                obj, "Normal", "Orphaned", f"gone from git, left in place ({why}): {names}{more}"
+            )
+        return gs.spec.interval_seconds
+
+    async def _validate(self, key: tuple[str, str], gs: GitSync, commit: str, root: Path) -> Validated:
+        """The validated commit; rendered and validated once per (commit, path, namespace)."""
+        ident = (commit, gs.spec.path, gs.namespace, self.allow_cross_namespace)
+        cached = self._validated.get(key)
+        if cached is not None and cached[0] == ident:
+            return cached[1]
+        try:
+            docs = await asyncio.to_thread(
+                render, root, gs.spec.path, kubectl=self.kubectl, timeout=gs.spec.timeout_seconds
+            )
+            validated = validate(
+                docs, namespace=gs.namespace, allow_cross_namespace=self.allow_cross_namespace
+            )
+        except RenderError as exc:
+            validated = Validated([], exc.messages)
+        self._validated[key] = (ident, validated)
+        return validated
+
+    # -- outcomes -----------------------------------------------------------------------------------
+    async def _rejected(
+        self, obj: dict[str, Any], gs: GitSync, status: dict[str, Any], errors: list[str]
+    ) -> float | None:
+        message = f"commit rejected, nothing applied: {_first(errors)}"
+        status = st.stalled(status, "ValidationFailed", message, gs.generation, self._clock())
+        if obj.get("status") != status:
+            self.events.emit(
+                obj, "Warning", "ValidationFailed", f"{status['lastAttemptedRevision']}: {message}"
+            )
+        await self._finish(obj, status, "rejected")
+        return gs.spec.interval_seconds
+
+    async def _failed(
+        self,
+        obj: dict[str, Any],
+        gs: GitSync,
+        status: dict[str, Any],
+        reason: str,
+        message: str,
+        transient: bool,
+    ) -> float | None:
+        status = st.ready(status, False, reason, message, gs.generation, self._clock())
+        if obj.get("status") != status:
+            self.events.emit(obj, "Warning", reason, message)
+        await self._finish(obj, status, "failed")
+        interval = gs.spec.interval_seconds
+        return min(interval, TRANSIENT_RETRY) if transient else interval
+
+    async def _finish(self, obj: dict[str, Any], status: dict[str, Any], outcome: str) -> None:
+        self.results[outcome] += 1
+        try:
+            await self._write(obj, status)
+        except ApiError as exc:
+            log.warning("GitSync %s/%s: status not written: %s", obj["metadata"].get("namespace"),
+                        obj["metadata"]["name"], exc)  # fmt: skip
+
+    async def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        """Write `status` as a merge patch of what changed; nothing when nothing did."""
+        patch = st.diff_patch(obj.get("status") or {}, status)
+        if patch is None:
+            return obj
+        meta = obj["metadata"]
+        out: dict[str, Any] = await self.client.patch(
+            GITSYNCS, meta.get("namespace"), meta["name"], {"status": patch}, subresource="status"
+        )
+        return out

@@ -1,0 +1,245 @@
+"""GitSyncReconciler against kubesim and a real git daemon: a push applies the committed YAML whole,
+an unchanged file costs no write, prune deletes or lists orphans, a bad commit applies nothing and
+names file and line."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helmrelease_controller.gitsync.apply import GITSYNCS
+from helmrelease_controller.gitsync.sync import GitSyncReconciler
+from helmrelease_controller.kube.client import CONFIGMAPS, HELMRELEASES, KubeClient, NotFound
+from helmrelease_controller.kube.events import EventRecorder
+from helmrelease_controller.sources.git import GitSource
+from kubesim import KubeSim
+from tests.conftest import ROOT, Cli, tool
+from tests.helpers.gitserver import GitDaemon, GitRepo
+
+WRITES = ("create", "update", "patch", "delete")
+
+
+def hr(name: str, replicas: int = 1, ns: str | None = None) -> str:
+    namespace = f"\n  namespace: {ns}" if ns else ""
+    return f"""\
+apiVersion: helmrelease.dev/v1
+kind: HelmRelease
+metadata:
+  name: {name}{namespace}
+spec:
+  chart:
+    repository:
+      url: https://charts.example.com
+      name: webapp
+  values:
+    replicas: {replicas}
+"""
+
+
+VALUES_CM = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-values
+data:
+  values.yaml: "replicas: 2"
+"""
+
+
+TWO_SOURCES = hr("bad").replace("      name: webapp\n", "      name: webapp\n    oci: {url: oci://r/x}\n")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    r = GitRepo(tmp_path / "srv", "platform")
+    r.write("releases/dev/web.yaml", hr("web"))
+    r.write("releases/dev/api.yaml", hr("api"))
+    r.write("releases/prod/web.yaml", hr("web", 3))
+    r.write("releases/prod/values/web-values.yaml", VALUES_CM)
+    r.write("README.md", "releases per environment\n")
+    r.commit("first releases")
+    return r
+
+
+@pytest.fixture
+def daemon(repo: GitRepo) -> Iterator[GitDaemon]:
+    with GitDaemon(repo.serve_root) as d:
+        yield d
+
+
+@pytest.fixture
+async def client(kubesim: KubeSim, kubectl: Cli) -> AsyncIterator[KubeClient]:
+    kubectl("apply", "-k", str(ROOT / "crds"))
+    for ns in ("dev", "prod"):
+        kubectl("create", "namespace", ns)
+    c = await KubeClient.from_kubeconfig(str(kubesim.kubeconfig_path))
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def reconciler(client: KubeClient, tmp_path: Path) -> AsyncIterator[GitSyncReconciler]:
+    events = EventRecorder(client)
+    async with GitSource(tmp_path / "cache", fetch_interval=0, eviction_min_age=0) as git:
+        yield GitSyncReconciler(client, events, git, kubectl=tool("kubectl"))
+    await events.close()
+
+
+async def gitsync(client: KubeClient, ns: str, url: str, path: str, **spec: Any) -> None:
+    body = {"apiVersion": "helmrelease.dev/v1", "kind": "GitSync", "metadata": {"name": "releases"},
+            "spec": {"url": url, "ref": {"branch": "main"}, "path": path, **spec}}  # fmt: skip
+    await client.create(GITSYNCS, ns, body)
+
+
+async def status(client: KubeClient, ns: str) -> dict[str, Any]:
+    return (await client.get(GITSYNCS, ns, "releases")).get("status") or {}
+
+
+def ready(st: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in st["conditions"] if c["type"] == "Ready")
+
+
+def writes(sim: KubeSim, ns: str, resource: str) -> list[str]:
+    return [
+        f"{e.verb} {e.name}"
+        for e in sim.requests.entries()
+        if e.verb in WRITES and e.namespace == ns and e.resource == resource and not e.subresource
+    ]
+
+
+async def test_a_push_applies_both_environments_and_an_unchanged_file_costs_no_write(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler, kubesim: KubeSim
+) -> None:
+    url = daemon.url("platform")
+    await gitsync(client, "dev", url, "releases/dev")
+    await gitsync(client, "prod", url, "releases/prod")
+    assert await reconciler.reconcile("dev", "releases") == 60.0
+    assert await reconciler.reconcile("prod", "releases") == 60.0
+    first = repo.head()
+    for ns, names in (("dev", ["api", "web"]), ("prod", ["web"])):
+        items, _ = await client.list(HELMRELEASES, ns)
+        assert sorted(i["metadata"]["name"] for i in items) == names
+        for item in items:
+            assert item["metadata"]["labels"]["helmrelease.dev/gitsync"] == f"{ns}.releases"
+        st = await status(client, ns)
+        assert st["lastAppliedRevision"] == st["lastAttemptedRevision"] == f"main@sha1:{first}"
+        assert st["lastAppliedSubject"] == "first releases"
+        assert ready(st)["status"] == "True", ready(st)
+    cm = await client.get(CONFIGMAPS, "prod", "web-values")
+    assert cm["metadata"]["labels"] == {"helmrelease.dev/gitsync": "prod.releases"}
+    assert (await status(client, "prod"))["inventory"] == [
+        {"kind": "ConfigMap", "namespace": "prod", "name": "web-values"},
+        {"kind": "HelmRelease", "namespace": "prod", "name": "web"},
+    ]
+    web = await client.get(HELMRELEASES, "prod", "web")
+    assert web["spec"]["values"] == {"replicas": 3}
+
+    # a second commit changes one file: only that object is written
+    repo.write("releases/dev/web.yaml", hr("web", 2))
+    second = repo.commit("web: 2 replicas in dev")
+    kubesim.requests.clear()
+    await reconciler.reconcile("dev", "releases")
+    await reconciler.reconcile("prod", "releases")
+    assert writes(kubesim, "dev", "helmreleases.helmrelease.dev") == ["patch web"]
+    assert writes(kubesim, "prod", "helmreleases.helmrelease.dev") == []
+    assert writes(kubesim, "prod", "configmaps") == []
+    assert (await client.get(HELMRELEASES, "dev", "web"))["spec"]["values"] == {"replicas": 2}
+    assert (await status(client, "dev"))["lastAppliedRevision"] == f"main@sha1:{second}"
+    assert reconciler.last_applied == 0  # prod: nothing written
+
+    # nothing changed: a sync writes nothing at all (not even status)
+    kubesim.requests.clear()
+    await reconciler.reconcile("dev", "releases")
+    assert [e for e in kubesim.requests.entries() if e.verb in WRITES] == []
+
+
+@pytest.mark.parametrize("prune", [True, False])
+async def test_a_deleted_file_is_pruned_or_listed_as_orphan(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler, prune: bool
+) -> None:
+    await gitsync(client, "dev", daemon.url("platform"), "releases/dev", prune=prune)
+    await reconciler.reconcile("dev", "releases")
+    (repo.work / "releases/dev/api.yaml").unlink()
+    repo.commit("remove api")
+    await reconciler.reconcile("dev", "releases")
+    st = await status(client, "dev")
+    assert st["inventory"] == [{"kind": "HelmRelease", "namespace": "dev", "name": "web"}]
+    if prune:
+        with pytest.raises(NotFound):
+            await client.get(HELMRELEASES, "dev", "api")
+        assert "orphans" not in st
+    else:
+        assert (await client.get(HELMRELEASES, "dev", "api"))["metadata"]["name"] == "api"
+        assert st["orphans"] == [{"kind": "HelmRelease", "namespace": "dev", "name": "api"}]
+        assert "1 gone from git left in place" in ready(st)["message"]
+
+
+async def test_prune_spares_a_protected_object(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler
+) -> None:
+    await gitsync(client, "dev", daemon.url("platform"), "releases/dev", prune=True)
+    await reconciler.reconcile("dev", "releases")
+    await client.patch(
+        HELMRELEASES, "dev", "api", {"metadata": {"annotations": {"helmrelease.dev/prune": "disabled"}}}
+    )
+    (repo.work / "releases/dev/api.yaml").unlink()
+    repo.commit("remove api")
+    await reconciler.reconcile("dev", "releases")
+    assert (await client.get(HELMRELEASES, "dev", "api"))["metadata"]["name"] == "api"
+    assert (await status(client, "dev"))["orphans"] == [
+        {"kind": "HelmRelease", "namespace": "dev", "name": "api"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rel", "text", "message"),
+    [
+        ("releases/dev/new.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: [x\n",
+         "releases/dev/new.yaml:5: invalid YAML"),
+        ("releases/dev/db.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {p: x}\n",
+         "releases/dev/db.yaml:1: Secret db: Secrets are not applied from git"),
+        ("releases/dev/copy/web.yaml", hr("web", 5),
+         "releases/dev/web.yaml:1: HelmRelease dev/web is already defined at releases/dev/copy/web.yaml:1"),
+        ("releases/dev/bad.yaml", TWO_SOURCES,
+         "releases/dev/bad.yaml:6: spec.chart: exactly one of git, repository or oci must be set (got"),
+    ],
+)  # fmt: skip
+async def test_a_bad_commit_applies_nothing_and_names_file_and_line(
+    repo: GitRepo,
+    daemon: GitDaemon,
+    client: KubeClient,
+    reconciler: GitSyncReconciler,
+    kubesim: KubeSim,
+    rel: str,
+    text: str,
+    message: str,
+) -> None:
+    await gitsync(client, "dev", daemon.url("platform"), "releases/dev", prune=True)
+    await reconciler.reconcile("dev", "releases")
+    good = repo.head()
+    repo.write("releases/dev/api.yaml", hr("api", 4))  # a change that must not be applied either
+    repo.write(rel, text)
+    bad = repo.commit("a bad commit")
+    kubesim.requests.clear()
+    await reconciler.reconcile("dev", "releases")
+    assert writes(kubesim, "dev", "helmreleases.helmrelease.dev") == []
+    assert writes(kubesim, "dev", "configmaps") == []
+    st = await status(client, "dev")
+    assert st["lastAppliedRevision"] == f"main@sha1:{good}"
+    assert st["lastAttemptedRevision"] == f"main@sha1:{bad}"
+    assert ready(st)["status"] == "False" and ready(st)["reason"] == "ValidationFailed"
+    assert message in ready(st)["message"], ready(st)["message"]
+    assert next(c for c in st["conditions"] if c["type"] == "Stalled")["status"] == "True"
+    assert (await client.get(HELMRELEASES, "dev", "api"))["spec"]["values"] == {"replicas": 1}
+
+    # the next push that fixes it is applied
+    (repo.work / rel).unlink()
+    fixed = repo.commit("fix")
+    await reconciler.reconcile("dev", "releases")
+    st = await status(client, "dev")
+    assert st["lastAppliedRevision"] == f"main@sha1:{fixed}" and ready(st)["status"] == "True"
+    assert [c["type"] for c in st["conditions"]] == ["Ready"]
+    assert (await client.get(HELMRELEASES, "dev", "api"))["spec"]["values"] == {"replicas": 4}
