@@ -243,3 +243,97 @@ async def test_a_bad_commit_applies_nothing_and_names_file_and_line(
     assert st["lastAppliedRevision"] == f"main@sha1:{fixed}" and ready(st)["status"] == "True"
     assert [c["type"] for c in st["conditions"]] == ["Ready"]
     assert (await client.get(HELMRELEASES, "dev", "api"))["spec"]["values"] == {"replicas": 4}
+
+
+async def test_a_failed_write_leaves_the_commit_to_be_applied_whole_by_the_next_sync(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler, kubesim: KubeSim
+) -> None:
+    await gitsync(client, "dev", daemon.url("platform"), "releases/dev")
+    await reconciler.reconcile("dev", "releases")
+    good = repo.head()
+    repo.write("releases/dev/api.yaml", hr("api", 2))
+    repo.write("releases/dev/web.yaml", hr("web", 2))
+    new = repo.commit("both to 2")
+    # the write of web fails (as if the controller died after writing api)
+    kubesim.add_fault(status=500, verb="patch", resource="helmreleases", name="web", times=1)
+    assert await reconciler.reconcile("dev", "releases") == 30.0  # retried sooner than the interval
+    st = await status(client, "dev")
+    assert (ready(st)["status"], ready(st)["reason"]) == ("False", "ApplyFailed")
+    assert ready(st)["message"].startswith("releases/dev/web.yaml:1: HelmRelease dev/web: apply failed: 500")
+    assert (
+        st["lastAppliedRevision"] == f"main@sha1:{good}" and st["lastAttemptedRevision"] == f"main@sha1:{new}"
+    )
+    kubesim.requests.clear()
+    await reconciler.reconcile("dev", "releases")
+    assert writes(kubesim, "dev", "helmreleases.helmrelease.dev") == ["patch web"]  # api was already applied
+    st = await status(client, "dev")
+    assert st["lastAppliedRevision"] == f"main@sha1:{new}" and ready(st)["status"] == "True"
+    for name in ("api", "web"):
+        assert (await client.get(HELMRELEASES, "dev", name))["spec"]["values"] == {"replicas": 2}
+
+
+async def test_a_field_removed_from_git_is_removed_and_fields_of_others_stay(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler
+) -> None:
+    repo.write("releases/dev/web.yaml", hr("web").replace("spec:\n", "spec:\n  maxHistory: 3\n"))
+    repo.commit("maxHistory")
+    await gitsync(client, "dev", daemon.url("platform"), "releases/dev")
+    await reconciler.reconcile("dev", "releases")
+    assert (await client.get(HELMRELEASES, "dev", "web"))["spec"]["maxHistory"] == 3
+    # another manager (the HelmRelease controller) adds its finalizer; a hand-made label too
+    await client.patch(HELMRELEASES, "dev", "web", {"metadata": {"finalizers": ["helmrelease.dev/finalizer"],
+                                                                 "labels": {"team": "a"}}})  # fmt: skip
+    repo.write("releases/dev/web.yaml", hr("web"))
+    repo.commit("default maxHistory")
+    await reconciler.reconcile("dev", "releases")
+    web = await client.get(HELMRELEASES, "dev", "web")
+    assert "maxHistory" not in web["spec"]
+    assert web["metadata"]["finalizers"] == ["helmrelease.dev/finalizer"]
+    assert web["metadata"]["labels"] == {"team": "a", "helmrelease.dev/gitsync": "dev.releases"}
+
+
+async def test_a_kustomize_overlay(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler
+) -> None:
+    repo.write("base/web.yaml", hr("web"))
+    repo.write("base/kustomization.yaml", "resources: [web.yaml]\n")
+    repo.write("overlays/prod/kustomization.yaml", "resources: [../../base]\nnameSuffix: -prod\n")
+    repo.commit("kustomize")
+    await gitsync(client, "prod", daemon.url("platform"), "overlays/prod")
+    await reconciler.reconcile("prod", "releases")
+    web = await client.get(HELMRELEASES, "prod", "web-prod")
+    assert web["metadata"]["labels"]["helmrelease.dev/gitsync"] == "prod.releases"
+    assert ready(await status(client, "prod"))["status"] == "True"
+
+
+async def test_suspended_and_invalid_gitsyncs(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler, kubesim: KubeSim
+) -> None:
+    await gitsync(client, "dev", daemon.url("platform"), "releases/dev", suspend=True)
+    assert await reconciler.reconcile("dev", "releases") is None
+    assert (await status(client, "dev"))["suspended"] is True
+    assert (await client.list(HELMRELEASES, "dev"))[0] == []
+    body = {"apiVersion": "helmrelease.dev/v1", "kind": "GitSync", "metadata": {"name": "releases"},
+            "spec": {"url": daemon.url("platform"), "path": "../outside"}}  # fmt: skip
+    await client.create(GITSYNCS, "prod", body)
+    assert await reconciler.reconcile("prod", "releases") is None
+    st = await status(client, "prod")
+    assert ready(st)["reason"] == "InvalidSpec"
+    assert (
+        ready(st)["message"]
+        == "spec.path: '../outside' must be a path relative to the repository root, without '..'"
+    )
+    assert await reconciler.reconcile("prod", "missing") is None
+
+
+async def test_unreachable_repository_and_missing_branch(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler
+) -> None:
+    await gitsync(client, "dev", daemon.url("platform"), "releases/dev", ref={"branch": "nope"})
+    assert await reconciler.reconcile("dev", "releases") == 60.0
+    st = await status(client, "dev")
+    assert (ready(st)["reason"], ready(st)["message"]) == (
+        "GitOperationFailed",
+        f"branch 'nope' not found in {daemon.url('platform')}",
+    )
+    assert "lastAppliedRevision" not in st
