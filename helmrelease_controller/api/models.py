@@ -497,7 +497,8 @@ class UpgradeRemediation(_Spec):
     """Remediate the last failure once retries are exhausted; defaults to true when retries > 0."""
 
     def must_remediate_last_failure(self) -> bool:
-        """remediateLastFailure, defaulting as Flux: true when retries > 0."""
+        """remediateLastFailure, defaulting as Flux: true when retries > 0. The one default (facts.py
+        reads it); with retries -1 it is false and moot: retries never run out, so no failure is last."""
         if self.remediate_last_failure is not None:
             return self.remediate_last_failure
         return self.retries > 0
@@ -513,7 +514,7 @@ class InstallSpec(_Spec):
     create_namespace: bool = False
     """Create the target namespace if it does not exist."""
     crds: Literal["Skip", "Create", "CreateReplace"] = "Create"
-    """The chart's crds/ directory: Skip, Create (only new ones) or CreateReplace."""
+    """The chart's crds/ directory: Skip or Create (only new ones); CreateReplace: not supported yet."""
     disable_wait: bool = False
     """Do not wait for resources to become ready."""
     remediation: InstallRemediation = Field(default_factory=InstallRemediation)
@@ -528,7 +529,7 @@ class UpgradeSpec(_Spec):
     cleanup_on_fail: bool = False
     """Delete resources created by a failed upgrade."""
     crds: Literal["Skip", "Create", "CreateReplace"] = "Skip"
-    """The chart's crds/ directory on upgrade: Skip, Create (only new ones) or CreateReplace."""
+    """The chart's crds/ directory on upgrade: Skip or Create; CreateReplace: not supported yet."""
     disable_wait: bool = False
     """Do not wait for resources to become ready."""
     remediation: UpgradeRemediation = Field(default_factory=UpgradeRemediation)
@@ -620,7 +621,7 @@ class DriftDetectionSpec(_Spec):
     """Detection of changes made to the release's resources outside Helm."""
 
     mode: Literal["disabled", "warn", "enabled"] = "disabled"
-    """disabled; warn (report drift); enabled (report and correct drift)."""
+    """Only disabled is supported yet; warn and enabled (report / correct drift) are refused."""
     ignore: Annotated[list[DriftIgnoreRule], BeforeValidator(_none_to_empty_list)] = Field(
         default_factory=list
     )
@@ -639,7 +640,7 @@ class HelmReleaseSpec(_Spec):
     storage_namespace: NamespaceName | None = None
     """Namespace of Helm's release storage; the target namespace when omitted."""
     service_account_name: ObjectName | None = None
-    """Service account (in the HelmRelease's namespace) to impersonate when running Helm."""
+    """Not supported yet, refused when set: helm runs as the controller's service account."""
     interval: PositiveDuration = "5m"
     """How often the cluster is checked against the spec (no Helm call when nothing changed)."""
     timeout: PositiveDuration = "5m"
@@ -673,7 +674,7 @@ class HelmReleaseSpec(_Spec):
     keep_failed_release: bool = False
     """On failure leave the failed release in place for debugging: no rollback, no uninstall."""
     drift_detection: DriftDetectionSpec = Field(default_factory=DriftDetectionSpec)
-    """Detection of changes made outside Helm."""
+    """Detection of changes made outside Helm: not built yet, so mode must stay disabled."""
 
     @model_validator(mode="before")
     @classmethod
@@ -874,25 +875,49 @@ class HelmRelease(BaseModel):
         return metadata
 
     @classmethod
-    def from_obj(cls, obj: Any) -> HelmRelease:
+    def from_obj(cls, obj: Any, *, supported_only: bool = True) -> HelmRelease:
         """Parse a HelmRelease object (a dict as the API server returns it, or loaded YAML).
 
-        Raises SpecError with a one-line message when it is invalid.
+        Raises SpecError with a one-line message when it is invalid, or (unless `supported_only`
+        is false, e.g. to uninstall a release that an older controller installed) when it asks
+        for something this controller cannot do yet (`unsupported`).
         """
         try:
             hr = cls.model_validate(obj)
         except ValidationError as exc:
             raise SpecError([_describe(err) for err in exc.errors(include_url=False)]) from None
-        if hr.spec.storage_namespace and hr.spec.storage_namespace != hr.target_namespace:
+        problems = hr.unsupported() if supported_only else []
+        if problems:
+            raise SpecError(problems)
+        return hr
+
+    def unsupported(self) -> list[str]:
+        """One line per spec field that is valid but not built: refused, never silently ignored."""
+        spec, problems = self.spec, []
+        if spec.storage_namespace and spec.storage_namespace != self.target_namespace:
             # The helm CLI keeps a release's storage in the release's own --namespace; a separate
             # storage namespace (Flux's SDK feature) cannot be honoured, so it is refused, not ignored.
-            raise SpecError(
-                [
-                    f"spec.storageNamespace: must equal the target namespace {hr.target_namespace!r} "
-                    "(helm stores a release in its own namespace)"
-                ]
+            problems.append(
+                f"spec.storageNamespace: must equal the target namespace {self.target_namespace!r} "
+                "(helm stores a release in its own namespace)"
             )
-        return hr
+        if spec.service_account_name is not None:
+            problems.append(
+                "spec.serviceAccountName: not supported yet (helm runs as the controller's own "
+                "service account); remove it"
+            )
+        for field_path, crds in (("install", spec.install.crds), ("upgrade", spec.upgrade.crds)):
+            if crds == "CreateReplace":
+                problems.append(
+                    f"spec.{field_path}.crds: CreateReplace is not supported yet (CRDs that exist are "
+                    "never replaced); use Create or Skip"
+                )
+        if spec.drift_detection.mode != "disabled":
+            problems.append(
+                f"spec.driftDetection.mode: {spec.drift_detection.mode} is not supported yet (drift is "
+                "neither detected nor corrected); use disabled"
+            )
+        return problems
 
     def to_obj(self) -> dict[str, Any]:
         """The object as JSON-ready dict (camelCase, None left out)."""

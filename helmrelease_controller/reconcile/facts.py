@@ -1,8 +1,8 @@
 """Facts for the decision table, gathered from the spec, our status and Helm's storage (pure).
 
 `facts_for` is the one place that turns a HelmRelease's spec and status into the `Facts` that
-`decide` reads, including the defaults Flux users expect (remediateLastFailure defaults to true
-exactly when retries are configured).
+`decide` reads. Spec defaults live in the spec model, once (remediateLastFailure:
+`UpgradeRemediation.must_remediate_last_failure`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,6 @@ from typing import Any
 from ..helm.storage import ReleaseObservation
 from . import status as st
 from .decide import Facts
-
-
-def remediates_last_failure(retries: int, remediate_last_failure: bool | None) -> bool:
-    """Flux's default: remediate after the last failed retry iff any retries are configured."""
-    if remediate_last_failure is not None:
-        return remediate_last_failure
-    return retries > 0 or retries == -1
 
 
 def facts_for(
@@ -40,7 +33,7 @@ def facts_for(
         install_retries=spec.install.remediation.retries,
         upgrade_retries=up.retries,
         strategy=up.strategy,
-        remediate_last_failure=remediates_last_failure(up.retries, up.remediate_last_failure),
+        remediate_last_failure=up.must_remediate_last_failure(),
         keep_failed_release=spec.keep_failed_release,
         test_enabled=spec.test.enable,
         force_requested=force,

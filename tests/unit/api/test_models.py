@@ -176,7 +176,7 @@ spec:
     - name: ingress-nginx
       namespace: infra
   driftDetection:
-    mode: warn
+    mode: disabled
     ignore:
       - paths: ["/spec/replicas"]
         target:
@@ -228,7 +228,7 @@ def test_user_yaml_parses() -> None:
         ("Secret", "podinfo-secrets", "token", "auth.token", True),
     ]
     assert [(d.name, d.namespace) for d in spec.depends_on] == [("ingress-nginx", "infra")]
-    assert spec.drift_detection.mode == "warn"
+    assert spec.drift_detection.mode == "disabled"
     assert spec.drift_detection.ignore[0].paths == ["/spec/replicas"]
     assert spec.drift_detection.ignore[0].target == {"kind": "Deployment"}
     assert spec.max_history == 5
@@ -287,6 +287,61 @@ def test_release_name_and_namespaces() -> None:
     assert hr.release_name == "prod-web"
     assert hr.target_namespace == "prod"
     assert hr.storage_namespace == "prod"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"serviceAccountName": "deployer"},
+            "spec.serviceAccountName: not supported yet (helm runs as the controller's own service account);"
+            " remove it",
+        ),
+        (
+            {"driftDetection": {"mode": "warn"}},
+            "spec.driftDetection.mode: warn is not supported yet (drift is neither detected nor corrected);"
+            " use disabled",
+        ),
+        (
+            {"driftDetection": {"mode": "enabled", "ignore": [{"paths": ["/spec/replicas"]}]}},
+            "spec.driftDetection.mode: enabled is not supported yet"
+            " (drift is neither detected nor corrected); use disabled",
+        ),
+        (
+            {"install": {"crds": "CreateReplace"}},
+            "spec.install.crds: CreateReplace is not supported yet (CRDs that exist are never replaced);"
+            " use Create or Skip",
+        ),
+        (
+            {"upgrade": {"crds": "CreateReplace"}},
+            "spec.upgrade.crds: CreateReplace is not supported yet (CRDs that exist are never replaced);"
+            " use Create or Skip",
+        ),
+    ],
+)
+def test_fields_not_built_yet_are_refused_not_ignored(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError) as err:
+        HelmRelease.from_obj(minimal(**spec))
+    assert str(err.value) == message
+    # Parsing without the check still works (to uninstall what an older controller installed).
+    assert HelmRelease.from_obj(minimal(**spec), supported_only=False).unsupported() == [message]
+
+
+def test_defaults_of_fields_not_built_yet_are_accepted() -> None:
+    hr = HelmRelease.from_obj(
+        minimal(
+            driftDetection={"mode": "disabled", "ignore": [{"paths": ["/spec/replicas"]}]},
+            install={"crds": "Skip"},
+            upgrade={"crds": "Create"},
+        )
+    )
+    assert hr.unsupported() == []
+
+
+def test_every_field_not_built_yet_is_reported() -> None:
+    with pytest.raises(SpecError) as err:
+        HelmRelease.from_obj(minimal(serviceAccountName="sa", driftDetection={"mode": "warn"}))
+    assert len(err.value.messages) == 2 and str(err.value).endswith(" (and 1 more)")
 
 
 def test_storage_namespace_other_than_target_is_refused() -> None:

@@ -27,7 +27,7 @@ def hr(**spec: Any) -> HelmRelease:
     [
         ({}, False),  # no retries configured: the failure stays for the user to see
         ({"retries": 3}, True),  # Flux's default once retries are configured
-        ({"retries": -1}, True),  # unlimited retries
+        ({"retries": -1}, False),  # Flux's default; moot: unlimited retries never run out
         ({"retries": 3, "remediateLastFailure": False}, False),  # said explicitly
         ({"retries": 0, "remediateLastFailure": True}, True),
     ],
@@ -35,6 +35,25 @@ def hr(**spec: Any) -> HelmRelease:
 def test_remediate_last_failure_default(remediation: dict[str, Any], expected: bool) -> None:
     f = facts_for(hr(upgrade={"remediation": remediation}), {}, ReleaseObservation(()), "d", 0.0, False)
     assert f.remediate_last_failure is expected
+
+
+@pytest.mark.parametrize(
+    "remediation",
+    [
+        {},
+        {"retries": 0},
+        {"retries": 1},
+        {"retries": 3},
+        {"retries": -1},
+        {"retries": -1, "remediateLastFailure": True},
+        {"retries": 2, "remediateLastFailure": False},
+    ],
+)
+def test_remediate_last_failure_has_one_default(remediation: dict[str, Any]) -> None:
+    """The decision table and the spec model agree (they once disagreed for retries: -1)."""
+    release = hr(upgrade={"remediation": remediation})
+    f = facts_for(release, {}, ReleaseObservation(()), "d", 0.0, False)
+    assert f.remediate_last_failure is release.spec.upgrade.remediation.must_remediate_last_failure()
 
 
 def test_status_memory_and_spec_switches() -> None:
