@@ -36,7 +36,7 @@ from .kube.client import ApiError as KubeApiError
 from .kube.events import EventRecorder
 from .metrics import Metrics
 from .notify import FAILED, RECOVERED, STALLED, Dispatcher, Notification
-from .reconcile import dependencies, outcome
+from .reconcile import alerting, dependencies, outcome
 from .reconcile import status as st
 from .reconcile.backoff import Backoff
 from .reconcile.decide import Action, Decision, Facts, decide, effective, installs
@@ -85,6 +85,7 @@ class Reconciler:
         # queue a HelmRelease again when its fetch finishes.
         self.fetches: Fetches[ResolvedChart] = Fetches()
         self._parsed: dict[tuple[str, str], tuple[tuple[Any, Any], HelmRelease]] = {}
+        self._failed_tries: dict[tuple[str, str], int] = {}  # chart/values failures in a row, per key
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # newest object we wrote, per key
 
     # -- object access ------------------------------------------------------------------------
@@ -107,6 +108,7 @@ class Reconciler:
         if cached is None:
             self._written.pop((ns, name), None)
             self._parsed.pop((ns, name), None)
+            self._failed_tries.pop((ns, name), None)
             return None
         if (
             mine is not None
@@ -213,6 +215,10 @@ class Reconciler:
         )
         if blocked:
             status = st.ready(status, False, "DependencyNotReady", blocked, gen, now)
+            since = st.parse_rfc3339((st.get_condition(status, st.READY) or {}).get("lastTransitionTime"))
+            if alerting.waiting_alert("DependencyNotReady", 0, since, now):
+                waiting = alerting.waiting_attempt("DependencyNotReady", blocked)
+                self.notify(obj, FAILED, f"DependencyNotReady: {blocked}", attempt=waiting)
             await self.write_status(obj, status)
             return Result(self.dependency_requeue, "dependency")
 
@@ -239,19 +245,10 @@ class Reconciler:
             await self.write_status(obj, status)
             return Result(FETCH_RECHECK, "fetching")
         if isinstance(resolved, SourceError | ValuesError):
-            err = resolved
-            reason = "ArtifactFailed" if isinstance(err, SourceError) else "ValuesError"
-            status = st.ready(status, False, reason, str(err), gen, now)
-            failures = int(status.get("failures") or 0)
-            if st.get_condition(obj.get("status") or {}, st.READY) != st.get_condition(status, st.READY):
-                self.event(obj, False, reason, str(err))
-                self.metrics.release_failure(ns, name, "source" if isinstance(err, SourceError) else "values")
-                failures += 1
-            status["failures"] = failures
-            await self.write_status(obj, status)
-            return Result(_backoff(spec).delay(max(1, failures), random.uniform(-1, 1)), "source", False)
+            return await self._artifact_failed(obj, status, spec, resolved, gen, now)
         if isinstance(resolved, BaseException):
             raise resolved
+        self._failed_tries.pop((ns, name), None)
         chart, user_values, secret_strings = resolved
         self.executor.helm.add_secrets(secret_strings)
         digest = valuesmod.config_digest(chart.digest, user_values)
@@ -319,7 +316,14 @@ class Reconciler:
                 status = outcome.settled(status, d, release, attempt, test_gates, time.time())
                 if d.action is Action.STALL:
                     stall = st.get_condition(status, st.STALLED) or {}
-                    self.notify(obj, STALLED, stall.get("message", d.reason), secret_strings, **fields)
+                    self.notify(
+                        obj,
+                        STALLED,
+                        stall.get("message", d.reason),
+                        secret_strings,
+                        attempt=alerting.action_attempt(digest, ""),
+                        **fields,
+                    )
                 result = Result(
                     interval
                     if d.action is Action.NONE
@@ -373,6 +377,7 @@ class Reconciler:
                     result_of_action.message,
                     secret_strings,
                     action=d.action.value.lower(),
+                    attempt=alerting.action_attempt(digest, d.action.value.lower()),
                     **{**fields, "revision": result_of_action.revision or (latest.version if latest else 0)},
                 )
             # Recorded in status with the next step's write (or the last one below): one write fewer.
@@ -395,6 +400,32 @@ class Reconciler:
         return result
 
     # -- pieces ------------------------------------------------------------------------------------
+    async def _artifact_failed(
+        self,
+        obj: dict[str, Any],
+        status: st.Status,
+        spec: Any,
+        err: SourceError | ValuesError,
+        gen: int,
+        now: float,
+    ) -> Result:
+        """The chart or the values could not be had: say why, retry with the spec's backoff (growing
+        with each failed try in a row), and tell people once it has lasted (reconcile/alerting.py)."""
+        meta = obj["metadata"]
+        key = (meta["namespace"], meta["name"])
+        reason = "ArtifactFailed" if isinstance(err, SourceError) else "ValuesError"
+        tries = self._failed_tries[key] = self._failed_tries.get(key, 0) + 1
+        status = st.ready(status, False, reason, str(err), gen, now)
+        if st.get_condition(obj.get("status") or {}, st.READY) != st.get_condition(status, st.READY):
+            self.event(obj, False, reason, str(err))
+            self.metrics.release_failure(*key, "source" if reason == "ArtifactFailed" else "values")
+            status["failures"] = int(status.get("failures") or 0) + 1
+            log.warning("%s: %s", reason, st.one_line(str(err), 300), extra={"key": "/".join(key)})
+        if alerting.waiting_alert(reason, tries, 0.0, now):
+            self.notify(obj, FAILED, f"{reason}: {err}", attempt=alerting.waiting_attempt(reason, str(err)))
+        await self.write_status(obj, status)
+        return Result(_backoff(spec).delay(tries, random.uniform(-1, 1)), "source", False)
+
     async def _observe(self, storage_namespace: str, release: str) -> ReleaseObservation:
         """Helm's storage for one release, from its Secrets' labels alone: a metadata-only list, so
         neither the API server nor we handle the release blobs (most of each Secret's bytes)."""
@@ -458,12 +489,11 @@ class Reconciler:
         self.metrics.helm_action(label, out.ok, out.duration)
         if not out.ok:
             self.metrics.release_failure(t.owner_namespace, t.owner_name, label)
-        log.info(
-            "%s %s",
-            d.action.value.lower(),
-            "ok" if out.ok else "failed",
-            extra={"key": f"{t.owner_namespace}/{t.owner_name}", "duration": round(out.duration, 3)},
-        )
+        extra = {"key": f"{t.owner_namespace}/{t.owner_name}", "duration": round(out.duration, 3)}
+        if out.ok:
+            log.info("%s ok", d.action.value.lower(), extra=extra)
+        else:  # every failed action at warning level, with its (redacted) reason
+            log.warning("%s failed: %s", label, st.one_line(msg, 300), extra=extra)
         return out
 
     async def _finalize(self, obj: dict[str, Any]) -> Result:

@@ -47,6 +47,9 @@ class Notification:
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict, repr=False)
     secrets: frozenset[str] = field(default_factory=frozenset, repr=False, compare=False)
+    # What failed, for deduplication: e.g. the config digest of a failed upgrade, so its retries
+    # (each a new revision with the same reason) and the stall that ends them are one message.
+    attempt: str = ""
 
     @classmethod
     def for_object(
@@ -76,8 +79,11 @@ class Notification:
 
     @property
     def fingerprint(self) -> str:
-        """Identity for deduplication: HelmRelease, outcome, reason and revision (16 hex digits)."""
-        parts = (self.namespace, self.name, self.outcome, self.reason, str(self.revision))
+        """Identity for deduplication (16 hex digits): HelmRelease, outcome, reason and revision; or,
+        for a failure or stall that names its `attempt`, HelmRelease and attempt alone."""
+        parts: tuple[str, ...] = (self.namespace, self.name, self.outcome, self.reason, str(self.revision))
+        if self.attempt and self.outcome in (FAILED, STALLED):
+            parts = (self.namespace, self.name, "alert", self.attempt)
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
     @property

@@ -129,9 +129,15 @@ def test_slack_gets_a_failed_upgrade_and_its_recovery(
         spec = {"timeout": "2s", "valuesFrom": [{"kind": "Secret", "name": "web-secret"}]}
         cluster.apply(helmrelease("web", repo.url, **spec))
         cluster.wait_ready("web")
-        cluster.apply(helmrelease("web", repo.url, values={"neverReady": True}, **spec))
-        wait_for(lambda: len(slack.payloads) >= 2, 30, what="failed + stalled messages")
-        cluster.apply(helmrelease("web", repo.url, values={"message": "fixed"}, **spec))
+        retried = {"upgrade": {"remediation": {"retries": 1}}}
+        cluster.apply(helmrelease("web", repo.url, values={"neverReady": True}, **spec, **retried))
+        cluster.wait_condition("web", "Stalled", "True", timeout=30)
+        wait_for(lambda: slack.payloads, 15, what="the failure message")
+        # The upgrade failed, was retried, failed again and stalled: one attempt, one message
+        # (docs/notifications.md), not failed + failed + stalled.
+        assert len(proc.helm_calls("upgrade")) >= 3, proc.helm_calls()  # install, attempt, retry
+        assert len(slack.payloads) == 1, slack.payloads
+        cluster.apply(helmrelease("web", repo.url, values={"message": "fixed"}, **spec, **retried))
         cluster.wait_ready("web", reason="UpgradeSucceeded")
         wait_for(
             lambda: any("recovered" in json.dumps(p).lower() for p in slack.payloads),
@@ -178,5 +184,34 @@ def test_secret_echoed_by_helm_is_redacted_everywhere(
         for where, text in seen.items():
             assert PLANTED not in text, where
         assert "rendering failed" in seen["slack"] and "rendering failed" in seen["events"]
+    finally:
+        proc.stop()
+
+
+def test_a_chart_source_failure_that_lasts_is_told_once_then_its_recovery(
+    cluster: Cluster, repo: ChartRepo, slack: _Slack, tmp_path: Path
+) -> None:
+    """Before, a broken repository stayed silent for as long as it was broken."""
+    proc = _controller_notifying(cluster, slack, tmp_path)
+    try:
+        cluster.apply(helmrelease("web", repo.url, values={"message": "v1"}))
+        cluster.wait_ready("web")
+        repo.down()
+        cluster.apply(helmrelease("web", repo.url, values={"message": "v2"}, version="2.x"))
+        cluster.wait_condition("web", "Ready", "False", "ArtifactFailed")
+        # Told after the third failed try in a row (backoff 0.5 s, 1 s, 2 s): once, naming the reason.
+        wait_for(lambda: slack.payloads, 30, what="the ArtifactFailed message")
+        text = json.dumps(slack.payloads[0])
+        assert "ArtifactFailed" in text and "unreachable" in text, text
+        failed_tries = sum(1 for r in proc.log_records() if r.get("msg", "").startswith("ArtifactFailed"))
+        assert failed_tries == 1  # logged at warning once per distinct failure, not per try
+        repo.up()
+        cluster.wait_ready("web", timeout=30)
+        wait_for(
+            lambda: any("recovered" in json.dumps(p).lower() for p in slack.payloads),
+            15,
+            what="recovery message",
+        )
+        assert len(slack.payloads) == 2, slack.payloads
     finally:
         proc.stop()
