@@ -1,11 +1,11 @@
 """The decision table: from `Facts` to the one next `Decision`. Pure.
 
-Read top to bottom, first match wins:
+Read top to bottom, first match wins. Deletion (finalize) and suspension are handled by the
+reconciler before it gathers facts, so they are not rows here: `decide` is only ever asked about
+a live, unsuspended HelmRelease.
 
 | situation                                   | action                                    |
 |---------------------------------------------|-------------------------------------------|
-| being deleted                               | FINALIZE (uninstall, drop finalizer)      |
-| suspended (spec or annotation)              | SUSPENDED (nothing runs)                  |
 | release pending-* (controller died mid-way) | UNLOCK (mark failed; never uninstall)     |
 | force-at set and not handled                | INSTALL or UPGRADE now, past backoff/stall |
 | failed attempt, retry due later             | WAIT until nextRetryAt                    |
@@ -47,8 +47,6 @@ class Action(StrEnum):
     UNLOCK = "Unlock"
     WAIT = "Wait"
     STALL = "Stall"
-    SUSPENDED = "Suspended"
-    FINALIZE = "Finalize"
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,6 @@ class Facts:
     desired_digest: str
     release: ReleaseObservation = field(default_factory=lambda: ReleaseObservation(()))
     now: float = 0.0
-    deleting: bool = False
-    suspended: bool = False
     install_retries: int = 0
     upgrade_retries: int = 0
     strategy: str = "rollback"  # rollback | uninstall
@@ -112,10 +108,6 @@ def _exhausted(failures: int, retries: int) -> bool:
 def decide(f: Facts) -> Decision:
     st = f.state()
     latest = f.release.latest
-    if f.deleting:
-        return Decision(Action.FINALIZE, "HelmRelease is being deleted", st)
-    if f.suspended:
-        return Decision(Action.SUSPENDED, "reconciliation is suspended", st)
     if st is ReleaseState.LOCKED:
         assert latest is not None
         return Decision(
