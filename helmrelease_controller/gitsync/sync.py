@@ -16,6 +16,9 @@ names (checkout.py: the shared git mirror of chart.git), renders it (render.py),
   the applied commit, the orphans (gone from git, not pruned), conditions Ready/Reconciling/
   Stalled with one-line reasons. An unchanged status is not written; a sync that changes nothing
   writes nothing at all.
+- Deletion: with prune: true the GitSync carries the `helmrelease.dev/finalizer`, and deleting it
+  deletes what it applied (never objects annotated `helmrelease.dev/prune: disabled`); without
+  prune it carries none and deleting it deletes nothing else.
 
 Returns when to sync again (the interval; sooner after a transient failure), or None.
 """
@@ -29,8 +32,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from helmrelease_controller.api.gitsync import GitSync
-from helmrelease_controller.api.models import ANNOTATION_RECONCILE_REQUESTED_AT, SpecError
+from helmrelease_controller.api.gitsync import GitSync, owner_label_value
+from helmrelease_controller.api.models import ANNOTATION_RECONCILE_REQUESTED_AT, FINALIZER, SpecError
 from helmrelease_controller.charts import ChartResolver
 from helmrelease_controller.kube.client import ApiError, KubeClient, NotFound
 from helmrelease_controller.kube.events import EventRecorder
@@ -86,9 +89,10 @@ class GitSyncReconciler:
         except NotFound:
             self._forget(namespace, name)
             return None
-        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        finalizers = list(obj["metadata"].get("finalizers") or [])
+        if obj["metadata"].get("deletionTimestamp"):
             self._forget(namespace, name)
-            return None
+            return await self._finalize(obj) if FINALIZER in finalizers else None
         status: dict[str, Any] = dict(obj.get("status") or {})
         gen, now = int(obj["metadata"].get("generation") or 0), self._clock()
         try:
@@ -97,6 +101,13 @@ class GitSyncReconciler:
             await self._finish(obj, st.stalled(status, "InvalidSpec", str(exc), gen, now), "invalid")
             self.events.emit(obj, "Warning", "InvalidSpec", str(exc))
             return None
+        if gs.spec.prune != (FINALIZER in finalizers):  # prune: true also prunes on deletion
+            wanted = [f for f in finalizers if f != FINALIZER] + ([FINALIZER] if gs.spec.prune else [])
+            try:
+                obj = await self._set_finalizers(obj, wanted)
+            except ApiError as exc:
+                log.info("GitSync %s/%s: finalizer not updated (%s); retrying", namespace, name, exc)
+                return 1.0
         status["suspended"] = gs.suspended
         if gs.suspended:
             status = st.drop_condition(status, st.RECONCILING)
@@ -113,6 +124,43 @@ class GitSyncReconciler:
             return await self._failed(obj, gs, status, "KubernetesApiError", str(exc), transient=True)
         finally:
             self.last_duration = time.monotonic() - started
+
+    async def _finalize(self, obj: dict[str, Any]) -> float | None:
+        """A GitSync with prune: true is being deleted: delete what it applied (never what is
+        protected), then release it. Without prune (any more), it only releases it."""
+        meta = obj["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        if (obj.get("spec") or {}).get("prune") is True:
+            inventory = (obj.get("status") or {}).get("inventory") or []
+            namespaces = {ns} | {
+                e["namespace"] for e in inventory if isinstance(e, dict) and e.get("namespace")
+            }
+            try:
+                live = await list_live(self.client, namespaces)
+                result = await apply_plan(
+                    self.client, plan([], live, owner=owner_label_value(ns, name), prune=True)
+                )
+            except (ApiError, ApplyError) as exc:
+                self.events.emit(obj, "Warning", "PruneFailed", f"GitSync deleted: {exc}")
+                return TRANSIENT_RETRY
+            if result.total_pruned:
+                self.events.emit(
+                    obj, "Normal", "Pruned", f"GitSync deleted: {result.total_pruned} objects pruned"
+                )
+        try:
+            await self._set_finalizers(obj, [f for f in meta.get("finalizers") or [] if f != FINALIZER])
+        except NotFound:
+            pass
+        except ApiError as exc:
+            log.info("GitSync %s/%s: finalizer not removed (%s); retrying", ns, name, exc)
+            return 1.0
+        return None
+
+    async def _set_finalizers(self, obj: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        body = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta["resourceVersion"]}}
+        out: dict[str, Any] = await self.client.patch(GITSYNCS, meta["namespace"], meta["name"], body)
+        return out
 
     def _forget(self, namespace: str, name: str) -> None:
         self._validated.pop((namespace, name), None)

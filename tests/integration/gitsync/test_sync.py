@@ -337,3 +337,22 @@ async def test_unreachable_repository_and_missing_branch(
         f"branch 'nope' not found in {daemon.url('platform')}",
     )
     assert "lastAppliedRevision" not in st
+
+
+@pytest.mark.parametrize("prune", [True, False])
+async def test_deleting_the_gitsync_prunes_only_with_prune(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler, prune: bool
+) -> None:
+    await gitsync(client, "dev", daemon.url("platform"), "releases/dev", prune=prune)
+    await reconciler.reconcile("dev", "releases")
+    gs = await client.get(GITSYNCS, "dev", "releases")
+    assert gs["metadata"].get("finalizers", []) == (["helmrelease.dev/finalizer"] if prune else [])
+    await client.patch(
+        HELMRELEASES, "dev", "api", {"metadata": {"annotations": {"helmrelease.dev/prune": "disabled"}}}
+    )
+    await client.delete(GITSYNCS, "dev", "releases")
+    assert await reconciler.reconcile("dev", "releases") is None
+    with pytest.raises(NotFound):
+        await client.get(GITSYNCS, "dev", "releases")
+    left = sorted(i["metadata"]["name"] for i in (await client.list(HELMRELEASES, "dev"))[0])
+    assert left == (["api"] if prune else ["api", "web"])  # api is protected
