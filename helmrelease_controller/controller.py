@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from . import logctx
 from .api.models import CRD_NAME, FINALIZER
 from .charts import ChartResolver
 from .executor import Executor
@@ -162,6 +163,7 @@ class Controller:
             metrics=self.metrics,
             notifier=self.notifier,
         )
+        logctx.install()
         self.reconciler.fetches.on_done = self.queue.add  # a slow chart fetch ended: look again
         # Reconciles that failed because the API server was unreachable wait for it, then all run at once.
         self.api_health = ApiHealth(self._probe_api, self._api_recovered)
@@ -247,6 +249,7 @@ class Controller:
             except ShutDown:
                 return
             t0 = time.monotonic()
+            ctx = logctx.new_reconcile()  # every log line of this reconcile carries its reconcileID
             try:
                 result = await self.reconciler.reconcile(*key)
                 self.metrics.reconcile_finished(
@@ -272,6 +275,7 @@ class Controller:
                 log.debug("traceback", exc_info=True)
                 self.queue.add_rate_limited(key)
             finally:
+                logctx.end_reconcile(ctx)
                 self.queue.done(key)
 
     async def _probe_api(self) -> None:

@@ -203,8 +203,9 @@ def test_a_chart_source_failure_that_lasts_is_told_once_then_its_recovery(
         wait_for(lambda: slack.payloads, 30, what="the ArtifactFailed message")
         text = json.dumps(slack.payloads[0])
         assert "ArtifactFailed" in text and "unreachable" in text, text
-        failed_tries = sum(1 for r in proc.log_records() if r.get("msg", "").startswith("ArtifactFailed"))
-        assert failed_tries == 1  # logged at warning once per distinct failure, not per try
+        failed_logs = [r for r in proc.log_records() if r.get("msg", "").startswith("ArtifactFailed")]
+        assert len(failed_logs) == 1  # logged at warning once per distinct failure, not per try
+        assert failed_logs[0]["level"] == "warning" and len(failed_logs[0]["reconcileID"]) == 8
         repo.up()
         cluster.wait_ready("web", timeout=30)
         wait_for(
