@@ -12,12 +12,12 @@ import pytest
 
 from helmrelease_controller.gitsync.apply import GITSYNCS
 from helmrelease_controller.gitsync.sync import GitSyncReconciler
-from helmrelease_controller.kube.client import CONFIGMAPS, HELMRELEASES, KubeClient, NotFound
+from helmrelease_controller.kube.client import CONFIGMAPS, EVENTS, HELMRELEASES, SECRETS, KubeClient, NotFound
 from helmrelease_controller.kube.events import EventRecorder
 from helmrelease_controller.sources.git import GitSource
 from kubesim import KubeSim
 from tests.conftest import ROOT, Cli, tool
-from tests.helpers.gitserver import GitDaemon, GitRepo
+from tests.helpers.gitserver import GitDaemon, GitRepo, HTTPGitServer
 
 WRITES = ("create", "update", "patch", "delete")
 
@@ -233,6 +233,11 @@ async def test_a_bad_commit_applies_nothing_and_names_file_and_line(
     assert ready(st)["status"] == "False" and ready(st)["reason"] == "ValidationFailed"
     assert message in ready(st)["message"], ready(st)["message"]
     assert next(c for c in st["conditions"] if c["type"] == "Stalled")["status"] == "True"
+    await reconciler.events.flush()
+    notes = [e["note"] for e in (await client.list(EVENTS, "dev"))[0] if e["reason"] == "ValidationFailed"]
+    assert len(notes) == 1 and notes[0].startswith(
+        f"main@sha1:{bad}: commit rejected, nothing applied: {message}"
+    )
     assert (await client.get(HELMRELEASES, "dev", "api"))["spec"]["values"] == {"replicas": 1}
 
     # the next push that fixes it is applied
@@ -356,3 +361,29 @@ async def test_deleting_the_gitsync_prunes_only_with_prune(
         await client.get(GITSYNCS, "dev", "releases")
     left = sorted(i["metadata"]["name"] for i in (await client.list(HELMRELEASES, "dev"))[0])
     assert left == (["api"] if prune else ["api", "web"])  # api is protected
+
+
+async def test_credentials_from_the_secret_ref_never_reach_status(
+    repo: GitRepo, client: KubeClient, reconciler: GitSyncReconciler
+) -> None:
+    with HTTPGitServer(repo.serve_root, auth=("deploy", "s3cret-token")) as http:
+        url = http.url("platform")
+        secret = {
+            "metadata": {"name": "git-creds"},
+            "stringData": {"username": "deploy", "password": "wrong-pw"},
+        }
+        await client.create(SECRETS, "dev", secret)
+        await gitsync(client, "dev", url, "releases/dev", secretRef={"name": "git-creds"})
+        await reconciler.reconcile("dev", "releases")
+        st = await status(client, "dev")
+        assert (ready(st)["reason"], ready(st)["message"]) == (
+            "GitOperationFailed",
+            f"authentication failed for {url}",
+        )
+        await client.patch(SECRETS, "dev", "git-creds", {"stringData": {"password": "s3cret-token"}})
+        await reconciler.reconcile("dev", "releases")
+        st = await status(client, "dev")
+        assert ready(st)["status"] == "True" and st["lastAppliedRevision"] == f"main@sha1:{repo.head()}"
+        assert http.auth_headers  # git really authenticated
+        gs = await client.get(GITSYNCS, "dev", "releases")
+        assert "s3cret" not in str(gs) and "wrong-pw" not in str(gs)
