@@ -295,18 +295,26 @@ class Metrics:
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
 
-    async def serve(self, addr: str = ":8080", ready: Callable[[], bool] | None = None) -> MetricsServer:
+    async def serve(
+        self,
+        addr: str = ":8080",
+        ready: Callable[[], bool] | None = None,
+        routes: Callable[[web.Application], None] | None = None,
+    ) -> MetricsServer:
         """Serve /metrics, /healthz and /readyz on `addr` ("host:port", ":port", "[::1]:port").
 
         /healthz answers 200 while the process lives; /readyz 200 once `ready()` is true (the
         informer synced, or a non-leader waiting for the Lease), 503 otherwise. Port 0 picks a free
-        port (see `MetricsServer.port`).
+        port (see `MetricsServer.port`). `routes` adds more handlers on the same port (the GitSync
+        push webhook receiver).
         """
         host, port = parse_addr(addr)
         app = web.Application()
         app.router.add_get("/metrics", self._handle_metrics)
         app.router.add_get("/healthz", _handle_healthz)
         app.router.add_get("/readyz", _readyz_handler(ready))
+        if routes is not None:
+            routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
