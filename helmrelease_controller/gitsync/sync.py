@@ -43,7 +43,7 @@ from helmrelease_controller.sources.git import GitSource
 
 from .apply import GITSYNCS, ApplyError, apply_plan, list_live
 from .checkout import checkout, drop_checkouts
-from .plan import Ref, plan
+from .plan import plan
 from .render import RenderError, render
 from .validate import Validated, validate
 
@@ -188,11 +188,9 @@ class GitSyncReconciler:
         validated = await self._validate(key, gs, co.commit, co.root)
         if not validated.ok:
             return await self._rejected(obj, gs, status, validated.errors)
-        inventory = [
-            Ref(**{"namespace": "", **e}) for e in status.get("inventory") or [] if isinstance(e, dict)
-        ]
         namespaces = {gs.namespace} | {d.namespace for d in validated.objects if d.namespace}
-        namespaces |= {r.namespace for r in inventory if r.namespace}
+        inventory = [e for e in status.get("inventory") or [] if isinstance(e, dict)]
+        namespaces |= {str(e["namespace"]) for e in inventory if e.get("namespace")}
         try:
             live = await list_live(self.client, namespaces)
         except ApiError as exc:
