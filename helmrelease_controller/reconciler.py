@@ -86,7 +86,10 @@ class Reconciler:
         self.fetches: Fetches[ResolvedChart] = Fetches()
         self._parsed: dict[tuple[str, str], tuple[tuple[Any, Any], HelmRelease]] = {}
         self._failed_tries: dict[tuple[str, str], int] = {}  # chart/values failures in a row, per key
-        self._written: dict[tuple[str, str], dict[str, Any]] = {}  # newest object we wrote, per key
+        # Per key: the newest object our own writes returned, and the resourceVersions the informer
+        # may still show while it has not caught up with those writes (resourceVersions are opaque:
+        # never compared as numbers).
+        self._written: dict[tuple[str, str], tuple[dict[str, Any], set[str]]] = {}
 
     # -- object access ------------------------------------------------------------------------
     def _parse(self, obj: dict[str, Any]) -> HelmRelease:
@@ -112,12 +115,27 @@ class Reconciler:
             return None
         if (
             mine is not None
-            and _rv(mine) > _rv(cached)
-            and mine["metadata"].get("uid") == cached["metadata"].get("uid")
+            and _rv(cached) in mine[1]
+            and mine[0]["metadata"].get("uid") == cached["metadata"].get("uid")
         ):
-            return mine
+            return mine[0]  # the informer has not seen our last write yet
         self._written.pop((ns, name), None)
         return cached
+
+    def _remember(self, out: dict[str, Any]) -> None:
+        """`out` came back from our write: until the informer shows it (or something newer), the
+        versions it shows now are behind."""
+        meta = out["metadata"]
+        key = (meta["namespace"], meta["name"])
+        prev = self._written.get(key)
+        behind = set(prev[1]) if prev is not None else set()
+        if prev is not None:
+            behind.add(_rv(prev[0]))
+        cached = self.cache.get(*key)
+        if cached is not None:
+            behind.add(_rv(cached))
+        behind.discard(_rv(out))
+        self._written[key] = (out, behind)
 
     async def write_status(self, obj: dict[str, Any], new: st.Status) -> dict[str, Any]:
         old = obj.get("status") or {}
@@ -133,14 +151,14 @@ class Reconciler:
             patch_type="merge",
             subresource="status",
         )
-        self._written[(meta["namespace"], meta["name"])] = out
+        self._remember(out)
         return out
 
     async def _set_finalizers(self, obj: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
         meta = obj["metadata"]
         body = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta["resourceVersion"]}}
         out = await self.client.patch(HELMRELEASES, meta["namespace"], meta["name"], body, patch_type="merge")
-        self._written[(meta["namespace"], meta["name"])] = out
+        self._remember(out)
         return out
 
     def notify(
@@ -564,11 +582,8 @@ def _source_url(hr: HelmRelease) -> str:
     return redact_url(url) if "://" in url else url
 
 
-def _rv(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion") or 0)
-    except (TypeError, ValueError):
-        return 0
+def _rv(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"].get("resourceVersion") or "")
 
 
 def _backoff(spec: Any) -> Backoff:
