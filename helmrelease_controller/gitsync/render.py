@@ -52,7 +52,10 @@ class Document:
         return f"{self.file}:{self.line}"
 
 
-class _Loader(yaml.SafeLoader):
+_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster, same marks
+
+
+class _Loader(_Base):
     """SafeLoader without the timestamp resolver: dates stay strings (they are sent as JSON)."""
 
 

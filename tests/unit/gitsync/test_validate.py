@@ -170,8 +170,8 @@ def test_one_bad_file_refuses_the_whole_commit() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("a: [1, 2\nb: 3\n", "web.yaml:2: invalid YAML: while parsing a flow sequence: expected ',' or ']'"),
-        ("kind: ConfigMap\n  bad: indent\n", "web.yaml:2: invalid YAML: mapping values are not allowed here"),
+        ("a: [1, 2\nb: 3\n", "web.yaml:2: invalid YAML: while parsing a flow sequence: "),
+        ("kind: ConfigMap\n  bad: indent\n", "web.yaml:2: invalid YAML: mapping values are not allowed"),
         (
             "apiVersion: v1\n---\n- a\n- b\n",
             "web.yaml:3: a document must be a Kubernetes object (a mapping), not a list",
