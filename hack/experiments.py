@@ -13,10 +13,10 @@ tests/charts/webapp served by the bench's chart-repository thread; every HelmRel
 A, slow chart source (`slowsource`). A "black hole" thread accepts TCP connections and never answers.
 10 healthy HelmReleases are created and become Ready; then 5 whose chart.repository.url is the black
 hole; after `--settle` (2) s the Ready condition of those 5 is recorded, then `--changes` (5) values
-edits of healthy releases, one at a time, `--spacing` (10) s apart (or right after the previous one
-when it took longer), so that they meet the dead fetches at different points of their retries. Each
-is timed from the PATCH until the release is Ready at the new generation with a new, deployed helm
-revision of the new values. No edit starts once `--budget` (120) s have gone by since the first.
+edits of healthy releases, one at a time, each `--spacing` (10) s after the previous one was done,
+so that they meet the dead fetches at different points of their retries. Each is timed from the
+PATCH until the release is Ready at the new generation with a new, deployed helm revision of the
+new values. No edit starts once `--budget` (120) s have gone by since the first.
 Issue 10's target: every delay under 2 s; the dead ones Ready=Unknown, reason Progressing, while
 the fetch is in flight, with a message naming the URL.
 
@@ -418,7 +418,8 @@ def slow_source(args: argparse.Namespace, env: Env, work: Path) -> dict[str, Any
         started = time.monotonic()
         for i in range(args.changes):
             # Spaced out, so that the edits meet the dead fetches at different points of their retries.
-            time.sleep(max(0.0, started + i * args.spacing - time.monotonic()))
+            if i:
+                time.sleep(args.spacing)
             if i and time.monotonic() - started > args.budget:
                 log(f"A: budget of {args.budget:g}s spent after {i} change(s): no more")
                 break
@@ -663,7 +664,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--settle", type=float, default=2.0, help="seconds between the dead ones and the first edit"
     )
     a.add_argument("--changes", type=int, default=5, help="values edits of healthy releases, one at a time")
-    a.add_argument("--spacing", type=float, default=10.0, help="seconds from one edit's start to the next's")
+    a.add_argument("--spacing", type=float, default=10.0, help="seconds between one edit's end and the next")
     a.add_argument("--budget", type=float, default=120.0, help="no edit starts after this many s of edits")
     a.add_argument("--change-timeout", type=float, default=90.0, help="give up on one edit after (s)")
     b = p.add_argument_group("B, API outage")
