@@ -123,16 +123,11 @@ def plan(desired: Iterable[DesiredObject], live: Iterable[LiveObject], *, owner:
         if current is not None and current.owner not in (None, owner):
             out.conflicts.append(f"{d.where}: {ref.describe()} is managed by GitSync {current.owner}")
             continue
-        body = apply_body(d, owner)
-        if (
-            current is not None
-            and current.owner == owner
-            and current.annotations.get(ANNOTATION_DIGEST)
-            == body["metadata"]["annotations"][ANNOTATION_DIGEST]
-        ):
+        same = current is not None and current.annotations.get(ANNOTATION_DIGEST) == object_digest(d.obj)
+        if same and current is not None and current.owner == owner:
             out.unchanged.append(d)
         else:
-            out.apply.append((d, body))
+            out.apply.append((d, apply_body(d, owner)))
     out.inventory = sorted(wanted)
     gone = sorted(
         (o for o in by_ref.values() if o.owner == owner and o.ref not in wanted),
