@@ -5,17 +5,29 @@ One method per action, each returning an `Outcome`. Install and upgrade are both
 uninstall, DESIGN rule 1); rollback targets the revision the decision chose (rule
 3); unlock rewrites the stuck release Secret as failed with optimistic concurrency
 (rule 2). Every call passes `--history-max` (rule 4) and values only on stdin.
+
+Failure messages name what the user asked for: a first install that fails says "install
+failed" (helm's own words are "UPGRADE FAILED"), with a hint at `install.createNamespace` when
+the target namespace is missing. A rollback's outcome carries the revision it created.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .helm.runner import Helm, HelmError, UpgradeOptions
-from .helm.storage import DIGEST_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, label_digest, unlocked
+from .helm.storage import (
+    DIGEST_LABEL,
+    OWNER_NAME_LABEL,
+    OWNER_NAMESPACE_LABEL,
+    label_digest,
+    observe,
+    unlocked,
+)
 from .kube.client import SECRETS, KubeClient
 from .kube.client import ApiError as KubeApiError
 
@@ -45,6 +57,17 @@ class ReleaseTarget:
     timeout: str
 
 
+_MISSING_NAMESPACE = re.compile(r'namespaces "([^"]+)" not found')
+
+
+def install_hint(message: str, create_namespace: bool) -> str:
+    """`message` with a hint when the failure is a missing target namespace the spec could create."""
+    m = _MISSING_NAMESPACE.search(message)
+    if m is None or create_namespace:
+        return message
+    return f"{message} (set spec.install.createNamespace: true to create namespace {m.group(1)})"
+
+
 class Executor:
     def __init__(self, helm: Helm, client: KubeClient) -> None:
         self.helm, self.client = helm, client
@@ -70,12 +93,14 @@ class Executor:
             force=force or (bool(getattr(spec.upgrade, "force", False)) and not installing),
             cleanup_on_fail=bool(getattr(spec.upgrade, "cleanup_on_fail", False)) and not installing,
             description=f"{'install' if installing else 'upgrade'} by helmrelease-controller",
+            action="install" if installing else "upgrade",
         )
         start = time.monotonic()
         try:
             out = await self.helm.upgrade(o)
         except HelmError as e:
-            return Outcome(False, e.summary, duration=time.monotonic() - start)
+            msg = install_hint(e.summary, o.create_namespace) if installing else e.summary
+            return Outcome(False, msg, duration=time.monotonic() - start)
         return Outcome(
             True,
             "",
@@ -100,7 +125,24 @@ class Executor:
             )
         except HelmError as e:
             return Outcome(False, e.summary, duration=time.monotonic() - start)
-        return Outcome(True, f"rolled back to revision {revision}", duration=time.monotonic() - start)
+        made = await self._latest_revision(t.storage_namespace, t.release)
+        return Outcome(
+            True,
+            f"rolled back to revision {revision}" + (f" (as revision {made})" if made else ""),
+            revision=made,
+            duration=time.monotonic() - start,
+        )
+
+    async def _latest_revision(self, storage_namespace: str, release: str) -> int:
+        """The newest revision in helm's storage (the one a rollback just made); 0 if unreadable."""
+        try:
+            items, _ = await self.client.list(
+                SECRETS, storage_namespace, label_selector=f"owner=helm,name={release}", metadata_only=True
+            )
+        except (KubeApiError, OSError, TimeoutError):
+            return 0
+        latest = observe(items).latest
+        return latest.version if latest else 0
 
     async def uninstall(self, release: str, namespace: str, spec: Any, timeout: str) -> Outcome:
         un = getattr(spec, "uninstall", None)

@@ -21,6 +21,7 @@ from typing import Any
 
 from pyhelm3 import Command
 
+from ..reconcile.status import one_line
 from ..redact import redact
 
 
@@ -32,32 +33,65 @@ class HelmError(Exception):
         self.summary, self.stderr, self.returncode = summary, stderr, returncode
 
 
-_ERROR_LINE = re.compile(r"^Error: (.*)$", re.MULTILINE)
+_ERROR_LINE = re.compile(r"^Error: ", re.MULTILINE)
+# helm 3's --debug log lines ("ready.go:303: 2026-01-02 03:04:05.06 +0000 UTC m=+0.1 [debug] ...")
+_DEBUG_LINE = re.compile(r"^[\w.-]+\.go:\d+: ")
+SUMMARY_LIMIT = 1024  # events carry this much; conditions shorten it further (reconcile.status.one_line)
+
+
+def error_text(stderr: str) -> str:
+    """helm's error as one line: its last `Error:` line and the lines continuing it.
+
+    Schema violations, `--wait` timeouts (helm 4) and others put the details on the lines after
+    `Error:`; helm 3's `--debug` log and Go stack trace that may follow are left out.
+    """
+    starts = [m.start() for m in _ERROR_LINE.finditer(stderr)]
+    if not starts:
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not _DEBUG_LINE.match(ln)]
+        return lines[-1] if lines else "helm failed"
+    parts: list[str] = []
+    bullets = False
+    for raw in stderr[starts[-1] + len("Error: ") :].splitlines():
+        if _DEBUG_LINE.match(raw):  # helm 3 --debug: its log, then a Go stack trace
+            break
+        ln = raw.strip()
+        if not ln:
+            continue
+        if ln.startswith("- ") and parts:
+            parts.append(("; " if bullets else " ") + ln[2:].strip())
+            bullets = True
+        else:
+            parts.append((" " if parts else "") + ln)
+            bullets = False
+    return "".join(parts) or "helm failed"
 
 
 def summarize_error(stderr: str, action: str, timeout: str | None = None) -> str:
-    """One line out of helm's stderr: its last `Error:` line, with the vaguest messages explained."""
-    lines = _ERROR_LINE.findall(stderr)
-    msg = lines[-1].strip() if lines else (stderr.strip().splitlines() or ["helm failed"])[-1].strip()
+    """One line out of helm's stderr, with the vaguest messages explained."""
+    msg = error_text(stderr)
     msg = re.sub(r"^(INSTALLATION|UPGRADE|ROLLBACK|UNINSTALL(ATION)?) FAILED: ", "", msg)
     if "context deadline exceeded" in msg or "timed out waiting for the condition" in msg:
         within = f" within {timeout}" if timeout else ""
-        detail = _not_ready_detail(stderr)
+        detail = not_ready_detail(stderr)
+        if detail:
+            msg = msg.replace(detail, "").strip(" .:;") or msg
         msg = f"resources not ready{within}" + (f": {detail}" if detail else "") + f" ({msg})"
     if "another operation (install/upgrade/rollback) is in progress" in msg:
         msg = "release locked by another operation (pending-*); it will be unlocked"
-    msg = f"{action} failed: {msg}"
-    return msg if len(msg) <= 300 else msg[:297] + "..."
+    return one_line(f"{action} failed: {msg}", SUMMARY_LIMIT)
 
 
+# helm 4: "resource Deployment/apps/web not ready. status: InProgress, message: Available: 0/1";
+# helm 3 (with --debug): "Deployment is not ready: apps/web. 0 out of 1 expected pods are ready".
 _NOT_READY = re.compile(
-    r"(?:resource|Deployment|StatefulSet|DaemonSet|Job|Pod)[^\n]*?(?:not ready|InProgress)[^\n]*"
+    r"(resource \S+ not ready[^\n]*|\b[A-Z]\w+ (?:is not ready|is not bound|does not have)[^\n]*)"
 )
 
 
-def _not_ready_detail(stderr: str) -> str:
+def not_ready_detail(stderr: str) -> str:
+    """The resource helm was still waiting for when its --wait timed out ("" when helm did not say)."""
     found = _NOT_READY.findall(stderr)
-    return found[-1].strip()[:160] if found else ""
+    return one_line(found[-1].strip().rstrip("."), 200) if found else ""
 
 
 @dataclass
@@ -76,6 +110,7 @@ class UpgradeOptions:
     force: bool = False
     cleanup_on_fail: bool = False
     description: str = ""
+    action: str = "upgrade"  # what a failure is called: "install" for a release's first install
 
 
 class Helm(Command):
@@ -101,7 +136,7 @@ class Helm(Command):
         self._version_lock = asyncio.Lock()
 
     # -- process ----------------------------------------------------------------------------
-    async def run(self, command: list[Any], input: bytes | None = None) -> bytes:
+    async def run(self, command: list[Any], input: bytes | None = None, action: str = "") -> bytes:
         argv = [self._executable, *(str(c) for c in command)]
         if self._kubeconfig:
             argv += ["--kubeconfig", str(self._kubeconfig)]
@@ -131,7 +166,7 @@ class Helm(Command):
             self.running -= 1
         if proc.returncode != 0:
             err = redact(stderr.decode(errors="replace"), self.secrets)
-            verb = str(command[0]) if command else "helm"
+            verb = action or (str(command[0]) if command else "helm")
             timeout = None
             if "--timeout" in command:
                 timeout = str(command[command.index("--timeout") + 1])
@@ -152,7 +187,20 @@ class Helm(Command):
     def _wait_args(self, major: int, wait: bool) -> list[str]:
         if not wait:
             return []
-        return ["--wait=watcher", "--wait-for-jobs"] if major >= 4 else ["--wait", "--wait-for-jobs"]
+        if major >= 4:
+            return ["--wait=watcher", "--wait-for-jobs"]
+        # helm 3 names the resource it still waits for only in its --debug log (on stderr; stdout
+        # stays the JSON we read): `summarize_error` picks it out when the wait times out.
+        return ["--wait", "--wait-for-jobs", "--debug"]
+
+    @staticmethod
+    def _force_args(major: int, force: bool) -> list[str]:
+        """helm 3: `--force` (delete and recreate what cannot be patched). helm 4: `--force-replace`
+        (the same replacement), which helm 4 refuses with server-side apply, its default: so the
+        forced upgrade or rollback applies client-side (`--server-side=false`), as helm 3 does."""
+        if not force:
+            return []
+        return ["--force-replace", "--server-side=false"] if major >= 4 else ["--force"]
 
     async def upgrade(self, o: UpgradeOptions) -> dict[str, Any]:
         major = await self.major_version()
@@ -177,8 +225,7 @@ class Helm(Command):
             cmd.append("--create-namespace")
         if o.skip_crds:
             cmd.append("--skip-crds")
-        if o.force:
-            cmd.append("--force-replace" if major >= 4 else "--force")
+        cmd += self._force_args(major, o.force)
         if o.cleanup_on_fail:
             cmd.append("--cleanup-on-fail")
         if o.description:
@@ -186,7 +233,7 @@ class Helm(Command):
         if o.labels:
             cmd += ["--labels", ",".join(f"{k}={v}" for k, v in sorted(o.labels.items()))]
         cmd += self._wait_args(major, o.wait)
-        out = await self.run(cmd, json.dumps(o.values).encode())
+        out = await self.run(cmd, json.dumps(o.values).encode(), action=o.action)
         start = out.find(b"{")  # helm >= 4.2.1 may print OCI "Pulled:"/"Digest:" lines first
         return json.loads(out[start:]) if start >= 0 else {}
 
@@ -213,8 +260,7 @@ class Helm(Command):
             "--timeout",
             timeout,
         ]
-        if force:
-            cmd.append("--force-replace" if major >= 4 else "--force")
+        cmd += self._force_args(major, force)
         if cleanup_on_fail:
             cmd.append("--cleanup-on-fail")
         cmd += self._wait_args(major, wait)

@@ -2,7 +2,9 @@
 
 `record` turns an action's outcome into counters, `nextRetryAt`, a history snapshot and
 conditions; `settled` writes the conditions when the loop ends with nothing to do, a wait or
-a stall. The reconciler (I/O) calls both and writes the result only when it changed.
+a stall. A successful rollback is recorded in history as the revision it created (a copy of the
+target's snapshot), so `history[0]` (the Revision printer column) is the deployed revision.
+The reconciler (I/O) calls both and writes the result only when it changed.
 """
 
 from __future__ import annotations
@@ -102,6 +104,20 @@ def record(
             "Succeeded" if out.ok else "Failed"
         )
         status = st.set_condition(status, st.REMEDIATED, True, reason, out.message, gen, now)
+        if d.action is Action.ROLLBACK and out.ok and out.revision:
+            target: dict[str, Any] = next(
+                (h for h in status.get("history") or [] if int(h.get("revision") or 0) == d.revision), {}
+            )
+            status = st.record_history(
+                status,
+                {
+                    **target,
+                    "revision": out.revision,
+                    "status": "deployed",
+                    "lastDeployed": st.rfc3339(now),
+                },
+                a.max_history,
+            )
     elif d.action is Action.TEST:
         latest = f.release.latest
         status["lastTestedRevision"] = latest.version if latest else 0

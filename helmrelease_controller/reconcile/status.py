@@ -39,8 +39,13 @@ def parse_rfc3339(s: str | None) -> float:
 
 
 def one_line(msg: str, limit: int = 300) -> str:
+    """`msg` on one line of at most `limit` characters. A long message keeps its head (the action)
+    and its tail (helm's reason usually ends it): the middle is cut, marked with "…"."""
     line = " ".join(msg.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    if len(line) <= limit:
+        return line
+    head = (limit - 1) // 2
+    return line[:head].rstrip() + "…" + line[len(line) - (limit - 1 - head) :].lstrip()
 
 
 def get_condition(status: Status, type_: str) -> dict[str, Any] | None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
+from helmrelease_controller.api.crd import PRINTER_COLUMNS
 from helmrelease_controller.helm.storage import ReleaseObservation, Revision
 from helmrelease_controller.reconcile import outcome
 from helmrelease_controller.reconcile import status as st
@@ -31,6 +34,7 @@ F = Facts(
     upgrade_failures=1,
 )
 NOW = 1_000_000.0
+PRINTER_REVISION = next(c["jsonPath"] for c in PRINTER_COLUMNS if c["name"] == "Revision")
 
 
 @dataclass
@@ -89,3 +93,47 @@ def test_unchanged_status_is_identical_so_nothing_is_written() -> None:
     once = outcome.settled({}, d, F.release, A, False, NOW)
     twice = outcome.settled(once, d, F.release, A, False, NOW + 60)
     assert st.diff_patch(once, twice) is None
+
+
+@pytest.mark.parametrize(
+    ("msg", "limit", "expected"),
+    [
+        ("short", 300, "short"),
+        ("two\n  lines", 300, "two lines"),
+        ("a" * 10, 10, "a" * 10),
+        ("head " + "x" * 50 + " reason", 21, "head xxxxx…xxx reason"),
+    ],
+)
+def test_one_line_cuts_the_middle_and_keeps_the_reason(msg: str, limit: int, expected: str) -> None:
+    assert st.one_line(msg, limit) == expected
+    assert len(st.one_line(msg, limit)) <= limit
+
+
+def test_a_long_condition_message_keeps_its_end() -> None:
+    msg = "upgrade failed: " + "y" * 400 + ': namespaces "x" not found'
+    s = st.set_condition({}, "Ready", False, "UpgradeFailed", msg, 1, NOW)
+    got = st.get_condition(s, "Ready")["message"]  # type: ignore[index]
+    assert len(got) <= 300 and got.startswith("upgrade failed: ") and got.endswith('namespaces "x" not found')
+
+
+def test_a_rollback_is_the_newest_history_entry() -> None:
+    # Revision 1 deployed, 2 failed; the rollback to 1 made revision 3: the Revision printer column
+    # (history[0]) shows 3, deployed, with revision 1's chart.
+    s: st.Status = {
+        "history": [
+            {"revision": 2, "chartVersion": "1.1.0", "status": "failed", "configDigest": "new"},
+            {"revision": 1, "chartVersion": "1.0.0", "status": "superseded", "configDigest": "old"},
+        ]
+    }
+    d = Decision(Action.ROLLBACK, "", ReleaseState.FAILED, revision=1)
+    s = outcome.record(s, d, Out(True, "rolled back to revision 1", 3), F, A, NOW)
+    assert [(h["revision"], h["status"]) for h in s["history"]] == [(3, "deployed"), (2, "failed")]
+    assert s["history"][0]["chartVersion"] == "1.0.0" and s["history"][0]["configDigest"] == "old"
+    assert PRINTER_REVISION == ".status.history[0].revision"
+
+
+def test_a_failed_rollback_adds_no_history() -> None:
+    s: st.Status = {"history": [{"revision": 2, "status": "failed"}]}
+    d = Decision(Action.ROLLBACK, "", ReleaseState.FAILED, revision=1)
+    s = outcome.record(s, d, Out(False, "rollback failed: x"), F, A, NOW)
+    assert s["history"] == [{"revision": 2, "status": "failed"}]
