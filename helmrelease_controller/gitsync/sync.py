@@ -78,6 +78,7 @@ class GitSyncReconciler:
         self.allow_cross_namespace, self.kubectl, self._clock = allow_cross_namespace, kubectl, clock
         self._validated: dict[tuple[str, str], tuple[tuple[Any, ...], Validated]] = {}
         self._commits: dict[tuple[str, str], str] = {}  # exported commit in use per GitSync
+        self._refresh: set[tuple[str, str]] = set()  # GitSyncs whose next sync must fetch (webhook)
         self.results: Counter[str] = Counter()  # outcome -> syncs
         self.last_duration = 0.0
         self.last_applied = 0  # objects written by the last sync
@@ -162,6 +163,11 @@ class GitSyncReconciler:
         out: dict[str, Any] = await self.client.patch(GITSYNCS, meta["namespace"], meta["name"], body)
         return out
 
+    def request_refresh(self, namespace: str, name: str) -> None:
+        """The next sync of this GitSync fetches the repository whatever the fetch interval (a push
+        webhook was received); the caller queues the sync itself."""
+        self._refresh.add((namespace, name))
+
     def _forget(self, namespace: str, name: str) -> None:
         self._validated.pop((namespace, name), None)
         self._commits.pop((namespace, name), None)
@@ -170,9 +176,11 @@ class GitSyncReconciler:
     async def _sync(self, obj: dict[str, Any], gs: GitSync, status: dict[str, Any]) -> float | None:
         key, gen = (gs.namespace, gs.name), gs.generation
         token = (gs.metadata.get("annotations") or {}).get(ANNOTATION_RECONCILE_REQUESTED_AT)
-        refresh = bool(token) and token != status.get("lastHandledReconcileAt")
-        if refresh:
+        requested = bool(token) and token != status.get("lastHandledReconcileAt")
+        if requested:
             status["lastHandledReconcileAt"] = token
+        refresh = requested or key in self._refresh
+        self._refresh.discard(key)
         try:
             creds = await ChartResolver(None).credentials(self.client, gs.namespace, gs.spec.secret_ref)
             co = await checkout(self.git, gs.spec, creds, self.work_dir, refresh=refresh)

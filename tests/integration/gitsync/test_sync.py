@@ -387,3 +387,29 @@ async def test_credentials_from_the_secret_ref_never_reach_status(
         assert http.auth_headers  # git really authenticated
         gs = await client.get(GITSYNCS, "dev", "releases")
         assert "s3cret" not in str(gs) and "wrong-pw" not in str(gs)
+
+
+async def test_a_push_is_seen_within_the_fetch_interval_only_when_asked(
+    repo: GitRepo, daemon: GitDaemon, client: KubeClient, tmp_path: Path
+) -> None:
+    events = EventRecorder(client)
+    async with GitSource(tmp_path / "slow-cache", fetch_interval=3600) as git:
+        reconciler = GitSyncReconciler(client, events, git, kubectl=tool("kubectl"))
+        await gitsync(client, "dev", daemon.url("platform"), "releases/dev")
+        await reconciler.reconcile("dev", "releases")
+        repo.write("releases/dev/web.yaml", hr("web", 7))
+        pushed = repo.commit("web: 7")
+        await reconciler.reconcile("dev", "releases")  # the mirror is fresh: no fetch, nothing new
+        assert (await status(client, "dev"))["lastAppliedRevision"] != f"main@sha1:{pushed}"
+        reconciler.request_refresh("dev", "releases")  # what the push webhook does
+        await reconciler.reconcile("dev", "releases")
+        assert (await status(client, "dev"))["lastAppliedRevision"] == f"main@sha1:{pushed}"
+        repo.write("releases/dev/web.yaml", hr("web", 8))
+        pushed = repo.commit("web: 8")
+        annotation = {"metadata": {"annotations": {"helmrelease.dev/reconcile-requested-at": "now-1"}}}
+        await client.patch(GITSYNCS, "dev", "releases", annotation)
+        await reconciler.reconcile("dev", "releases")
+        st = await status(client, "dev")
+        assert st["lastAppliedRevision"] == f"main@sha1:{pushed}" and st["lastHandledReconcileAt"] == "now-1"
+        assert git.fetches == 3
+    await events.close()
