@@ -4,8 +4,10 @@
 document of every `.yaml`/`.yml` file under `path`, recursively, in sorted file order; or, when
 `path` holds a kustomization (kustomization.yaml, kustomization.yml or Kustomization), the
 documents of `kubectl kustomize <path>` (the real kubectl; their file is then
-`kustomize build <path>` and their line the line in its output). Broken YAML, a document that is
-not a mapping, or a failing kustomize build is a `RenderError` whose lines read `file:line: problem`.
+`kustomize build <path>` and their line the line in its output; remote resources, bases and
+components are refused: kustomize would fetch them outside the git mirror). Broken YAML, a
+document that is not a mapping, or a failing kustomize build is a `RenderError` whose lines read
+`file:line: problem`.
 
 Each `Document` keeps its YAML node, so `line_of` can map a field path from a validation message
 (`spec.chart.git.url`, `spec.valuesFrom[0].name`) to the line it is on. Blocking: run in a thread.
@@ -113,8 +115,40 @@ def _yaml_files(top: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(top).as_posix())
 
 
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)", re.I)
+_REFERENCE_FIELDS = ("resources", "bases", "components")
+
+
+def _remote_references(root: Path) -> list[str]:
+    """`file:line: ...` for every resource, base or component of a kustomization in the commit that
+    is fetched from elsewhere (kustomize would reach the network outside the git mirror's rules)."""
+    problems: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(set(filenames) & set(KUSTOMIZATION_FILES)):
+            file = Path(dirpath) / name
+            rel = file.relative_to(root).as_posix()
+            try:
+                docs = parse_documents(file.read_text(encoding="utf-8"), rel)
+            except (RenderError, UnicodeDecodeError):
+                continue  # kustomize reports it
+            for doc in docs:
+                for key in _REFERENCE_FIELDS:
+                    entries = doc.obj.get(key)
+                    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+                        if isinstance(entry, str) and _REMOTE.match(entry.strip()):
+                            problems.append(
+                                f"{rel}:{line_of(doc, f'{key}[{i}]')}: remote {key} entry {entry.strip()!r} "
+                                "is not allowed: only paths inside the repository"
+                            )
+    return problems
+
+
 def _kustomize(root: Path, rel: str, kubectl: str, timeout: float) -> list[Document]:
     where = f"kustomize build {rel or '.'}"
+    remote = _remote_references(root)
+    if remote:
+        raise RenderError(remote)
     try:
         proc = subprocess.run(
             [kubectl, "kustomize", str(root / rel) if rel else str(root)],

@@ -231,3 +231,26 @@ def test_render_runs_kustomize_when_there_is_a_kustomization(tmp_path: Path) -> 
     (overlay / "kustomization.yaml").write_text("resources: [../../missing]\n")
     with pytest.raises(RenderError, match=r"^kustomize build overlays/prod: "):
         render(tmp_path, "overlays/prod")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://github.com/org/repo//deploy?ref=v1",
+        "github.com/org/repo/deploy",
+        "git@github.com:org/repo.git",
+        "ssh://git@example.com/repo.git",
+    ],
+)
+def test_kustomize_remote_resources_are_refused(tmp_path: Path, entry: str) -> None:
+    (tmp_path / "prod").mkdir()
+    (tmp_path / "prod" / "kustomization.yaml").write_text(
+        f"namePrefix: p-\nresources:\n- web.yaml\n- {entry}\n"
+    )
+    (tmp_path / "prod" / "web.yaml").write_text(HR)
+    with pytest.raises(RenderError) as err:
+        render(tmp_path, "prod")
+    assert str(err.value) == (
+        f"prod/kustomization.yaml:4: remote resources entry {entry!r} is not allowed: "
+        "only paths inside the repository"
+    )
