@@ -7,7 +7,8 @@ distinct Secret content proves its access once per interval; the common case of 
 fetch), or at once with `refresh=True`; concurrent resolves share one fetch. The ref is resolved from
 the fetched refs (branch, tag, newest tag in a semver range, a commit, or the default branch), then
 the git tree at `path` is exported (`git archive`) into `<cache>/git-charts/t-<tree sha>/`, once per
-tree. Charts with `dependencies` get `helm dependency build` in a per-(tree, file:// dependency trees)
+tree. Charts with a dependency missing from their committed `charts/` (as Flux does: committed ones are
+used as they are, offline) get `helm dependency build` in a per-(tree, file:// dependency trees)
 directory `b-<key>/`, with `file://` dependencies copied from their own place in the repository.
 
 Identity: `revision` is `<branch or tag>@sha1:<commit>` (`sha1:<commit>` for a commit ref); `digest`
@@ -59,6 +60,7 @@ from .gitmirror import (
     fetch_mirror,
     load_export,
     looks_damaged,
+    missing_dependencies,
     read_refs,
     remove_tree,
     trash,
@@ -328,8 +330,8 @@ class GitSource(ClosingSource):
     async def _chart(self, m: _Mirror, commit: str, path: str, at: str, active: _Use) -> Exported:
         tree = await self._tree(m, commit, path, at)
         chart = await self._export(m, tree, path, at, active)
-        if not chart.deps:
-            return chart
+        if not chart.deps or not await self._io(missing_dependencies, chart.dir):
+            return chart  # no dependencies, or all committed under charts/: no `helm dependency build`
         files: dict[str, str] = {}
         todo = [(path, chart)]
         while todo:  # file:// dependencies, and theirs, come from the same commit

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import tarfile
@@ -32,9 +33,11 @@ import yaml
 from .archive import StringLoader, load_yaml, yaml_problem
 from .base import Credentials, SourceError
 from .gitauth import GitFailed, GitURL, git_auth_env, git_error, run_git, scrub
+from .semver import Range, VersionError
 
-__all__ = ["HEAD_REF", "DirLRU", "Exported", "NotAChart", "build_chart", "export_tree", "fetch_mirror",
-           "load_export", "looks_damaged", "read_refs", "remove_tree", "trash", "tree_entry"]  # fmt: skip
+__all__ = ["HEAD_REF", "DirLRU", "Exported", "NotAChart", "build_chart", "dependency_build_failure",
+           "export_tree", "fetch_mirror", "load_export", "looks_damaged", "missing_dependencies",
+           "read_refs", "remove_tree", "trash", "tree_entry"]  # fmt: skip
 
 HEAD_REF = "refs/hrc/HEAD"  # where a mirror keeps the remote's HEAD commit
 _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
@@ -276,13 +279,95 @@ def _tgz_content_digest(archive: Path) -> str:
     return h.hexdigest()
 
 
+def _vendored(charts_dir: Path) -> list[tuple[str, str]]:
+    """(name, version) of each chart under `charts/`: a directory with a Chart.yaml, or a .tgz."""
+    found: list[tuple[str, str]] = []
+    for entry in sorted(charts_dir.iterdir()) if charts_dir.is_dir() else []:
+        meta: Any = None
+        try:
+            if entry.is_dir():
+                meta = yaml.load((entry / "Chart.yaml").read_bytes(), Loader=StringLoader)
+            elif entry.name.endswith(".tgz"):
+                with tarfile.open(entry, "r:gz") as tar:
+                    member = next(
+                        (m for m in tar.getmembers() if m.isfile() and m.name.count("/") == 1
+                         and m.name.endswith("/Chart.yaml")), None)  # fmt: skip
+                    f = tar.extractfile(member) if member is not None else None
+                    meta = yaml.load(f.read(), Loader=StringLoader) if f is not None else None
+        except (OSError, tarfile.TarError, yaml.YAMLError):
+            continue  # not a chart helm could load either: the dependency counts as missing
+        if isinstance(meta, dict) and meta.get("name"):
+            found.append((str(meta["name"]), str(meta.get("version") or "")))
+    return found
+
+
+def _satisfies(version: str, wanted: str) -> bool:
+    if not wanted.strip():
+        return True
+    try:
+        return Range.parse(wanted).allows(version)
+    except VersionError:
+        return version == wanted.strip()
+
+
+def missing_dependencies(chart_dir: Path) -> list[tuple[str, str, str]]:
+    """The dependencies in Chart.yaml (or requirements.yaml) that `charts/` does not hold, as
+    (name, version range, repository); [] when the chart needs no `helm dependency build`.
+
+    As Flux's source-controller does: a dependency committed under `charts/` (a directory or a
+    .tgz with its name and a version in its range) is used as it is, so a chart whose dependencies
+    are vendored installs without reaching their repositories (air-gapped)."""
+    try:
+        chart = yaml.load((chart_dir / "Chart.yaml").read_bytes(), Loader=StringLoader)
+        reqs_file = chart_dir / "requirements.yaml"
+        reqs = yaml.load(reqs_file.read_bytes(), Loader=StringLoader) if reqs_file.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return [("Chart.yaml", "", "unreadable")]
+    deps = (chart.get("dependencies") if isinstance(chart, dict) else None) or (
+        reqs.get("dependencies") if isinstance(reqs, dict) else None) or []  # fmt: skip
+    vendored = _vendored(chart_dir / "charts")
+    missing = []
+    for dep in deps:
+        if not isinstance(dep, dict):
+            continue
+        name, wanted = str(dep.get("name") or ""), str(dep.get("version") or "")
+        if not any(n == name and _satisfies(v, wanted) for n, v in vendored):
+            missing.append((name, wanted or "*", str(dep.get("repository") or "")))
+    return missing
+
+
+_UNREACHABLE = re.compile(r'Unable to get an update from the "([^"]+)" chart repository:\s*\n\s*(.+)')
+_MANAGER_KEY = re.compile(r"helm-manager-([0-9a-f]{64})")
+
+
+def dependency_build_failure(output: str, repositories: list[str]) -> str:
+    """One line out of a failed `helm dependency build` (its stdout and stderr): the chart repository
+    it could not reach, by URL, instead of helm's "no cached repository for helm-manager-<sha256>
+    found (try 'helm repo update')", which names none and suggests a command that cannot help."""
+    m = _UNREACHABLE.search(output)
+    if m:
+        reason = re.sub(r'^Get "[^"]*": ', "", m.group(2).strip())  # the URL once is enough
+        return f"chart repository {m.group(1)} could not be reached: {reason}"
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    line = next((ln for ln in lines if ln.startswith("Error:")), lines[-1] if lines else "no output")
+    line = line.removeprefix("Error: ")
+    key = _MANAGER_KEY.search(line)
+    if key:
+        by_key = {hashlib.sha256(r.encode()).hexdigest(): r for r in repositories}
+        url = by_key.get(key.group(1))
+        return f"no index of chart repository {url or 'helm-manager-' + key.group(1)[:12]} could be read"
+    return line.replace(" (try 'helm repo update')", "")
+
+
 def build_chart(
     parts: list[tuple[str, Path]], path: str, tree: str, final: Path, *, helm: str, helm_home: Path,
     timeout: float, at: str,
 ) -> Exported:  # fmt: skip
     """Copy the exported chart directories `parts` ((repository path, directory), the chart at `path`
     among them) to their places in a fresh tree under `final/src`, run `helm dependency build` on the
-    chart and digest its git tree plus the content of every archive in `charts/`."""
+    chart and digest its git tree plus the content of every archive in `charts/`.
+
+    The caller runs it only when `missing_dependencies` finds some: helm then fetches them all."""
     tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
     where = f"chart {path or '.'} in {at}"
     try:
@@ -301,10 +386,13 @@ def build_chart(
         except OSError as exc:
             raise SourceError(f"{where}: dependency build: cannot run helm ({exc.strerror})") from None
         if proc.returncode != 0:
-            lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
-            line = next((ln for ln in lines if ln.startswith("Error:")), lines[-1] if lines else "no output")
-            reason = scrub(line.removeprefix("Error: "))
-            raise SourceError(f"{where}: dependency build failed: {reason}", transient=True)
+            missing = missing_dependencies(chart_dir)
+            reason = scrub(
+                dependency_build_failure(f"{proc.stdout}\n{proc.stderr}", [r for _, _, r in missing])
+            )
+            names = ", ".join(f"{n} {v}" for n, v, _ in missing)
+            needed = f" (needed for {names} missing from charts/)" if missing else ""
+            raise SourceError(f"{where}: dependency build failed: {reason}{needed}", transient=True)
         h = hashlib.sha256(f"tree {tree}\n".encode())
         for archive in sorted((chart_dir / "charts").glob("*.tgz")):
             h.update(f"dep {archive.name} {_tgz_content_digest(archive)}\n".encode())
