@@ -195,9 +195,10 @@ class Helm(Command):
 
     @staticmethod
     def _force_args(major: int, force: bool) -> list[str]:
-        """helm 3: `--force` (delete and recreate what cannot be patched). helm 4: `--force-replace`
-        (the same replacement), which helm 4 refuses with server-side apply, its default: so the
-        forced upgrade or rollback applies client-side (`--server-side=false`), as helm 3 does."""
+        """helm 3: `--force` (each changed object is replaced, a PUT, instead of patched). helm 4:
+        `--force-replace` (the same), which helm 4 refuses with server-side apply, its default for
+        a release it installed: so a forced upgrade or rollback applies client-side
+        (`--server-side=false`), as helm 3 always does. docs/helm-versions.md has the details."""
         if not force:
             return []
         return ["--force-replace", "--server-side=false"] if major >= 4 else ["--force"]
