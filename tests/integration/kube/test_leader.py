@@ -172,7 +172,7 @@ async def test_release_while_waiting_to_lead(
     b = candidates("b")
     await asyncio.sleep(0.1)
     assert not await b.elector.release()  # b held nothing ...
-    await asyncio.wait_for(b.task, 1)  # type: ignore[arg-type]  # ... and its run() returned
+    await asyncio.wait_for(b.task, 10)  # type: ignore[arg-type]  # ... and its run() returned
     assert not b.leading and not b.cancelled
     assert (await lease(client))["holderIdentity"] == "a"
 
@@ -246,7 +246,7 @@ async def test_work_ending_ends_run(client: KubeClient) -> None:
         raise RuntimeError("controller crashed")
 
     with pytest.raises(RuntimeError, match="controller crashed"):
-        await asyncio.wait_for(elector.run(work), 2)
+        await asyncio.wait_for(elector.run(work), 10)
     assert ran.is_set() and not elector.is_leader
 
 

@@ -1,16 +1,36 @@
-"""WorkQueue: dedup, per-key serialization, delays, rate limiting, shutdown, depth and age."""
+"""WorkQueue: dedup, per-key serialization, delays, rate limiting, shutdown, depth and age.
+
+No assertion depends on how fast the machine is: delays are checked with `state_at` (a timer's
+view of the queue; asyncio runs timers in due-time order, however late the loop runs), elapsed
+times only as lower bounds, and the timeouts only keep a broken queue from hanging the test.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
 from helmrelease_controller.kube.workqueue import ShutDown, WorkQueue
 
+R = TypeVar("R")
+HANG = 10.0  # seconds: only a hung queue takes this long
 
-async def get_now(q: WorkQueue[str], timeout: float = 0.2) -> str:
+
+async def get_now(q: WorkQueue[str], timeout: float = HANG) -> str:
     return await asyncio.wait_for(q.get(), timeout)
+
+
+async def state_at(when: float, probe: Callable[[], R]) -> R:
+    """`probe()` as a timer due at loop time `when` sees it: every timer due earlier has fired, none
+    due later has (asyncio runs timers in due-time order, even when the loop runs late)."""
+    loop = asyncio.get_running_loop()
+    seen: asyncio.Future[R] = loop.create_future()
+    loop.call_at(when, lambda: seen.set_result(probe()))
+    return await seen
 
 
 async def nothing_for(q: WorkQueue[str], seconds: float = 0.03) -> None:
@@ -34,7 +54,7 @@ async def test_get_waits_for_an_add() -> None:
     await asyncio.sleep(0.01)
     assert not waiter.done()
     q.add("x")
-    assert await asyncio.wait_for(waiter, 0.2) == "x"
+    assert await asyncio.wait_for(waiter, HANG) == "x"
 
 
 async def test_key_in_processing_is_not_handed_out_twice() -> None:
@@ -90,9 +110,9 @@ async def test_concurrent_workers_never_share_a_key() -> None:
         for key in ("k0", "k1", "k2", "k0", "k1", "k2"):
             q.add(key)
         await asyncio.sleep(0.001)
-    await asyncio.wait_for(q.join(), 1.0)
+    await asyncio.wait_for(q.join(), HANG)
     q.shutdown()
-    await asyncio.wait_for(asyncio.gather(*workers), 1.0)
+    await asyncio.wait_for(asyncio.gather(*workers), HANG)
     assert overlaps == 0
     assert set(processed) == {"k0", "k1", "k2"}
     assert len(processed) <= 60  # 120 adds: the immediate repeats were folded
@@ -106,16 +126,19 @@ async def test_add_after_delays_and_keeps_earliest_due_time() -> None:
     q.add_after("a", 0.5)  # later: ignored, the earlier due time stands
     assert q.delayed() == 1 and len(q) == 0
     await nothing_for(q, 0.02)
+    assert await state_at(start + 0.25, lambda: (q.delayed(), len(q))) == (0, 1)  # due 0.05, not 0.5
     assert await get_now(q) == "a"
-    assert 0.04 <= loop.time() - start < 0.2
+    assert loop.time() - start >= 0.04
     q.done("a")
 
+    start = loop.time()
     q.add_after("b", 0.5)
     q.add_after("b", 0.03)  # earlier: replaces the pending one
+    assert await state_at(start + 0.25, lambda: (q.delayed(), len(q))) == (0, 1)  # due at 0.03
     assert await get_now(q) == "b"
-    assert loop.time() - start < 0.3
     q.done("b")
-    await nothing_for(q, 0.05)  # the replaced timer did not fire a second add
+    # The replaced timer never fires (it would have, by then, had it not been cancelled).
+    assert await state_at(loop.time() + 0.5, lambda: (q.delayed(), len(q))) == (0, 0)
 
 
 async def test_add_after_zero_is_immediate_and_deduplicates_with_add() -> None:
@@ -146,21 +169,19 @@ async def test_rate_limited_backoff_doubles_and_forget_resets() -> None:
 async def test_add_rate_limited_requeues_after_backoff() -> None:
     q: WorkQueue[str] = WorkQueue(base_delay=0.01, max_delay=0.04)
     loop = asyncio.get_running_loop()
-    waits = []
-    for _ in range(4):
-        start = loop.time()
+    for backoff in (0.01, 0.02, 0.04, 0.04):  # doubling, capped at max_delay (not 0.08)
+        before = loop.time()
         q.add_rate_limited("a")
+        after = loop.time()
+        assert await state_at(before + backoff * 0.9, q.delayed) == 1  # not before its backoff ...
+        assert await state_at(after + backoff * 1.1, q.delayed) == 0  # ... and right at its end
         assert await get_now(q) == "a"
-        waits.append(loop.time() - start)
         q.done("a")
-    assert waits[0] >= 0.009 and waits[1] >= 0.019 and waits[2] >= 0.038
-    assert waits[3] < 0.1  # capped at max_delay
     assert q.retries_total == 4
     q.forget("a")
-    start = loop.time()
     q.add_rate_limited("a")
-    await get_now(q)
-    assert loop.time() - start < 0.035
+    assert await state_at(loop.time() + 0.015, q.delayed) == 0  # back to base_delay (0.01)
+    assert await get_now(q) == "a"
 
 
 async def test_shutdown_drains_then_raises() -> None:
@@ -181,7 +202,7 @@ async def test_shutdown_wakes_waiting_getters() -> None:
     waiters = [asyncio.create_task(q.get()) for _ in range(3)]
     await asyncio.sleep(0.01)
     q.shutdown()
-    results = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), 0.2)
+    results = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), HANG)
     assert all(isinstance(r, ShutDown) for r in results)
 
 
@@ -200,13 +221,15 @@ async def test_shutdown_immediate_raises_even_with_queued_keys() -> None:
 async def test_len_and_oldest_age() -> None:
     q: WorkQueue[str] = WorkQueue()
     assert q.oldest_age() == 0.0
+    before_old = time.monotonic()
     q.add("old")
     await asyncio.sleep(0.05)
+    before_new = time.monotonic()
     q.add("new")
     assert len(q) == 2
-    assert 0.04 <= q.oldest_age() < 0.2
+    assert 0.04 <= q.oldest_age() <= time.monotonic() - before_old
     assert await get_now(q) == "old"
-    assert q.oldest_age() < 0.04  # "new" is now the oldest waiting key
+    assert q.oldest_age() <= time.monotonic() - before_new  # "new" is now the oldest waiting key
     await get_now(q)
     assert q.oldest_age() == 0.0
     assert q.adds_total == 2
@@ -219,7 +242,7 @@ async def test_cancelled_getter_does_not_swallow_a_key() -> None:
     await asyncio.sleep(0.01)
     q.add("a")  # wakes `first` ...
     first.cancel()  # ... which is cancelled before it runs
-    assert await asyncio.wait_for(second, 0.2) == "a"
+    assert await asyncio.wait_for(second, HANG) == "a"
 
 
 async def test_join_waits_for_processing() -> None:
@@ -230,4 +253,4 @@ async def test_join_waits_for_processing() -> None:
     await asyncio.sleep(0.01)
     assert not joiner.done()
     q.done(key)
-    await asyncio.wait_for(joiner, 0.2)
+    await asyncio.wait_for(joiner, HANG)
