@@ -12,7 +12,8 @@ conflict is seen):
 - conflicts: a desired object labelled by another GitSync is not taken over; the commit is refused.
 - prune candidates: live objects labelled by this GitSync and gone from the commit. With prune
   they are deleted (HelmReleases first, Namespaces last) unless annotated
-  `helmrelease.dev/prune: disabled`; without prune, or when protected, they are orphans.
+  `helmrelease.dev/prune: disabled` (or the GitSync's own Namespace); without prune, or when
+  protected, they are orphans.
 
 The GitSync's status inventory does not decide anything here; sync.py uses it to widen the
 namespaces where live objects are looked for.
@@ -110,8 +111,11 @@ def _ref(d: DesiredObject) -> Ref:
     return Ref(d.kind, d.namespace, d.name)
 
 
-def plan(desired: Iterable[DesiredObject], live: Iterable[LiveObject], *, owner: str, prune: bool) -> Plan:
-    """See the module docstring."""
+def plan(
+    desired: Iterable[DesiredObject], live: Iterable[LiveObject], *, owner: str, prune: bool, home: str = ""
+) -> Plan:
+    """See the module docstring. The Namespace `home` (the GitSync's own) is never pruned: deleting
+    it would delete the GitSync with everything else in it."""
     by_ref = {o.ref: o for o in live}
     out = Plan()
     wanted: set[Ref] = set()
@@ -134,6 +138,7 @@ def plan(desired: Iterable[DesiredObject], live: Iterable[LiveObject], *, owner:
         key=lambda o: (-rank.get(o.ref.kind, -1), o.ref),
     )
     for o in gone:
-        (out.prune if prune and not o.protected else out.orphans).append(o.ref)
+        keep = o.protected or o.ref == Ref("Namespace", "", home)
+        (out.prune if prune and not keep else out.orphans).append(o.ref)
     out.orphans.sort()
     return out

@@ -139,7 +139,7 @@ class GitSyncReconciler:
             try:
                 live = await list_live(self.client, namespaces)
                 result = await apply_plan(
-                    self.client, plan([], live, owner=owner_label_value(ns, name), prune=True)
+                    self.client, plan([], live, owner=owner_label_value(ns, name), prune=True, home=ns)
                 )
             except (ApiError, ApplyError) as exc:
                 self.events.emit(obj, "Warning", "PruneFailed", f"GitSync deleted: {exc}")
@@ -203,7 +203,7 @@ class GitSyncReconciler:
             live = await list_live(self.client, namespaces)
         except ApiError as exc:
             return await self._failed(obj, gs, status, "ApplyFailed", f"listing applied objects: {exc}", True)
-        todo = plan(validated.objects, live, owner=gs.owner, prune=gs.spec.prune)
+        todo = plan(validated.objects, live, owner=gs.owner, prune=gs.spec.prune, home=gs.namespace)
         if todo.conflicts:
             return await self._rejected(obj, gs, status, todo.conflicts)
         if todo.apply or todo.prune:

@@ -151,6 +151,13 @@ def test_plan(
     assert p.inventory == sorted(Ref(d.kind, d.namespace, d.name) for d in want)
 
 
+def test_the_gitsyncs_own_namespace_is_never_pruned() -> None:
+    other = desired("Namespace", "team-b")
+    p = plan([], [live(NS), live(other)], owner=OWNER, prune=True, home="apps")
+    assert [r.describe() for r in p.prune] == ["Namespace team-b"]
+    assert [r.describe() for r in p.orphans] == ["Namespace apps"]
+
+
 def test_an_object_of_another_gitsync_is_a_conflict() -> None:
     p = plan([WEB], [live(WEB, owner="apps.dev")], owner=OWNER, prune=True)
     assert p.conflicts == ["web.yaml:1: HelmRelease apps/web is managed by GitSync apps.dev"]
