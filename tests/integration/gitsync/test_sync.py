@@ -17,7 +17,7 @@ from helmrelease_controller.kube.events import EventRecorder
 from helmrelease_controller.sources.git import GitSource
 from kubesim import KubeSim
 from tests.conftest import ROOT, Cli, tool
-from tests.helpers.gitserver import GitDaemon, GitRepo, HTTPGitServer
+from tests.helpers.gitserver import GitDaemon, GitRepo, HTTPGitServer, SSHServer
 
 WRITES = ("create", "update", "patch", "delete")
 
@@ -413,3 +413,17 @@ async def test_a_push_is_seen_within_the_fetch_interval_only_when_asked(
         assert st["lastAppliedRevision"] == f"main@sha1:{pushed}" and st["lastHandledReconcileAt"] == "now-1"
         assert git.fetches == 3
     await events.close()
+
+
+async def test_ssh_deploy_key_from_the_secret_ref(
+    repo: GitRepo, client: KubeClient, reconciler: GitSyncReconciler, tmp_path: Path
+) -> None:
+    with SSHServer(repo.serve_root, tmp_path / "ssh") as ssh:
+        key, hosts = ssh.client_key.decode(), ssh.known_hosts.decode()
+        secret = {"metadata": {"name": "deploy-key"}, "stringData": {"identity": key, "known_hosts": hosts}}
+        await client.create(SECRETS, "prod", secret)
+        await gitsync(client, "prod", ssh.url("platform"), "releases/prod", secretRef={"name": "deploy-key"})
+        await reconciler.reconcile("prod", "releases")
+        st = await status(client, "prod")
+        assert ready(st)["status"] == "True" and st["lastAppliedRevision"] == f"main@sha1:{repo.head()}"
+        assert (await client.get(HELMRELEASES, "prod", "web"))["spec"]["values"] == {"replicas": 3}
