@@ -111,7 +111,12 @@ def writes(sim: KubeSim, ns: str, resource: str) -> list[str]:
 
 
 async def test_a_push_applies_both_environments_and_an_unchanged_file_costs_no_write(
-    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler, kubesim: KubeSim
+    repo: GitRepo,
+    daemon: GitDaemon,
+    client: KubeClient,
+    reconciler: GitSyncReconciler,
+    kubesim: KubeSim,
+    kubectl: Cli,
 ) -> None:
     url = daemon.url("platform")
     await gitsync(client, "dev", url, "releases/dev")
@@ -136,6 +141,9 @@ async def test_a_push_applies_both_environments_and_an_unchanged_file_costs_no_w
     ]
     web = await client.get(HELMRELEASES, "prod", "web")
     assert web["spec"]["values"] == {"replicas": 3}
+    header, row = kubectl("get", "gs", "-n", "prod").splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "REVISION", "AGE"]
+    assert row.split()[:3] == ["releases", "True", "applied"] and f"main@sha1:{first}" in row
 
     # a second commit changes one file: only that object is written
     repo.write("releases/dev/web.yaml", hr("web", 2))
