@@ -30,6 +30,7 @@ from .helm.storage import (
 )
 from .kube.client import SECRETS, KubeClient
 from .kube.client import ApiError as KubeApiError
+from .reconcile.status import one_line
 
 
 @dataclass
@@ -183,5 +184,5 @@ class Executor:
             )
             await self.client.replace(SECRETS, storage_namespace, secret_name, new)
         except KubeApiError as e:
-            return Outcome(False, f"unlock of revision {version} failed: {e.reason}: {e.message}"[:300])
+            return Outcome(False, one_line(f"unlock of revision {version} failed: {e.reason}: {e.message}"))
         return Outcome(True, f"revision {version} unlocked (marked failed)", revision=version)

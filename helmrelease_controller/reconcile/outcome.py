@@ -94,10 +94,10 @@ def record(
             status["failures"] = int(status.get("failures") or 0) + 1
             delay = a.backoff.delay(n, rand)
             status["nextRetryAt"] = st.rfc3339(now + delay)
-            status = st.set_condition(
-                status, st.RELEASED, False, d.action.value + "Failed", out.message, gen, now
-            )
-            status = st.ready(status, False, d.action.value + "Failed", out.message, gen, now)
+            # A retried first install is a helm upgrade, but for the user it is still the install.
+            reason = ("Install" if installing else d.action.value) + "Failed"
+            status = st.set_condition(status, st.RELEASED, False, reason, out.message, gen, now)
+            status = st.ready(status, False, reason, out.message, gen, now)
     elif d.action is Action.ROLLBACK or d.action is Action.UNINSTALL:
         status["remediatedConfigDigest"] = f.desired_digest
         reason = ("Rollback" if d.action is Action.ROLLBACK else "Uninstall") + (

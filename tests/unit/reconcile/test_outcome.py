@@ -137,3 +137,20 @@ def test_a_failed_rollback_adds_no_history() -> None:
     d = Decision(Action.ROLLBACK, "", ReleaseState.FAILED, revision=1)
     s = outcome.record(s, d, Out(False, "rollback failed: x"), F, A, NOW)
     assert s["history"] == [{"revision": 2, "status": "failed"}]
+
+
+@pytest.mark.parametrize(
+    ("revisions", "reason"),
+    [
+        ((Revision("web", "apps", 1, "failed"),), "InstallFailed"),  # a retried first install
+        ((Revision("web", "apps", 1, "deployed"), Revision("web", "apps", 2, "failed")), "UpgradeFailed"),
+    ],
+)
+def test_a_failed_retry_of_a_first_install_is_an_install_failure(
+    revisions: tuple[Revision, ...], reason: str
+) -> None:
+    f = Facts(owner="apps/web", desired_digest=A.config_digest, release=ReleaseObservation(revisions))
+    d = Decision(Action.UPGRADE, "", ReleaseState.FAILED)
+    s = outcome.record({}, d, Out(False, "install failed: x"), f, A, NOW)
+    assert st.get_condition(s, "Released")["reason"] == reason  # type: ignore[index]
+    assert st.get_condition(s, "Ready")["reason"] == reason  # type: ignore[index]
