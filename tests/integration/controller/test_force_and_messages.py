@@ -108,3 +108,18 @@ def test_after_a_rollback_the_revision_column_shows_the_deployed_revision(
     # the wait timeout names the resource that was not ready, on helm 3 as on helm 4
     names = {"helm": "resource Deployment/apps/web not ready", "helm3": "Deployment is not ready: apps/web"}
     assert names[helm_name] in _message(cluster, "web"), _message(cluster, "web")
+
+
+def test_a_values_schema_violation_keeps_its_details(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess, tmp_path: Path
+) -> None:
+    chart = package_webapp(tmp_path / "src", "4.0.0")
+    schema = '{"type": "object", "properties": {"replicas": {"type": "integer"}}}'
+    (chart / "values.schema.json").write_text(schema)
+    repo.add_charts([chart])
+    spec = {"install": {"remediation": {"retries": 0}}}
+    cluster.apply(helmrelease("web", repo.url, "4.0.0", values={"replicas": "two"}, **spec))
+    cond = cluster.wait_condition("web", "Released", "False")
+    assert cond["reason"] == "InstallFailed"
+    assert cond["message"].startswith("install failed: values don't meet the specifications"), cond
+    assert cond["message"].endswith("webapp: at '/replicas': got string, want integer"), cond
