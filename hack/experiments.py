@@ -604,14 +604,16 @@ def table(results: dict[str, Any]) -> str:
             f"| A slow source | dead-repo Ready after {a['config']['settle_s']:g}s | "
             f"{cond.get('status')} {cond.get('reason')}: {msg} | Unknown Progressing, URL |",
             f"| A slow source | black-hole connections | {a['black_hole_connections']} | |",
+            f"| A slow source | controller exit on SIGTERM | {sigterm(a)} | |",
         ]  # fmt: skip
     for secs, b in sorted((results.get("outage") or {}).items(), key=lambda kv: float(kv[0])):
         name = f"B outage {float(secs):g}s"
         conv = b["converged_after_recovery_s"]
-        during, after = (
-            b["log_during_outage"]["warning_or_error"],
-            b["log_after_recovery"]["warning_or_error"],
+        windows = b["log_during_outage"], b["log_after_recovery"]
+        errors = " + ".join(
+            str(sum(w["by_level"].get(lv, 0) for lv in ("error", "critical"))) for w in windows
         )
+        warnings = " + ".join(str(w["by_level"].get("warning", 0)) for w in windows)
         slowest = max(
             ((k, v) for k, v in b["per_release_after_recovery_s"].items() if v is not None),
             key=lambda kv: kv[1], default=("", None),
@@ -621,11 +623,17 @@ def table(results: dict[str, Any]) -> str:
             f"{conv if conv is not None else 'not converged'} | < 5 |",
             f"| {name} | slowest release (s) | {slowest[0]} {slowest[1]} | |",
             f"| {name} | not converged | {len(b['not_converged'])} | 0 |",
-            f"| {name} | warning/error log lines (outage + after) | "
-            f"{during} + {after} | << 140 |",
+            f"| {name} | error log lines (outage + after) | {errors} | << 140 |",
+            f"| {name} | warning log lines (outage + after) | {warnings} | |",
             f"| {name} | upgrades in flight at outage | {b['upgrades_in_flight_at_outage']} | |",
+            f"| {name} | controller exit on SIGTERM | {sigterm(b)} | |",
         ]  # fmt: skip
     return "\n".join(lines)
+
+
+def sigterm(res: dict[str, Any]) -> str:
+    got = res.get("controller_sigterm")
+    return f"{got['stop_s']}s, exit code {got['exit_code']}" if got else "n/a"
 
 
 def merge_results(path: Path, update: dict[str, Any]) -> dict[str, Any]:
@@ -652,6 +660,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=5.0, help="HelmRelease spec.interval (s)")
     p.add_argument("--out", default=str(ROOT / "bench" / "experiments.json"), help="results file")
     p.add_argument("--keep", action="store_true", help="keep the work directory (every process's log)")
+    p.add_argument("--label", default="", help="free text stored with the results, e.g. 'before: <commit>'")
     p.add_argument(
         "--controller-tree",
         help="run the controller and kubesim from this source tree, e.g. a `git archive` of an older "
@@ -692,6 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git": git_describe(),  # of this checkout (see controller_tree when it ran from another)
         "controller_tree": str(ROOT),
+        "label": args.label,
         "cpu_count": os.cpu_count(),
         "load_at_start": loadavg(),
     }
