@@ -40,6 +40,8 @@ FAILURE_ACTIONS = (*HELM_ACTIONS, "source", "values", "spec")
 ACTION_RESULTS = ("success", "failure")
 SOURCE_KINDS = ("repository", "git", "oci")
 NOTIFICATION_OUTCOMES = ("sent", "failed", "dropped")
+#: `result` of helmrelease_gitsync_sync_duration_seconds (gitsync/sync.py's outcomes, and "error").
+GITSYNC_RESULTS = ("succeeded", "rejected", "failed", "suspended", "invalid", "deleted", "error")
 OTHER = "other"
 
 RECONCILE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -180,6 +182,23 @@ class Metrics:
             )
             for outcome in NOTIFICATION_OUTCOMES
         }
+        self.gitsync_duration = Histogram(
+            "helmrelease_gitsync_sync_duration_seconds",
+            "Duration of one GitSync sync, by result (succeeded, rejected, failed, suspended, invalid).",
+            ["result"],
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+        self.gitsync_objects = Counter(
+            "helmrelease_gitsync_objects_applied",
+            "Objects written (created or changed) or pruned by GitSyncs.",
+            ["operation"],
+            registry=r,
+        )
+        for res in GITSYNC_RESULTS:
+            self.gitsync_duration.labels(res)
+        for op in ("applied", "pruned"):
+            self.gitsync_objects.labels(op)
         for res in RECONCILE_RESULTS:
             self.reconcile_duration.labels(res)
         for action in HELM_ACTIONS:
@@ -196,6 +215,14 @@ class Metrics:
         self._scrape_hooks: list[Callable[[], None]] = []
 
     # -- what the controller does ------------------------------------------------------------------
+    def gitsync_synced(self, result: str, seconds: float, applied: int, pruned: int) -> None:
+        """One GitSync sync ended (gitsync/runtime.py)."""
+        self.gitsync_duration.labels(_one_of(result, GITSYNC_RESULTS)).observe(seconds)
+        if applied:
+            self.gitsync_objects.labels("applied").inc(applied)
+        if pruned:
+            self.gitsync_objects.labels("pruned").inc(pruned)
+
     def reconcile_finished(self, result: str, seconds: float) -> None:
         """One reconcile ended; `result` is one of RECONCILE_RESULTS (see `reconcile_result`)."""
         self.reconcile_duration.labels(_one_of(result, RECONCILE_RESULTS)).observe(max(0.0, seconds))

@@ -80,8 +80,10 @@ class GitSyncReconciler:
         self._commits: dict[tuple[str, str], str] = {}  # exported commit in use per GitSync
         self._refresh: set[tuple[str, str]] = set()  # GitSyncs whose next sync must fetch (webhook)
         self.results: Counter[str] = Counter()  # outcome -> syncs
-        self.last_duration = 0.0
-        self.last_applied = 0  # objects written by the last sync
+        # Per GitSync, what its last sync did: (outcome, objects applied, objects pruned), for
+        # metrics (read by the runtime; per key, since syncs of different GitSyncs interleave).
+        self.reports: dict[tuple[str, str], tuple[str, int, int]] = {}
+        self._written: dict[tuple[str, str], tuple[int, int]] = {}
 
     # -- the entry point ------------------------------------------------------------------------
     async def reconcile(self, namespace: str, name: str) -> float | None:
@@ -114,7 +116,6 @@ class GitSyncReconciler:
             status = st.drop_condition(status, st.RECONCILING)
             await self._finish(obj, status, "suspended")
             return None
-        started = time.monotonic()
         try:
             async with asyncio.timeout(gs.spec.timeout_seconds):
                 return await self._sync(obj, gs, status)
@@ -123,8 +124,6 @@ class GitSyncReconciler:
             return await self._failed(obj, gs, status, "SyncTimedOut", message, transient=True)
         except ApiError as exc:  # reading a Secret, writing status: the API server, not the commit
             return await self._failed(obj, gs, status, "KubernetesApiError", str(exc), transient=True)
-        finally:
-            self.last_duration = time.monotonic() - started
 
     async def _finalize(self, obj: dict[str, Any]) -> float | None:
         """A GitSync with prune: true is being deleted: delete what it applied (never what is
@@ -144,6 +143,7 @@ class GitSyncReconciler:
             except (ApiError, ApplyError) as exc:
                 self.events.emit(obj, "Warning", "PruneFailed", f"GitSync deleted: {exc}")
                 return TRANSIENT_RETRY
+            self.reports[(ns, name)] = ("deleted", 0, result.total_pruned)
             if result.total_pruned:
                 self.events.emit(
                     obj, "Normal", "Pruned", f"GitSync deleted: {result.total_pruned} objects pruned"
@@ -169,6 +169,7 @@ class GitSyncReconciler:
         self._refresh.add((namespace, name))
 
     def _forget(self, namespace: str, name: str) -> None:
+        self._written.pop((namespace, name), None)
         self._validated.pop((namespace, name), None)
         self._commits.pop((namespace, name), None)
 
@@ -216,7 +217,7 @@ class GitSyncReconciler:
             result = await apply_plan(self.client, todo)
         except ApplyError as exc:
             return await self._failed(obj, gs, status, "ApplyFailed", str(exc), transient=True)
-        self.last_applied = result.total_applied
+        self._written[key] = (result.total_applied, result.total_pruned)
 
         status["lastAppliedRevision"], status["lastAppliedSubject"] = co.revision, co.subject
         status["inventory"] = [r.entry() for r in todo.inventory]
@@ -293,6 +294,8 @@ class GitSyncReconciler:
 
     async def _finish(self, obj: dict[str, Any], status: dict[str, Any], outcome: str) -> None:
         self.results[outcome] += 1
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        self.reports[key] = (outcome, *self._written.pop(key, (0, 0)))
         try:
             await self._write(obj, status)
         except ApiError as exc:
