@@ -23,7 +23,7 @@ import tarfile
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,9 +279,9 @@ def _tgz_content_digest(archive: Path) -> str:
     return h.hexdigest()
 
 
-def _vendored(charts_dir: Path) -> list[tuple[str, str]]:
-    """(name, version) of each chart under `charts/`: a directory with a Chart.yaml, or a .tgz."""
-    found: list[tuple[str, str]] = []
+def _vendored(charts_dir: Path) -> list[tuple[str, str, Path]]:
+    """(name, version, path) of each chart under `charts/`: a directory with a Chart.yaml, or a .tgz."""
+    found: list[tuple[str, str, Path]] = []
     for entry in sorted(charts_dir.iterdir()) if charts_dir.is_dir() else []:
         meta: Any = None
         try:
@@ -297,7 +297,7 @@ def _vendored(charts_dir: Path) -> list[tuple[str, str]]:
         except (OSError, tarfile.TarError, yaml.YAMLError):
             continue  # not a chart helm could load either: the dependency counts as missing
         if isinstance(meta, dict) and meta.get("name"):
-            found.append((str(meta["name"]), str(meta.get("version") or "")))
+            found.append((str(meta["name"]), str(meta.get("version") or ""), entry))
     return found
 
 
@@ -318,22 +318,82 @@ def missing_dependencies(chart_dir: Path) -> list[tuple[str, str, str]]:
     .tgz with its name and a version in its range) is used as it is, so a chart whose dependencies
     are vendored installs without reaching their repositories (air-gapped)."""
     try:
-        chart = yaml.load((chart_dir / "Chart.yaml").read_bytes(), Loader=StringLoader)
-        reqs_file = chart_dir / "requirements.yaml"
-        reqs = yaml.load(reqs_file.read_bytes(), Loader=StringLoader) if reqs_file.is_file() else None
+        _, deps = _declared(chart_dir)
     except (OSError, yaml.YAMLError):
         return [("Chart.yaml", "", "unreadable")]
-    deps = (chart.get("dependencies") if isinstance(chart, dict) else None) or (
-        reqs.get("dependencies") if isinstance(reqs, dict) else None) or []  # fmt: skip
     vendored = _vendored(chart_dir / "charts")
-    missing = []
-    for dep in deps:
-        if not isinstance(dep, dict):
-            continue
-        name, wanted = str(dep.get("name") or ""), str(dep.get("version") or "")
-        if not any(n == name and _satisfies(v, wanted) for n, v in vendored):
-            missing.append((name, wanted or "*", str(dep.get("repository") or "")))
-    return missing
+    return [
+        (str(d.get("name") or ""), str(d.get("version") or "*"), str(d.get("repository") or ""))
+        for d in deps
+        if _match(d, vendored) is None
+    ]
+
+
+def _declared(chart_dir: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The file declaring the dependencies (Chart.yaml, or requirements.yaml for apiVersion v1
+    charts) and its dependency entries."""
+    chart = yaml.load((chart_dir / "Chart.yaml").read_bytes(), Loader=StringLoader)
+    deps = chart.get("dependencies") if isinstance(chart, dict) else None
+    if deps:
+        return "Chart.yaml", [d for d in deps if isinstance(d, dict)]
+    reqs_file = chart_dir / "requirements.yaml"
+    reqs = yaml.load(reqs_file.read_bytes(), Loader=StringLoader) if reqs_file.is_file() else None
+    deps = (reqs.get("dependencies") if isinstance(reqs, dict) else None) or []
+    return "requirements.yaml", [d for d in deps if isinstance(d, dict)]
+
+
+def _match(dep: dict[str, Any], vendored: list[tuple[str, str, Path]]) -> Path | None:
+    name, wanted = str(dep.get("name") or ""), str(dep.get("version") or "")
+    return next((p for n, v, p in vendored if n == name and _satisfies(v, wanted)), None)
+
+
+@contextlib.contextmanager
+def _only_missing(chart_dir: Path) -> Iterator[None]:
+    """While inside: the chart declares only its missing dependencies (at their Chart.lock versions,
+    when locked) and the committed ones are moved out of `charts/`, so `helm dependency build`
+    fetches just the missing ones (helm would fetch every declared one again, and delete committed
+    archives it did not fetch). Everything is put back on the way out."""
+    declaring, deps = _declared(chart_dir)
+    vendored = _vendored(chart_dir / "charts")
+    kept = {id(d): _match(d, vendored) for d in deps}
+    if not any(kept.values()):
+        yield  # nothing committed: the plain build
+        return
+    files = [chart_dir / n for n in (declaring, "Chart.lock", "requirements.lock")]
+    saved = {f: f.read_bytes() for f in files if f.is_file()}
+    aside = chart_dir.parent / f".committed-{uuid.uuid4().hex}"
+    aside.mkdir()
+    moved = []
+    try:
+        locked: dict[str, str] = {}
+        for lock in files[1:]:
+            if lock in saved:
+                data = yaml.load(saved[lock], Loader=StringLoader)
+                for d in (data.get("dependencies") if isinstance(data, dict) else None) or []:
+                    if isinstance(d, dict):
+                        locked[str(d.get("name"))] = str(d.get("version"))
+                lock.unlink()
+        doc = yaml.load(saved[files[0]], Loader=StringLoader)
+        doc["dependencies"] = [
+            {**d, **({"version": locked[str(d.get("name"))]} if str(d.get("name")) in locked else {})}
+            for d in deps
+            if kept[id(d)] is None
+        ]
+        files[0].write_text(yaml.safe_dump(doc, sort_keys=False))
+        for p in {p for p in kept.values() if p is not None}:
+            moved.append((p, aside / p.name))
+            p.rename(aside / p.name)
+        yield
+    finally:
+        for original, away in moved:
+            if original.exists():  # helm fetched one of the same name after all: ours wins
+                shutil.rmtree(original) if original.is_dir() else original.unlink()
+            away.rename(original)
+        shutil.rmtree(aside, ignore_errors=True)
+        for lock in files[1:]:
+            lock.unlink(missing_ok=True)
+        for f, data in saved.items():
+            f.write_bytes(data)
 
 
 _UNREACHABLE = re.compile(r'Unable to get an update from the "([^"]+)" chart repository:\s*\n\s*(.+)')
@@ -367,7 +427,8 @@ def build_chart(
     among them) to their places in a fresh tree under `final/src`, run `helm dependency build` on the
     chart and digest its git tree plus the content of every archive in `charts/`.
 
-    The caller runs it only when `missing_dependencies` finds some: helm then fetches them all."""
+    The caller runs it only when `missing_dependencies` finds some, and helm fetches only those: the
+    ones committed under `charts/` are used as they are (`_only_missing`)."""
     tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
     where = f"chart {path or '.'} in {at}"
     try:
@@ -377,14 +438,20 @@ def build_chart(
         env = {**os.environ, "HOME": str(helm_home)}
         env.update({f"HELM_{d.upper()}_HOME": str(helm_home / d) for d in ("cache", "config", "data")})
         try:
-            proc = subprocess.run([helm, "dependency", "build", str(chart_dir)], env=env,
-                                  capture_output=True, text=True, timeout=timeout)  # fmt: skip
-        except subprocess.TimeoutExpired:
-            raise SourceError(
-                f"{where}: dependency build timed out after {timeout:g}s", transient=True
-            ) from None
-        except OSError as exc:
-            raise SourceError(f"{where}: dependency build: cannot run helm ({exc.strerror})") from None
+            with _only_missing(chart_dir):
+                try:
+                    proc = subprocess.run([helm, "dependency", "build", str(chart_dir)], env=env,
+                                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+                except subprocess.TimeoutExpired:
+                    raise SourceError(
+                        f"{where}: dependency build timed out after {timeout:g}s", transient=True
+                    ) from None
+                except OSError as exc:
+                    raise SourceError(
+                        f"{where}: dependency build: cannot run helm ({exc.strerror})"
+                    ) from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise SourceError(f"{where}: dependency build: cannot prepare the chart ({exc})") from None
         if proc.returncode != 0:
             missing = missing_dependencies(chart_dir)
             reason = scrub(

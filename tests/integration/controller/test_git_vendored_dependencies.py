@@ -93,3 +93,33 @@ def test_vendored_dependencies_install_offline_and_a_missing_one_names_its_repos
             assert len(proc.helm_calls("dependency")) == 1
         finally:
             proc.stop()
+
+
+def test_only_the_missing_dependency_is_built(cluster: Cluster, tmp_path: Path) -> None:
+    # child is committed (its repository unreachable); other, a file:// dependency, is not: the
+    # build packages other alone and never reaches child's repository (helm alone would).
+    unreachable = f"http://127.0.0.1:{free_port()}/charts"
+    repo = GitRepo(tmp_path / "srv", "charts")
+    _parent_chart(repo, tmp_path, unreachable)
+    repo.write(
+        "charts/other/Chart.yaml", yaml.safe_dump({"apiVersion": "v2", "name": "other", "version": "0.2.0"})
+    )
+    repo.write(
+        "charts/other/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other-{{ .Release.Name }}\ndata: {}\n",
+    )
+    meta = yaml.safe_load((repo.work / "charts/parent/Chart.yaml").read_text())
+    meta["dependencies"].append({"name": "other", "version": "0.2.0", "repository": "file://../other"})
+    repo.write("charts/parent/Chart.yaml", yaml.safe_dump(meta))
+    repo.commit("parent: child committed, other from the repository")
+    with GitDaemon(repo.serve_root) as daemon:
+        assert cluster.sim.kubeconfig_path is not None
+        proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path).start()
+        try:
+            cluster.apply(_hr(daemon.url("charts"), "charts/parent"))
+            cluster.wait_ready("web")
+            assert cluster.get("v1", "ConfigMap", "apps", "child-web") is not None
+            assert cluster.get("v1", "ConfigMap", "apps", "other-web") is not None
+            assert len(proc.helm_calls("dependency")) == 1
+        finally:
+            proc.stop()

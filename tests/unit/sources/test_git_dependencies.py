@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helmrelease_controller.sources import gitmirror
 from helmrelease_controller.sources.gitmirror import dependency_build_failure, missing_dependencies
 
 CAPTURES = Path(__file__).parents[1] / "helm" / "stderr"
@@ -85,3 +86,28 @@ def test_without_helms_progress_lines_the_cache_key_is_mapped_back_to_the_url() 
     out = dependency_build_failure(error, ["https://elsewhere.example/charts", REPO])
     assert out == f"no index of chart repository {REPO} could be read"
     assert "helm repo update" not in dependency_build_failure(error, [])
+
+
+def test_a_build_declares_only_the_missing_dependencies_then_puts_everything_back(tmp_path: Path) -> None:
+    db = {"name": "db", "version": "~2.1", "repository": "https://charts.invalid/db"}
+    root = _chart(tmp_path / "c", [DEP, db], [("tgz", "child", "1.2.3")])
+    lock = yaml.safe_dump(
+        {"dependencies": [{**DEP, "version": "1.2.3"}, {**db, "version": "2.1.3"}], "digest": "x"}
+    )
+    (root / "Chart.lock").write_text(lock)
+    before = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with gitmirror._only_missing(root):
+        declared = yaml.safe_load((root / "Chart.yaml").read_text())["dependencies"]
+        assert declared == [{**db, "version": "2.1.3"}]  # pinned at its locked version
+        assert list((root / "charts").iterdir()) == [] and not (root / "Chart.lock").exists()
+        (root / "Chart.lock").write_text("written by helm")
+        (root / "charts" / "db-2.1.3.tgz").write_bytes(b"fetched")
+    after = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert after == {**before, Path("charts/db-2.1.3.tgz"): b"fetched"}
+
+
+def test_with_nothing_committed_the_build_is_left_alone(tmp_path: Path) -> None:
+    root = _chart(tmp_path / "c", [DEP], [])
+    before = (root / "Chart.yaml").read_text()
+    with gitmirror._only_missing(root):
+        assert (root / "Chart.yaml").read_text() == before
