@@ -520,7 +520,8 @@ class Reconciler:
         if FINALIZER not in finalizers:
             return Result(None)
         try:
-            hr = HelmRelease.from_obj(obj)
+            # An unsupported field does not stop the uninstall of what an older controller installed.
+            hr = HelmRelease.from_obj(obj, supported_only=False)
             release, ns, storage = hr.release_name, hr.target_namespace, hr.storage_namespace
             spec: Any = hr.spec
             timeout = spec.timeout

@@ -1,7 +1,7 @@
 """Reading a packaged chart (.tgz): Chart.yaml and values.yaml, with Helm's limits. Blocking; run in a thread.
 
-Values are parsed the way Helm sees them as closely as PyYAML allows: YAML timestamps stay strings
-(Helm converts YAML to JSON, which has no dates), so parsed values are always JSON-serializable.
+Values are parsed by the one values loader (valuesyaml.py), as Helm reads them: go-yaml scalars, then
+JSON (dates stay strings), so parsed values are always JSON-serializable.
 """
 
 from __future__ import annotations
@@ -15,26 +15,17 @@ from typing import Any
 
 import yaml
 
+from ..valuesyaml import load_values
+
 __all__ = ["ArchiveError", "ChartMeta", "StringLoader", "load_yaml", "read_chart_archive", "yaml_problem"]
 
 # Helm's own limits for a chart archive (helm.sh/helm/v3/pkg/chart/loader).
 MAX_DECOMPRESSED_CHART_SIZE = 100 * 1024 * 1024
 MAX_DECOMPRESSED_FILE_SIZE = 5 * 1024 * 1024
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # For Chart.yaml and index.yaml: every scalar a string, as Go's typed structs read them
 # (`version: 1.10` is "1.10", not the float 1.1).
 StringLoader: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
-
-
-class _ValuesLoader(_BaseLoader):
-    """SafeLoader without the timestamp resolver (dates stay strings, as in Helm)."""
-
-
-_ValuesLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 class ArchiveError(ValueError):
@@ -50,8 +41,8 @@ class ChartMeta:
 
 
 def load_yaml(text: str | bytes) -> Any:
-    """Parse one YAML document with the values loader (no timestamps)."""
-    return yaml.load(text, Loader=_ValuesLoader)
+    """Parse a chart's values.yaml as Helm does: the one values loader (valuesyaml.py)."""
+    return load_values(text)
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:

@@ -16,7 +16,10 @@ from tests.helpers.controller import ControllerProcess, wait_for
 
 from .conftest import Cluster, helmrelease
 
-OUTAGE = 16.0  # long enough for every backoff to pass 8 s
+# Long enough that, without the fix, the next tries come well after recovery: a key backed off
+# per key (0.75 s doubling) retries 23 s and 47 s after its first failure, the informers (0.8 s
+# doubling, 30 s cap) 25 s and 50 s after theirs: 11 s or more after the API is back.
+OUTAGE = 36.0
 
 
 def test_after_an_outage_everything_is_retried_at_once(
@@ -47,9 +50,9 @@ def test_after_an_outage_everything_is_retried_at_once(
     cm = cluster.get("v1", "ConfigMap", "apps", "b-config")
     assert cm is not None and cm["data"]["message"] == "changed in the outage"
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
-    # Caught up at once, not after a backoff grown through the outage (>= 8 s by now). A loose
-    # bound on purpose: the benchmark (hack/experiments.py) measures the real number.
-    assert caught_up < 6.0, caught_up
+    # Caught up at once, not after a backoff grown through the outage. A loose bound on purpose:
+    # the experiment (hack/experiments.py) measures the real number (about a second).
+    assert caught_up < 10.0, caught_up
     for name in names:
         cluster.wait_ready(name, timeout=10)
 

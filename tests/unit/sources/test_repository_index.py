@@ -236,8 +236,9 @@ def test_read_chart_archive() -> None:
     )
     meta = read_chart_archive(data)
     assert (meta.name, meta.version, meta.app_version) == ("demo", "1.10", "2.0")
-    # dates stay strings (Helm goes through JSON); subchart files are not the chart's own
-    assert meta.values == {"replicas": 2, True: True, "date": "2026-01-01", "nested": {"a": [1, 2]}}
+    # As Helm reads it (YAML to JSON): `on` is the key "true", dates stay strings; subchart files
+    # are not the chart's own
+    assert meta.values == {"replicas": 2, "true": True, "date": "2026-01-01", "nested": {"a": [1, 2]}}
     assert read_chart_archive(_tgz({"demo/Chart.yaml": b"name: demo\nversion: 1.0.0\n"})).values == {}
 
 
