@@ -3,9 +3,12 @@
     helmrelease-controller run --kubeconfig FILE [--namespace NS] [--concurrent N]
         [--leader-elect] [--helm PATH] [--log-format json|text] [--log-level info]
 
-Without --kubeconfig it uses $KUBECONFIG, then the in-cluster service account.
-SIGTERM and SIGINT shut down gracefully: running helm actions get `--shutdown-grace`
-seconds to finish.
+`run --help` lists every flag and its default. Without --kubeconfig it uses $KUBECONFIG, then
+the in-cluster service account. A start that cannot work (bad kubeconfig or context, no cluster,
+no helm, HelmRelease CRD not installed, no permission to list HelmReleases) is one line on stderr
+(a JSON record with --log-format json) and exit code 2; see `preflight`. SIGTERM and SIGINT shut
+down gracefully, also while waiting for the API server: running helm actions get
+`--shutdown-grace` seconds to finish.
 """
 
 from __future__ import annotations
@@ -64,79 +67,145 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="helmrelease-controller", description="Declarative Helm releases.")
     p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the controller")
-    run.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
-    run.add_argument("--context")
-    run.add_argument("--namespace", help="watch one namespace (default: all)")
-    run.add_argument("--concurrent", type=int, default=4, help="reconciles running at once (default 4)")
-    run.add_argument("--leader-elect", action="store_true", help="take a Lease before acting (HA)")
-    run.add_argument(
-        "--leader-election-namespace", default=os.environ.get("POD_NAMESPACE", "helmrelease-system")
+    run = sub.add_parser(
+        "run",
+        help="run the controller",
+        description="Run the controller. A start that cannot work (no cluster, no helm, no CRD) exits 2.",
     )
-    run.add_argument("--helm", default="helm", help="the helm binary (v3 or v4)")
-    run.add_argument("--cache-dir", default=os.environ.get("HELMRELEASE_CACHE_DIR", "/tmp/helmrelease-cache"))
     run.add_argument(
-        "--shutdown-grace", type=float, default=60.0, help="seconds running actions get on SIGTERM"
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig file (default: $KUBECONFIG; unset: the in-cluster service account)",
+    )
+    run.add_argument("--context", help="kubeconfig context to use (default: the current context)")
+    run.add_argument("--namespace", help="watch one namespace (default: all namespaces)")
+    run.add_argument(
+        "--concurrent", type=int, default=4, help="reconciles running at once (default: %(default)s)"
+    )
+    run.add_argument(
+        "--leader-elect", action="store_true", help="take a Lease before acting, for HA (default: off)"
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        metavar="NS",
+        default=os.environ.get("POD_NAMESPACE", "helmrelease-system"),
+        help="namespace of the leader-election Lease (default: $POD_NAMESPACE, else helmrelease-system)",
+    )
+    run.add_argument(
+        "--helm", default="helm", help="the helm binary, v3 or v4 (default: %(default)s, on PATH)"
+    )
+    run.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=os.environ.get("HELMRELEASE_CACHE_DIR", "/tmp/helmrelease-cache"),
+        help="chart and git mirror cache (default: $HELMRELEASE_CACHE_DIR, else /tmp/helmrelease-cache)",
+    )
+    run.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds running helm actions get to finish on SIGTERM (default: %(default)s)",
     )
     run.add_argument(
         "--plain-http-registry",
         action="append",
         default=[],
         metavar="HOST[:PORT]",
-        help="an OCI registry to reach over plain HTTP (repeatable; HTTPS otherwise)",
+        help="an OCI registry to reach over plain HTTP; repeatable (default: none, HTTPS everywhere)",
     )
-    run.add_argument("--metrics-addr", default=":8080", help='metrics, /healthz and /readyz ("" disables)')
-    run.add_argument("--notifications-config", help="YAML file with Slack/webhook providers and routes")
-    run.add_argument("--log-format", choices=["json", "text"], default="text")
-    run.add_argument("--log-level", default="info")
+    run.add_argument(
+        "--metrics-addr",
+        default=":8080",
+        metavar="[HOST]:PORT",
+        help='address of /metrics, /healthz and /readyz; "" disables them (default: %(default)s)',
+    )
+    run.add_argument(
+        "--notifications-config",
+        metavar="FILE",
+        help="YAML file with Slack/webhook providers and routes (default: none, no notifications)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        default="text",
+        help="log line format (default: %(default)s)",
+    )
+    run.add_argument(
+        "--log-level",
+        default="info",
+        type=str.lower,
+        choices=["debug", "info", "warning", "error"],
+        help="least severe level logged (default: %(default)s)",
+    )
     return p
 
 
-async def _run(args: argparse.Namespace) -> int:
-    from .controller import Controller, Options
-    from .kube.client import KubeClient
-
-    if args.kubeconfig:
-        client = await KubeClient.from_kubeconfig(args.kubeconfig, args.context)
+def _fatal(log_format: str, message: str) -> int:
+    """A start that cannot work: one line on stderr (a JSON record with --log-format json); exit 2."""
+    if log_format == "json":
+        logging.getLogger("helmrelease_controller").error(message)
     else:
-        client = await KubeClient.in_cluster()
-    opts = Options(
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        namespace=args.namespace,
-        concurrent=args.concurrent,
-        helm=args.helm,
-        leader_elect=args.leader_elect,
-        leader_namespace=args.leader_election_namespace,
-        cache_dir=args.cache_dir,
-        shutdown_grace=args.shutdown_grace,
-        plain_http_registries=args.plain_http_registry,
-        metrics_addr=args.metrics_addr,
-        notifications_config=args.notifications_config,
-    )
-    if args.notifications_config:
-        from .notify import ConfigError, load_config
+        print(f"helmrelease-controller: error: {message}", file=sys.stderr)
+    return 2
 
-        try:
-            load_config(args.notifications_config)
-        except ConfigError as e:
-            print(f"helmrelease-controller: --notifications-config: {e}", file=sys.stderr)
-            await client.close()
-            return 2
+
+async def _run(args: argparse.Namespace) -> int:
+    from . import preflight
+    from .controller import Controller, Options
+
+    log = logging.getLogger("helmrelease_controller")
+    kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG") or None
+    try:
+        preflight.check_helm(args.helm)
+        if args.notifications_config:
+            from .notify import ConfigError, load_config
+
+            try:
+                load_config(args.notifications_config)
+            except ConfigError as e:
+                raise preflight.StartupError(f"--notifications-config: {e}") from None
+    except preflight.StartupError as e:
+        return _fatal(args.log_format, str(e))
+    # SIGTERM and SIGINT are honoured from here on, also while waiting for the API server.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    controller = Controller(opts, client)
-    logging.getLogger("helmrelease_controller").info(
-        "starting helmrelease-controller %s (concurrent=%d, namespace=%s, leader-elect=%s)",
-        __version__,
-        opts.concurrent,
-        opts.namespace or "<all>",
-        opts.leader_elect,
-    )
     try:
+        client = await preflight.connect(kubeconfig, args.context)
+    except preflight.StartupError as e:
+        return _fatal(args.log_format, str(e))
+    try:
+        if not await preflight.check_api(client, args.namespace, stop):
+            return 0  # stopped before the API server answered
+        for tool in preflight.missing_tools():
+            log.warning("%s not found on PATH: HelmReleases with spec.chart.git sources will fail", tool)
+        opts = Options(
+            kubeconfig=kubeconfig,
+            context=args.context,
+            namespace=args.namespace,
+            concurrent=args.concurrent,
+            helm=args.helm,
+            leader_elect=args.leader_elect,
+            leader_namespace=args.leader_election_namespace,
+            cache_dir=args.cache_dir,
+            shutdown_grace=args.shutdown_grace,
+            plain_http_registries=args.plain_http_registry,
+            metrics_addr=args.metrics_addr,
+            notifications_config=args.notifications_config,
+        )
+        controller = Controller(opts, client)
+        log.info(
+            "starting helmrelease-controller %s (concurrent=%d, namespace=%s, leader-elect=%s)",
+            __version__,
+            opts.concurrent,
+            opts.namespace or "<all>",
+            opts.leader_elect,
+        )
         await controller.run(stop)
+    except preflight.StartupError as e:
+        return _fatal(args.log_format, str(e))
     finally:
         await client.close()
     return 0 if stop.is_set() else 1

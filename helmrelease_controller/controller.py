@@ -126,6 +126,18 @@ def _depends_on(key: Key, obj: dict[str, Any] | None) -> Iterator[Key]:
             yield (str(dep.get("namespace") or key[0]), str(dep["name"]))
 
 
+async def _first_set(wanted: asyncio.Event, stop: asyncio.Event) -> bool:
+    """Wait until `wanted` or `stop` is set: True when `wanted` is (startup waits honour SIGTERM)."""
+    if not wanted.is_set():
+        waits = [asyncio.create_task(e.wait()) for e in (wanted, stop)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in waits:
+                t.cancel()
+    return wanted.is_set()
+
+
 class Controller:
     def __init__(self, opts: Options, client: KubeClient, helm: Helm | None = None) -> None:
         self.opts, self.client = opts, client
@@ -293,20 +305,26 @@ class Controller:
         values_tasks = [
             asyncio.create_task(i.run(), name=f"informer-{i.res.plural}") for i in self.values_informers
         ]
-        await self.informer.synced.wait()
-        log.info("informer synced: %d HelmRelease(s)", len(self.informer))
-        workers = [
-            asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.opts.concurrent)
-        ]
-        self.started.set()
-        self.metrics.set_leader(True)
+        workers: list[asyncio.Task[None]] = []
         try:
+            if not await _first_set(self.informer.synced, stop):
+                log.info("shutting down before the HelmRelease cache synced")
+                return
+            log.info("informer synced: %d HelmRelease(s)", len(self.informer))
+            workers = [
+                asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.opts.concurrent)
+            ]
+            self.started.set()
+            self.metrics.set_leader(True)
             await stop.wait()
         finally:
             self.metrics.set_leader(False)
-            log.info("shutting down: waiting up to %.0fs for running reconciles", self.opts.shutdown_grace)
             self.queue.shutdown(immediate=True)
-            _done, pending = await asyncio.wait(workers, timeout=self.opts.shutdown_grace)
+            pending: set[asyncio.Task[None]] = set()
+            if workers:
+                grace = self.opts.shutdown_grace
+                log.info("shutting down: waiting up to %.0fs for running reconciles", grace)
+                _done, pending = await asyncio.wait(workers, timeout=self.opts.shutdown_grace)
             for t in pending:
                 t.cancel()
             self.informer.stop()

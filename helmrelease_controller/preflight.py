@@ -1,0 +1,154 @@
+"""Startup checks: what must hold before the controller starts, each failure said in one line.
+
+- `check_helm`: the helm binary exists and is executable (else nothing could ever be installed).
+- `missing_tools`: git and ssh, which only `spec.chart.git` sources need: a warning, not a failure.
+- `connect`: a `KubeClient` from --kubeconfig/--context, $KUBECONFIG or the in-cluster service
+  account; a bad file, an unknown context or no cluster at all is a `StartupError` (one line).
+- `check_api`: one list of HelmReleases before the informers start. A missing CRD, a 401 or a 403
+  is a `StartupError` naming the fix; an unreachable or failing API server is retried (with
+  backoff, logged) until it answers or `stop` is set.
+- `forbidden_reason`: a 403 from the API server as a one-line reason naming who lacks which
+  permission where (for the reconciler: Helm's storage Secrets).
+
+The CLI turns a `StartupError` into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import shutil
+
+from .kube.client import HELMRELEASES, ApiError, KubeClient, NotFound, TransportError
+
+log = logging.getLogger("helmrelease_controller")
+
+CRD_NAME = f"{HELMRELEASES.plural}.{HELMRELEASES.group}"
+CRD_INSTALL = "kubectl apply -f crds/helmrelease.yaml"
+RBAC_INSTALL = "kubectl apply -k deploy/ (deploy/rbac.yaml)"
+_USER = re.compile(r'User "([^"]+)"')
+
+
+class StartupError(Exception):
+    """The controller cannot start; the message is one line saying why and what to do."""
+
+
+def _one_line(text: object, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def check_helm(helm: str) -> None:
+    """StartupError unless `helm` (a name on PATH or a path) is an executable file."""
+    found = shutil.which(helm)
+    if found is not None:
+        return
+    if os.sep in helm:
+        why = "no such file" if not os.path.exists(helm) else "not an executable file"
+        raise StartupError(f"--helm {helm}: {why}; the controller needs the helm CLI (v3 or v4)")
+    raise StartupError(f"helm CLI {helm!r} not found on PATH; install helm (v3 or v4) or pass --helm PATH")
+
+
+def missing_tools() -> list[str]:
+    """What git chart sources need and is not on PATH: git (every git URL), ssh (ssh URLs)."""
+    return [tool for tool in ("git", "ssh") if shutil.which(tool) is None]
+
+
+async def connect(kubeconfig: str | None, context: str | None) -> KubeClient:
+    """A client for the cluster, or a one-line StartupError saying why there is none."""
+    if kubeconfig:
+        # $KUBECONFIG may list several files (merged); at least one must exist.
+        if not any(os.path.isfile(p) for p in kubeconfig.split(os.pathsep) if p):
+            raise StartupError(f"kubeconfig {kubeconfig}: no such file")
+        try:
+            return await KubeClient.from_kubeconfig(kubeconfig, context)
+        except Exception as e:
+            raise StartupError(_kubeconfig_error(kubeconfig, context, e)) from None
+    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        raise StartupError(
+            "no cluster to talk to: pass --kubeconfig FILE or set KUBECONFIG "
+            "(or run in a pod, with its service account)"
+        )
+    try:
+        return await KubeClient.in_cluster()
+    except Exception as e:
+        raise StartupError(f"in-cluster configuration: {_one_line(e)}") from None
+
+
+def _kubeconfig_error(path: str, context: str | None, err: Exception) -> str:
+    text = _one_line(err)
+    if context and "context" in text.lower() and context in text:
+        return f'kubeconfig {path}: no context "{context}"'
+    if not isinstance(err, ValueError | KeyError | OSError) and type(err).__name__ != "ConfigException":
+        return f"kubeconfig {path}: not a kubeconfig file ({type(err).__name__})"
+    if "invalid kube-config" in text.lower():
+        return f"kubeconfig {path}: not a kubeconfig file ({text})"
+    return f"kubeconfig {path}: {text}"
+
+
+async def check_api(
+    client: KubeClient, namespace: str | None, stop: asyncio.Event, max_delay: float = 30.0
+) -> bool:
+    """List HelmReleases once. True when that worked; False when `stop` was set while retrying.
+
+    StartupError when retrying cannot help: the CRD is not installed, or we are not allowed.
+    """
+    delay = 0.5
+    where = f"namespace {namespace}" if namespace else "all namespaces"
+    while not stop.is_set():
+        try:
+            await client.list(HELMRELEASES, namespace, limit=1)
+            return True
+        except NotFound:
+            raise StartupError(f"the HelmRelease CRD ({CRD_NAME}) is not installed: {CRD_INSTALL}") from None
+        except ApiError as e:
+            if e.status == 401:
+                raise StartupError(
+                    f"the API server rejected our credentials (401): {_one_line(e.message)}"
+                ) from None
+            if e.status == 403:
+                raise StartupError(
+                    forbidden_reason(e, "list", CRD_NAME, namespace, "HelmReleases", RBAC_INSTALL)
+                ) from None
+            what = "unreachable" if isinstance(e, TransportError) else "failing"
+            log.warning(
+                "API server %s (listing HelmReleases in %s: %s); retrying in %.1fs",
+                what,
+                where,
+                _one_line(e),
+                delay,
+            )
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            delay = min(delay * 2, max_delay)
+    return False
+
+
+def forbidden_reason(
+    err: ApiError,
+    verb: str,
+    resource: str,
+    namespace: str | None,
+    purpose: str = "",
+    grant: str = "the ClusterRole in deploy/rbac.yaml",
+) -> str:
+    """One line for a 403: who cannot do what where, what for, and what to grant.
+
+    `who` is the user the API server names in its message ('User "system:serviceaccount:ns:sa"'),
+    else "the controller's service account".
+    """
+    m = _USER.search(err.message or "")
+    who = m.group(1) if m else "the controller's service account"
+    where = f"in namespace {namespace}" if namespace else "cluster-wide"
+    why = f" ({purpose})" if purpose else ""
+    return f"forbidden: {who} cannot {verb} {resource} {where}{why}; grant {verb} on {resource}: {grant}"
+
+
+def storage_forbidden_reason(err: ApiError, storage_namespace: str) -> str | None:
+    """The reason to put on a HelmRelease when listing Helm's storage Secrets got a 403; None otherwise."""
+    if err.status != 403:
+        return None
+    return forbidden_reason(err, "list", "secrets", storage_namespace, "Helm's release storage")
