@@ -11,6 +11,8 @@
   environment; the files live in a private directory removed when the command ends.
 - `run_git` runs one git command through GitPython with an isolated configuration (no system or
   global config, so no credential helper stores anything; only the allowed protocols; C locale).
+  GitPython is imported on first use (it refuses to import without a git executable): without git
+  the controller still runs, and a git source fails with the one-line `NO_GIT` reason.
 - `git_error` maps git's and ssh's stderr to a one-line, credential-free `SourceError`.
 """
 
@@ -26,12 +28,13 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-import git
-
 from .base import Credentials, SourceError, redact_url, source_section, spec_field
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = [
     "GitChartSpec",
@@ -264,6 +267,18 @@ class GitFailed(Exception):
         self.status = status
 
 
+NO_GIT = "git is not installed (no git executable on the controller's PATH): git chart sources need it"
+
+
+def _gitpython() -> ModuleType:
+    """The `git` (GitPython) module, imported on first use; SourceError(NO_GIT) without a git executable."""
+    try:
+        import git
+    except ImportError:  # GitPython's import runs `git version`: "Bad git executable"
+        raise SourceError(NO_GIT) from None
+    return git
+
+
 def run_git(
     git_dir: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float | None = None
 ) -> str:
@@ -271,12 +286,15 @@ def run_git(
 
     Raises GitFailed with git's stderr on a non-zero exit or when `timeout` seconds pass.
     """
+    git = _gitpython()
     runner = git.Git(str(git_dir.parent))  # the mirror itself may not exist yet (init)
     full_env = {**_BASE_ENV, "GIT_DIR": str(git_dir), **(env or {})}
     try:
         out = runner.execute(
             ["git", *args], env=full_env, kill_after_timeout=timeout, strip_newline_in_stdout=False
         )
+    except git.GitCommandNotFound:  # git was removed after GitPython found it
+        raise SourceError(NO_GIT) from None
     except git.GitCommandError as exc:
         stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
         stderr = stderr.strip().removeprefix("stderr:").strip().strip("'")
@@ -299,6 +317,8 @@ def git_error(
     text = scrub(stderr, creds)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     low = text.lower()
+    if "cannot run ssh" in low:  # git found, ssh not (an image without openssh-client)
+        return SourceError(f"ssh is not installed (no ssh on the controller's PATH): {where} needs it")
     if "remote host identification has changed" in low or "has changed and you have requested strict" in low:
         return SourceError(f"ssh host key for {url.host_port} does not match known_hosts ({where})")
     if "host key is known for" in low or "host key verification failed" in low:
