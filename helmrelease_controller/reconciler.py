@@ -394,7 +394,7 @@ class Reconciler:
                     FAILED,
                     result_of_action.message,
                     secret_strings,
-                    action=d.action.value.lower(),
+                    action="install" if installs(d, facts) else d.action.value.lower(),
                     attempt=alerting.action_attempt(digest, d.action.value.lower()),
                     **{**fields, "revision": result_of_action.revision or (latest.version if latest else 0)},
                 )
@@ -496,14 +496,13 @@ class Reconciler:
             out = await ex.test(t)
         else:  # pragma: no cover - decide() returns no other action here
             raise AssertionError(d.action)
-        reason = d.action.value + ("Succeeded" if out.ok else "Failed")
+        # A retried first install is `helm upgrade --install` over a failed install: still an install.
+        label = "install" if installing else d.action.value.lower()
+        reason = label.capitalize() + ("Succeeded" if out.ok else "Failed")
         msg = out.message or f"{d.action.value.lower()} of release {t.namespace}/{t.release} succeeded"
         if out.ok and d.action in (Action.INSTALL, Action.UPGRADE):
-            msg = (
-                f"Helm {d.action.value.lower()} succeeded: {t.namespace}/{t.release} revision {out.revision}"
-            )
-        self.event(obj, out.ok, reason, msg, d.action.value)
-        label = "install" if installing else d.action.value.lower()
+            msg = f"Helm {label} succeeded: {t.namespace}/{t.release} revision {out.revision}"
+        self.event(obj, out.ok, reason, msg, label.capitalize())
         self.metrics.helm_action(label, out.ok, out.duration)
         if not out.ok:
             self.metrics.release_failure(t.owner_namespace, t.owner_name, label)

@@ -24,6 +24,7 @@ import contextlib
 import copy
 import hashlib
 import ipaddress
+import itertools
 import json
 from typing import Any
 
@@ -74,6 +75,7 @@ class Controllers:
         self._scheduled = False
         self._ips = ipaddress.ip_network("10.96.0.0/12").hosts()
         next(self._ips)  # 10.96.0.1 is the kubernetes service
+        self._node_ports = itertools.cycle(range(30000, 32768))
         store.listeners.append(self._on_change)
         store.defaulter = self.default
 
@@ -107,6 +109,8 @@ class Controllers:
             for p in spec.get("ports") or []:
                 p.setdefault("protocol", "TCP")
                 p.setdefault("targetPort", p.get("port"))
+                if creating and spec["type"] in ("NodePort", "LoadBalancer") and not p.get("nodePort"):
+                    p["nodePort"] = next(self._node_ports)  # from the default range 30000-32767
         if rt.group == "" and rt.kind == "Secret" and obj.get("stringData"):
             # stringData is write-only: folded into data, as the real registry does.
             data = obj.setdefault("data", {}) or {}

@@ -368,6 +368,8 @@ class Store:
         errs = validation.errors(rt, new, creating=False)
         if errs:
             raise invalid_fields(rt, name, errs)
+        if rt.kind == "Service" and rt.group == "" and subresource != "status":
+            _keep_allocated(old, new)
         if self.defaulter is not None and subresource != "status":
             self.defaulter(rt, new, False)
         if _spec_part(new, rt) != _spec_part(old, rt):
@@ -434,3 +436,23 @@ class Store:
                 gone = copy.deepcopy(obj)
                 gone["metadata"]["resourceVersion"] = str(self._next_rv())
                 self._commit(Change("DELETED", rts[0], gone, obj, self._rv))
+
+
+def _keep_allocated(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """An update of a Service that leaves out what the server allocated keeps it, as the real
+    server's patchAllocatedValues does (clusterIP(s), nodePorts, healthCheckNodePort): so a
+    replace (`helm --force`, `kubectl replace`) of a manifest without them is not a change."""
+    o, n = old.get("spec") or {}, new.get("spec")
+    if not isinstance(n, dict) or n.get("type") == "ExternalName" or o.get("type") == "ExternalName":
+        return
+    for k in ("clusterIP", "clusterIPs"):
+        if not n.get(k) and o.get(k):
+            n[k] = copy.deepcopy(o[k])
+    if n.get("type") in ("NodePort", "LoadBalancer"):
+        if not n.get("healthCheckNodePort") and o.get("healthCheckNodePort"):
+            n["healthCheckNodePort"] = o["healthCheckNodePort"]
+        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p for p in o.get("ports") or []}
+        for p in n.get("ports") or []:
+            before = old_ports.get((p.get("port"), p.get("protocol", "TCP")))
+            if isinstance(p, dict) and not p.get("nodePort") and before and before.get("nodePort"):
+                p["nodePort"] = before["nodePort"]

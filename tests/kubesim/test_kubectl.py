@@ -675,3 +675,24 @@ def test_apply_body_in_yaml_proper_and_in_json(kubectl: Any, kube: Any) -> None:
     body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"json"},"data":{"k":"w"}}'
     apply(kubectl, body, "--server-side")
     assert kube.get("configmap", "json")["data"] == {"k": "w"}
+
+
+def test_replace_of_a_service_keeps_its_allocated_cluster_ip_and_node_ports(kubectl: Any, kube: Any) -> None:
+    """`kubectl replace` (and helm 3's --force) sends the manifest without what the server allocated;
+    a real server keeps the clusterIP and nodePorts (patchAllocatedValues)."""
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
+    kubectl("create", "-f", "-", input=yaml.safe_dump(svc))
+    first = kube.get("service", "web")
+    ip, node_port = first["spec"]["clusterIP"], first["spec"]["ports"][0]["nodePort"]
+    assert ip and node_port
+    svc["metadata"]["labels"] = {"replaced": "yes"}
+    kubectl("replace", "-f", "-", input=yaml.safe_dump(svc))
+    after = kube.get("service", "web")
+    assert after["metadata"]["labels"] == {"replaced": "yes"}
+    assert after["spec"]["clusterIP"] == ip and after["spec"]["clusterIPs"] == [ip]
+    assert after["spec"]["ports"][0]["nodePort"] == node_port
