@@ -20,12 +20,12 @@ TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-.PHONY: help .venv tools test lint demo bench experiments crds lock clean
+.PHONY: help .venv tools test lint demo bench experiments image-test crds lock clean
 
 help: ## Show this help
 	@echo "Usage: make <target> [PYTEST_ARGS='...']"
 	@echo
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .venv: $(VENV_STAMP) ## Create .venv and install the project + dev deps, pinned by constraints.txt
 
@@ -62,6 +62,9 @@ bench: $(BENCH_STAMP) tools ## Run the benchmark (hack/bench.py; BENCH_ARGS='--l
 EXPERIMENTS_ARGS ?=
 experiments: .venv tools ## Slow chart source and API outage experiments (hack/experiments.py; EXPERIMENTS_ARGS='outage --outage 20')
 	$(WITH_TOOLS) $(PY) hack/experiments.py $(EXPERIMENTS_ARGS)
+
+image-test: .venv tools ## Build deploy/Dockerfile's contents as a rootfs (mmdebstrap), run the controller from it (root; minutes)
+	$(WITH_TOOLS) $(PY) hack/rootfs.py
 
 crds: .venv ## Regenerate crds/helmrelease.yaml and crds/gitsync.yaml from the Python API types
 	$(PY) -m helmrelease_controller.api.crd > crds/helmrelease.yaml.tmp || { rm -f crds/helmrelease.yaml.tmp; exit 1; }
