@@ -26,7 +26,7 @@ from .kube.client import HELMRELEASES, ApiError, KubeClient, NotFound, Transport
 log = logging.getLogger("helmrelease_controller")
 
 CRD_NAME = f"{HELMRELEASES.plural}.{HELMRELEASES.group}"
-CRD_INSTALL = "kubectl apply -f crds/helmrelease.yaml"
+CRD_INSTALL = "kubectl apply -k crds/ (the CRDs in the helmrelease-controller repository)"
 RBAC_INSTALL = "kubectl apply -k deploy/ (deploy/rbac.yaml)"
 _USER = re.compile(r'User "([^"]+)"')
 
