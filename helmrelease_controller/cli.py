@@ -214,9 +214,16 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.log_format, args.log_level)
-    if args.command == "run":
+    if args.command != "run":
+        return 2
+    try:
         return asyncio.run(_run(args))
-    return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # not foreseen by preflight: still one record (the traceback inside, in JSON)
+        log = logging.getLogger("helmrelease_controller")
+        log.critical("helmrelease-controller stopped on an unexpected error: %s", e, exc_info=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -244,3 +244,27 @@ def test_controller_stops_before_its_cache_synced(tmp_path: Path, kubesim: KubeS
             await client.close()
 
     assert asyncio.run(scenario()) is False
+
+
+def test_an_unexpected_error_is_one_json_record(tmp_path: Path, kubesim: KubeSim, kubectl: Cli) -> None:
+    """What preflight does not foresee (here: the metrics port is taken) is still one JSON line."""
+    kubectl("apply", "-f", str(ROOT / "crds" / "helmrelease.yaml"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        kubeconfig = str(kubesim.kubeconfig_path)
+        proc = _run(
+            tmp_path,
+            "--kubeconfig",
+            kubeconfig,
+            "--log-format",
+            "json",
+            "--metrics-addr",
+            f"127.0.0.1:{port}",
+        )
+    assert proc.returncode == 1, proc.stderr
+    records = [json.loads(line) for line in proc.stderr.splitlines()]  # every line is a JSON record
+    last = records[-1]
+    assert last["level"] == "critical" and "address already in use" in last["msg"], last
+    assert "Traceback" in last["error"]  # the traceback travels inside the record
