@@ -158,6 +158,7 @@ async def _run(args: argparse.Namespace) -> int:
     kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG") or None
     try:
         preflight.check_helm(args.helm)
+        helm_version = await preflight.helm_version(args.helm)
         if args.notifications_config:
             from .notify import ConfigError, load_config
 
@@ -197,8 +198,9 @@ async def _run(args: argparse.Namespace) -> int:
         )
         controller = Controller(opts, client)
         log.info(
-            "starting helmrelease-controller %s (concurrent=%d, namespace=%s, leader-elect=%s)",
+            "starting helmrelease-controller %s (helm %s, concurrent=%d, namespace=%s, leader-elect=%s)",
             __version__,
+            helm_version,
             opts.concurrent,
             opts.namespace or "<all>",
             opts.leader_elect,

@@ -1,6 +1,7 @@
 """Startup checks: what must hold before the controller starts, each failure said in one line.
 
-- `check_helm`: the helm binary exists and is executable (else nothing could ever be installed).
+- `check_helm`, `helm_version`: the helm binary exists, runs, and is v3 or v4 (else nothing could
+  ever be installed).
 - `missing_tools`: git and ssh, which only `spec.chart.git` sources need: a warning, not a failure.
 - `connect`: a `KubeClient` from --kubeconfig/--context, $KUBECONFIG or the in-cluster service
   account; a bad file, an unknown context or no cluster at all is a `StartupError` (one line).
@@ -49,6 +50,35 @@ def check_helm(helm: str) -> None:
         why = "no such file" if not os.path.exists(helm) else "not an executable file"
         raise StartupError(f"--helm {helm}: {why}; the controller needs the helm CLI (v3 or v4)")
     raise StartupError(f"helm CLI {helm!r} not found on PATH; install helm (v3 or v4) or pass --helm PATH")
+
+
+async def helm_version(helm: str, timeout: float = 30.0) -> str:
+    """`helm version` ("v4.3.1"); StartupError when helm does not run or is not v3/v4."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            helm,
+            "version",
+            "--template",
+            "{{ .Version }}",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as e:
+        raise StartupError(f"--helm {helm}: cannot run it: {e.strerror or e}") from None
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise StartupError(f"--helm {helm}: `helm version` did not answer in {timeout:g}s") from None
+    version = out.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        why = _one_line(err.decode(errors="replace")) or f"exit code {proc.returncode}"
+        raise StartupError(f"--helm {helm}: `helm version` failed: {why}")
+    if not re.fullmatch(r"v[34]\.\d+\.\d+\S*", version):
+        raise StartupError(f"--helm {helm}: helm {_one_line(version, 40) or '?'} is not supported (v3 or v4)")
+    return version
 
 
 def missing_tools() -> list[str]:

@@ -119,6 +119,24 @@ def test_no_helm_fails_at_start(tmp_path: Path, kubesim: KubeSim, log_format: st
     assert "/nonexistent" in line and "helm" in line
 
 
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("echo 'Error: broken install' >&2; exit 1", "`helm version` failed: Error: broken install"),
+        ("echo v2.17.0", "helm v2.17.0 is not supported (v3 or v4)"),
+    ],
+)
+def test_helm_that_does_not_work_fails_at_start(
+    tmp_path: Path, kubesim: KubeSim, script: str, expected: str
+) -> None:
+    fake = tmp_path / "helm"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    proc = _run(tmp_path, "--kubeconfig", str(kubesim.kubeconfig_path), "--helm", str(fake))
+    assert proc.returncode == 2, proc.stderr
+    assert expected in _one_line(proc, False)
+
+
 def test_missing_crd_says_how_to_install_it(tmp_path: Path, kubesim: KubeSim) -> None:
     proc = _run(tmp_path, "--kubeconfig", str(kubesim.kubeconfig_path))
     assert proc.returncode == 2, proc.stderr
