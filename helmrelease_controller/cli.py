@@ -126,6 +126,24 @@ def parser() -> argparse.ArgumentParser:
         help="YAML file with Slack/webhook providers and routes (default: none, no notifications)",
     )
     run.add_argument(
+        "--no-gitsync",
+        dest="gitsync",
+        action="store_false",
+        help="do not serve GitSync objects (default: off; GitSyncs are served when their CRD is installed)",
+    )
+    run.add_argument(
+        "--gitsync-concurrent",
+        type=int,
+        default=2,
+        metavar="N",
+        help="GitSync syncs run at once (default: %(default)s)",
+    )
+    run.add_argument(
+        "--gitsync-cross-namespace",
+        action="store_true",
+        help="let a GitSync apply objects in other namespaces than its own (default: refused)",
+    )
+    run.add_argument(
         "--log-format",
         choices=["json", "text"],
         default="text",
@@ -195,6 +213,9 @@ async def _run(args: argparse.Namespace) -> int:
             plain_http_registries=args.plain_http_registry,
             metrics_addr=args.metrics_addr,
             notifications_config=args.notifications_config,
+            gitsync=args.gitsync,
+            gitsync_concurrent=args.gitsync_concurrent,
+            gitsync_cross_namespace=args.gitsync_cross_namespace,
         )
         controller = Controller(opts, client)
         log.info(

@@ -23,18 +23,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import logctx
-from .api.models import CRD_NAME, FINALIZER
+from .api.models import CRD_NAME
 from .charts import ChartResolver
 from .executor import Executor
+from .gitsync.runtime import GitSyncRuntime
 from .helm.runner import Helm
 from .kube.apihealth import ApiHealth
 from .kube.client import CONFIGMAPS, HELMRELEASES, SECRETS, KubeClient
 from .kube.events import EventRecorder
 from .kube.informer import Informer, strip_managed_fields
 from .kube.leader import LeaderElector
+from .kube.triggers import Triggers, needs_reconcile, trigger_fields
 from .kube.workqueue import ShutDown, WorkQueue
 from .metrics import Metrics, reconcile_result
 from .notify import Dispatcher, load_config
@@ -47,6 +49,7 @@ from .sources.repository import RepositorySource
 log = logging.getLogger("helmrelease_controller")
 
 Key = tuple[str, str]
+GITSYNC = "gitsync"  # tags a GitSync key parked during an API outage (HelmRelease keys are untagged)
 
 
 @dataclass
@@ -69,40 +72,9 @@ class Options:
     plain_http_registries: list[str] = field(default_factory=list)  # OCI registries spoken to over HTTP
     metrics_addr: str = ":8080"  # "" disables the metrics/health server
     notifications_config: str | None = None  # YAML file (docs/notifications.md); None: no notifications
-
-
-class _Triggers(NamedTuple):
-    """What, when it changes, needs a reconcile: everything a user can change, not status."""
-
-    generation: Any
-    annotations: Any
-    labels: Any
-    deletion: Any
-    other_finalizers: tuple[str, ...]
-    uid: Any
-    finalizer_missing: bool  # ours
-
-
-def _trigger_fields(obj: dict[str, Any]) -> _Triggers:
-    meta = obj.get("metadata") or {}
-    finalizers = meta.get("finalizers") or []
-    return _Triggers(
-        meta.get("generation"),
-        meta.get("annotations"),
-        meta.get("labels"),
-        meta.get("deletionTimestamp"),
-        tuple(f for f in finalizers if f != FINALIZER),
-        meta.get("uid"),
-        FINALIZER not in finalizers,
-    )
-
-
-def _needs_reconcile(prev: _Triggers | None, now: _Triggers) -> bool:
-    if prev is None or prev._replace(finalizer_missing=now.finalizer_missing) != now:
-        return True
-    # Only our finalizer changed: it disappearing is news (put it back), it appearing is not: only
-    # the reconciler adds it, so that watch event would just start a second, no-op pass.
-    return now.finalizer_missing and not prev.finalizer_missing
+    gitsync: bool = True  # serve GitSync objects (when their CRD is installed)
+    gitsync_concurrent: int = 2  # GitSync syncs at once
+    gitsync_cross_namespace: bool = False  # may a GitSync apply objects outside its own namespace?
 
 
 def _ready(obj: dict[str, Any]) -> tuple[Any, ...]:
@@ -179,7 +151,21 @@ class Controller:
         self.reconciler.fetches.on_done = self.queue.add  # a slow chart fetch ended: look again
         # Reconciles that failed because the API server was unreachable wait for it, then all run at once.
         self.api_health = ApiHealth(self._probe_api, self._api_recovered)
-        self._seen: dict[Key, _Triggers] = {}
+        # GitSyncs (gitsync/runtime.py): the same runtime pieces, served when their CRD is installed.
+        self.gitsync: GitSyncRuntime | None = None
+        if opts.gitsync:
+            self.gitsync = GitSyncRuntime(
+                client,
+                self.events,
+                self.sources.git,
+                self.metrics,
+                namespace=opts.namespace,
+                concurrent=opts.gitsync_concurrent,
+                allow_cross_namespace=opts.gitsync_cross_namespace,
+                resync_period=opts.resync_period,
+                parked=lambda key, exc: self.api_health.failed((GITSYNC, *key), exc),
+            )
+        self._seen: dict[Key, Triggers] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
         self.informer.add_handler(self._on_event)
         # valuesFrom: metadata-only watches of Secrets and ConfigMaps (no contents held in memory);
@@ -232,8 +218,8 @@ class Controller:
             self._enqueue_dependents(key)
             return
         self.metrics.observe_object(obj)
-        trig, rdy = _trigger_fields(obj), _ready(obj)
-        if kind in ("add", "resync") or _needs_reconcile(self._seen.get(key), trig):
+        trig, rdy = trigger_fields(obj), _ready(obj)
+        if kind in ("add", "resync") or needs_reconcile(self._seen.get(key), trig):
             self.queue.add(key)
         self._seen[key] = trig
         if self._ready_seen.get(key) != rdy:
@@ -293,10 +279,16 @@ class Controller:
     async def _probe_api(self) -> None:
         await self.client.get(CRDS, None, CRD_NAME)  # cheap, and in the controller's RBAC already
 
-    def _api_recovered(self, keys: set[Key]) -> None:
+    def _api_recovered(self, keys: set[Any]) -> None:
         for inf in (self.informer, *self.values_informers):
             inf.nudge()  # re-list/re-watch now: changes made during the outage are seen at once
+        if self.gitsync is not None:
+            self.gitsync.nudge()
         for key in keys:
+            if key[0] == GITSYNC:
+                if self.gitsync is not None:
+                    self.gitsync.retry(key[1:])
+                continue
             self.queue.forget(key)
             self.queue.add(key)
 
@@ -314,6 +306,8 @@ class Controller:
             workers = [
                 asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.opts.concurrent)
             ]
+            if self.gitsync is not None:
+                await self.gitsync.start()
             self.started.set()
             self.metrics.set_leader(True)
             await stop.wait()
@@ -327,6 +321,8 @@ class Controller:
                 _done, pending = await asyncio.wait(workers, timeout=self.opts.shutdown_grace)
             for t in pending:
                 t.cancel()
+            if self.gitsync is not None:
+                await self.gitsync.stop(self.opts.shutdown_grace)
             self.informer.stop()
             for inf in self.values_informers:
                 inf.stop()
@@ -345,7 +341,11 @@ class Controller:
         """Run until `stop` is set (or, with leader election, until leadership is lost)."""
         server = None
         if self.opts.metrics_addr:
-            server = await self.metrics.serve(self.opts.metrics_addr, ready=self._is_ready)
+            server = await self.metrics.serve(
+                self.opts.metrics_addr,
+                ready=self._is_ready,
+                routes=self.gitsync.routes if self.gitsync is not None else None,
+            )
             log.info("metrics and health on %s", server.url)
         if self.notifier is not None:
             await self.notifier.start()

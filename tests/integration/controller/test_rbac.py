@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from tests.helpers.chartrepo import ChartRepo
-from tests.helpers.controller import ROOT, ControllerProcess
+from tests.helpers.controller import ROOT, ControllerProcess, wait_for
+from tests.helpers.gitserver import GitDaemon, GitRepo
 
 from .conftest import Cluster, helmrelease
 
@@ -28,8 +29,54 @@ def _allowed(rules: list[dict[str, Any]], group: str, resource: str, verb: str) 
     return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in rules)
 
 
+def _gitsync_scenario(cluster: Cluster, repo: ChartRepo, tmp_path: Path, daemon: GitDaemon) -> None:
+    """A GitSync (prune: true) applies a Namespace, a ConfigMap and a HelmRelease, prunes two of
+    them after a commit removes them, and is deleted (pruning what is left)."""
+    git = GitRepo(tmp_path / "srv", "platform")
+    git.write(
+        "releases/ns.yaml",
+        yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+    )
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "gs-vals"},
+        "data": {"values.yaml": "a: 1"},
+    }
+    git.write("releases/cm.yaml", yaml.safe_dump(cm))
+    git.write("releases/hr.yaml", yaml.safe_dump(helmrelease("synced", repo.url)))
+    git.commit("releases")
+    gs = {
+        "apiVersion": "helmrelease.dev/v1",
+        "kind": "GitSync",
+        "metadata": {"name": "releases", "namespace": "apps"},
+        "spec": {"url": daemon.url("platform"), "path": "releases", "interval": "1h", "prune": True},
+    }
+    cluster.apply(gs)
+    wait_for(
+        lambda: cluster.get("helmrelease.dev/v1", "HelmRelease", "apps", "synced"),
+        30,
+        what="the GitSync's HelmRelease applied",
+    )
+    cluster.wait_ready("synced", timeout=60)
+    (git.work / "releases/cm.yaml").unlink()
+    (git.work / "releases/hr.yaml").unlink()
+    git.commit("remove web")
+    cluster.kubectl(
+        "annotate", "gitsync", "releases", "-n", "apps", "helmrelease.dev/reconcile-requested-at=1"
+    )
+    wait_for(
+        lambda: cluster.get("helmrelease.dev/v1", "HelmRelease", "apps", "synced") is None, 60, what="pruned"
+    )
+    cluster.kubectl("delete", "gitsync", "releases", "-n", "apps", "--timeout", "30s")
+
+
 def test_rbac_covers_every_call_of_the_controller(cluster: Cluster, repo: ChartRepo, tmp_path: Path) -> None:
     cluster.kubectl("create", "namespace", "helmrelease-system")
+    cluster.kubectl("apply", "-f", str(ROOT / "crds" / "gitsync.yaml"))
+    (tmp_path / "srv").mkdir()
+    daemon = GitDaemon(tmp_path / "srv")
+    daemon.start()
     assert cluster.sim.kubeconfig_path is not None
     cluster.sim.requests.clear()
     proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path, args=["--leader-elect"]).start()
@@ -51,8 +98,10 @@ def test_rbac_covers_every_call_of_the_controller(cluster: Cluster, repo: ChartR
         )
         cluster.wait_ready("web", reason="UpgradeSucceeded")
         cluster.kubectl("delete", "hr", "web", "-n", "apps", "--timeout", "30s")
+        _gitsync_scenario(cluster, repo, tmp_path, daemon)
     finally:
         proc.stop()
+        daemon.stop()
     cluster_rules, ns_rules = _rules()
     for r in cluster_rules + ns_rules:
         assert "*" not in r["verbs"] and "*" not in r["resources"] and "*" not in r["apiGroups"], r
@@ -77,7 +126,9 @@ def test_rbac_covers_every_call_of_the_controller(cluster: Cluster, repo: ChartR
     assert not missing, f"calls the RBAC in deploy/rbac.yaml does not grant: {missing}"
     # Every rule of the controller's own role is used by it (nothing granted "just in case"),
     # except paths this scenario does not reach: reading a Secret (valuesFrom, credentials,
-    # notification URLs), unlocking a stuck release, and aggregating a repeated event.
+    # notification URLs), unlocking a stuck release, and aggregating a repeated event; and the
+    # create that a real API server also checks when a server-side apply creates an object
+    # (kubesim logs such a request as the patch it is); and pruning a Namespace.
     used = {(g, r, v) for g, r, v, _ in seen}
     unused = [
         (g, res, v)
@@ -91,4 +142,8 @@ def test_rbac_covers_every_call_of_the_controller(cluster: Cluster, repo: ChartR
         ("", "secrets", "get"),
         ("", "secrets", "update"),
         ("events.k8s.io", "events", "patch"),
+        ("helmrelease.dev", "helmreleases", "create"),
+        ("", "configmaps", "create"),
+        ("", "namespaces", "create"),
+        ("", "namespaces", "delete"),  # pruning a Namespace (never the GitSync's own, as here)
     }, unused
