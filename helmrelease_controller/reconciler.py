@@ -36,6 +36,7 @@ from .kube.client import ApiError as KubeApiError
 from .kube.events import EventRecorder
 from .metrics import Metrics
 from .notify import FAILED, RECOVERED, STALLED, Dispatcher, Notification
+from .preflight import storage_forbidden_reason
 from .reconcile import alerting, dependencies, outcome
 from .reconcile import status as st
 from .reconcile.backoff import Backoff
@@ -248,6 +249,11 @@ class Reconciler:
             self._resolve(hr, refresh),
             return_exceptions=True,
         )
+        if isinstance(first_look, KubeApiError) and (
+            why := storage_forbidden_reason(first_look, hr.storage_namespace)
+        ):
+            # Not transient (rule 10): said once on the object, looked at again with a growing backoff.
+            return await self._refused(fin if isinstance(fin, dict) else obj, status, spec, why, gen, now)
         for r in (fin, first_look):
             if isinstance(r, BaseException):
                 raise r
@@ -418,6 +424,20 @@ class Reconciler:
         return result
 
     # -- pieces ------------------------------------------------------------------------------------
+    async def _refused(
+        self, obj: dict[str, Any], status: st.Status, spec: Any, why: str, gen: int, now: float
+    ) -> Result:
+        meta = obj["metadata"]
+        key = (meta["namespace"], meta["name"])
+        tries = self._failed_tries[key] = self._failed_tries.get(key, 0) + 1
+        status = st.ready(status, False, "StorageForbidden", why, gen, now)
+        if st.get_condition(obj.get("status") or {}, st.READY) != st.get_condition(status, st.READY):
+            self.event(obj, False, "StorageForbidden", why)
+            log.warning("StorageForbidden: %s", why, extra={"key": "/".join(key)})
+            self.notify(obj, FAILED, why, attempt=alerting.waiting_attempt("StorageForbidden", why))
+        await self.write_status(obj, status)
+        return Result(_backoff(spec).delay(tries, random.uniform(-1, 1)), "forbidden", False)
+
     async def _artifact_failed(
         self,
         obj: dict[str, Any],

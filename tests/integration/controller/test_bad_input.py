@@ -54,3 +54,32 @@ def test_repo_outage_keeps_release_and_recovers(
     repo.up()
     obj = cluster.wait_ready("web", timeout=30)
     assert obj["status"]["helmChart"] == "webapp@2.0.0"
+
+
+def test_forbidden_release_storage_is_named_on_the_object(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    """A 403 on Helm's storage Secrets (RBAC that misses them) says who cannot do what, and where."""
+    message = (
+        'secrets is forbidden: User "system:serviceaccount:helmrelease-system:helmrelease-controller" '
+        'cannot list resource "secrets" in API group "" in the namespace "apps"'
+    )
+    fault = cluster.sim.add_fault(
+        status=403,
+        verb="list",
+        resource="secrets",
+        namespace="apps",
+        user_agent="helmrelease-controller",
+        message=message,
+    )
+    cluster.apply(helmrelease("web", repo.url))
+    c = cluster.wait_condition("web", "Ready", "False", "StorageForbidden")
+    assert c["message"].startswith(
+        "forbidden: system:serviceaccount:helmrelease-system:helmrelease-controller cannot list secrets "
+        "in namespace apps (Helm's release storage)"
+    ), c
+    assert "StorageForbidden" in cluster.event_reasons()
+    assert not controller.helm_calls("upgrade")  # nothing installed blind
+    cluster.sim.call(lambda: cluster.sim.faults.remove(fault.id))
+    cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/reconcile-requested-at=1")
+    cluster.wait_ready("web")
