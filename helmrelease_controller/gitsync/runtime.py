@@ -32,6 +32,7 @@ from ..kube.triggers import Triggers, needs_reconcile, trigger_fields
 from ..kube.workers import work
 from ..kube.workqueue import WorkQueue
 from ..metrics import Metrics
+from ..notify import Dispatcher
 from ..sources.git import GitSource
 from . import webhook
 from .apply import GITSYNCS
@@ -58,6 +59,7 @@ class GitSyncRuntime:
         resync_period: float | None = 600.0,
         work_dir: Path | None = None,
         parked: Callable[[Key, Exception], bool] = lambda _k, _e: False,
+        notifier: Dispatcher | None = None,
     ) -> None:
         self.client, self.metrics, self.concurrent, self.parked = client, metrics, concurrent, parked
         self.informer = Informer(
@@ -65,7 +67,12 @@ class GitSyncRuntime:
         )
         self.queue: WorkQueue[Key] = WorkQueue(name="gitsyncs")
         self.reconciler = GitSyncReconciler(
-            client, events, git, work_dir=work_dir, allow_cross_namespace=allow_cross_namespace
+            client,
+            events,
+            git,
+            work_dir=work_dir,
+            allow_cross_namespace=allow_cross_namespace,
+            notifier=notifier,
         )
         self.informer.add_handler(self._on_event)
         self._seen: dict[Key, Triggers] = {}

@@ -20,6 +20,11 @@ names (checkout.py: the shared git mirror of chart.git), renders it (render.py),
   deletes what it applied (never objects annotated `helmrelease.dev/prune: disabled`); without
   prune it carries none and deleting it deletes nothing else.
 
+- Notifications (with a `notifier`, the same Slack/webhook routing as HelmReleases, kind GitSync):
+  a rejected commit is one `failed` message naming file and line (its dedup attempt is the commit);
+  a sync failing `FAILURES_BEFORE_ALERT` times in a row is one `failed` message per distinct
+  reason; `recovered` follows when it is Ready again (sent only to whoever heard of the failure).
+
 Returns when to sync again (the interval; sooner after a transient failure), or None.
 """
 
@@ -37,6 +42,8 @@ from helmrelease_controller.api.models import ANNOTATION_RECONCILE_REQUESTED_AT,
 from helmrelease_controller.charts import ChartResolver
 from helmrelease_controller.kube.client import ApiError, KubeClient, NotFound
 from helmrelease_controller.kube.events import EventRecorder
+from helmrelease_controller.notify import FAILED, RECOVERED, Dispatcher, Notification
+from helmrelease_controller.notify.notification import GITSYNC
 from helmrelease_controller.reconcile import status as st
 from helmrelease_controller.sources.base import SourceError
 from helmrelease_controller.sources.git import GitSource
@@ -47,10 +54,11 @@ from .plan import plan
 from .render import RenderError, render
 from .validate import Validated, validate
 
-__all__ = ["TRANSIENT_RETRY", "GitSyncReconciler"]
+__all__ = ["FAILURES_BEFORE_ALERT", "TRANSIENT_RETRY", "GitSyncReconciler"]
 
 log = logging.getLogger(__name__)
 TRANSIENT_RETRY = 30.0  # seconds, at most, after an unreachable repository or API server
+FAILURES_BEFORE_ALERT = 3  # failed syncs in a row before a notification (a blip pages nobody)
 
 
 def _first(messages: list[str]) -> str:
@@ -72,8 +80,9 @@ class GitSyncReconciler:
         allow_cross_namespace: bool = False,
         kubectl: str = "kubectl",
         clock: Any = time.time,
+        notifier: Dispatcher | None = None,
     ) -> None:
-        self.client, self.events, self.git = client, events, git
+        self.client, self.events, self.git, self.notifier = client, events, git, notifier
         self.work_dir = work_dir if work_dir is not None else git.mirror_root.parent / "gitsync"
         self.allow_cross_namespace, self.kubectl, self._clock = allow_cross_namespace, kubectl, clock
         self._validated: dict[tuple[str, str], tuple[tuple[Any, ...], Validated]] = {}
@@ -84,6 +93,7 @@ class GitSyncReconciler:
         # metrics (read by the runtime; per key, since syncs of different GitSyncs interleave).
         self.reports: dict[tuple[str, str], tuple[str, int, int]] = {}
         self._written: dict[tuple[str, str], tuple[int, int]] = {}
+        self._failures: Counter[tuple[str, str]] = Counter()  # failed syncs in a row, per GitSync
 
     # -- the entry point ------------------------------------------------------------------------
     async def reconcile(self, namespace: str, name: str) -> float | None:
@@ -169,6 +179,9 @@ class GitSyncReconciler:
         self._refresh.add((namespace, name))
 
     def _forget(self, namespace: str, name: str) -> None:
+        self._failures.pop((namespace, name), None)
+        if self.notifier is not None:
+            self.notifier.forget(namespace, name, GITSYNC)
         self._written.pop((namespace, name), None)
         self._validated.pop((namespace, name), None)
         self._commits.pop((namespace, name), None)
@@ -228,8 +241,12 @@ class GitSyncReconciler:
         summary = f"applied revision {co.revision}: {len(todo.inventory)} objects"
         if todo.orphans:
             summary += f", {len(todo.orphans)} gone from git left in place"
+        was_ready = (st.get_condition(obj.get("status") or {}, st.READY) or {}).get("status") == "True"
         status = st.ready(status, True, "Succeeded", summary, gen, self._clock())
         await self._finish(obj, status, "succeeded")
+        self._failures.pop(key, None)
+        if not was_ready:  # the dispatcher sends it only to providers that heard of a failure
+            self._notify(obj, RECOVERED, summary, co.revision)
         if result.total_applied or result.total_pruned:
             self.events.emit(
                 obj, "Normal", "Applied",
@@ -269,10 +286,13 @@ class GitSyncReconciler:
     ) -> float | None:
         message = f"commit rejected, nothing applied: {_first(errors)}"
         status = st.stalled(status, "ValidationFailed", message, gs.generation, self._clock())
+        revision = status.get("lastAttemptedRevision") or ""
         if obj.get("status") != status:
-            self.events.emit(
-                obj, "Warning", "ValidationFailed", f"{status['lastAttemptedRevision']}: {message}"
-            )
+            self.events.emit(obj, "Warning", "ValidationFailed", f"{revision}: {message}")
+            # One message per rejected commit: its attempt is the commit (a restart, a resync or
+            # another sync of the same commit changes no status and sends nothing).
+            self._notify(obj, FAILED, message, revision, attempt=f"rejected:{revision}")
+        self._failures.pop((gs.namespace, gs.name), None)
         await self._finish(obj, status, "rejected")
         return gs.spec.interval_seconds
 
@@ -288,9 +308,26 @@ class GitSyncReconciler:
         status = st.ready(status, False, reason, message, gs.generation, self._clock())
         if obj.get("status") != status:
             self.events.emit(obj, "Warning", reason, message)
+        key = (gs.namespace, gs.name)
+        self._failures[key] += 1
+        if self._failures[key] >= FAILURES_BEFORE_ALERT:  # deduplicated per reason and message
+            revision = status.get("lastAttemptedRevision") or ""
+            self._notify(obj, FAILED, f"{reason}: {message}", revision, attempt=f"{reason}:{message}")
         await self._finish(obj, status, "failed")
         interval = gs.spec.interval_seconds
         return min(interval, TRANSIENT_RETRY) if transient else interval
+
+    def _notify(
+        self, obj: dict[str, Any], outcome: str, reason: str, revision: str, attempt: str = ""
+    ) -> None:
+        """A Slack/webhook notification about this GitSync; never blocks, never raises."""
+        if self.notifier is not None:
+            self.notifier.submit(
+                Notification.for_object(
+                    obj, outcome, kind=GITSYNC, action="sync" if outcome == FAILED else "",
+                    reason=reason, git_revision=revision, attempt=attempt,
+                )
+            )  # fmt: skip
 
     async def _finish(self, obj: dict[str, Any], status: dict[str, Any], outcome: str) -> None:
         self.results[outcome] += 1

@@ -1,4 +1,5 @@
-"""Deduplication and recovery gating, per provider and HelmRelease. Pure (a clock is passed in).
+"""Deduplication and recovery gating, per provider and object (a HelmRelease or a GitSync, kept
+apart by kind). Pure (a clock is passed in).
 
 - A notification whose fingerprint (HelmRelease, outcome, reason, revision) was accepted for the
   same provider within `window` seconds is a duplicate: a failure repeated by every retry is sent
@@ -17,9 +18,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .notification import RECOVERED, Notification
+from .notification import HELMRELEASE, RECOVERED, Notification
 
-_Key = tuple[str, str, str]  # provider, HelmRelease namespace, name
+_Key = tuple[str, str, str, str]  # provider, kind, namespace, name
 
 
 class Deduplicator:
@@ -33,7 +34,7 @@ class Deduplicator:
 
     @staticmethod
     def _key(provider: str, n: Notification) -> _Key:
-        return (provider, n.namespace, n.name)
+        return (provider, n.kind, n.namespace, n.name)
 
     def admit(self, provider: str, n: Notification) -> bool:
         """Should `n` be queued for `provider`? Records it when it should."""
@@ -76,10 +77,10 @@ class Deduplicator:
         if seen is not None:
             seen.pop(n.fingerprint, None)
 
-    def forget(self, namespace: str, name: str) -> None:
-        """The HelmRelease is gone: drop everything remembered about it."""
+    def forget(self, namespace: str, name: str, kind: str = HELMRELEASE) -> None:
+        """The HelmRelease (or GitSync: `kind`) is gone: drop everything remembered about it."""
         for store in (self._seen, self._alert_accepted, self._alert_delivered):
-            for key in [k for k in store if k[1:] == (namespace, name)]:
+            for key in [k for k in store if k[1:] == (kind, namespace, name)]:
                 if isinstance(store, dict):
                     del store[key]
                 else:

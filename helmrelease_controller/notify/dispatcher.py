@@ -29,7 +29,7 @@ import aiohttp
 
 from .config import NotificationsConfig
 from .dedup import Deduplicator
-from .notification import Notification
+from .notification import HELMRELEASE, Notification
 from .provider import GetSecret, Provider, SecretCache, build_providers
 from .router import Router
 
@@ -143,9 +143,9 @@ class Dispatcher:
             queued += 1
         return queued
 
-    def forget(self, namespace: str, name: str) -> None:
-        """The HelmRelease is gone: forget its deduplication and recovery state."""
-        self.dedup.forget(namespace, name)
+    def forget(self, namespace: str, name: str, kind: str = HELMRELEASE) -> None:
+        """The HelmRelease (or GitSync: `kind`) is gone: forget its deduplication and recovery state."""
+        self.dedup.forget(namespace, name, kind)
 
     # -- delivery -------------------------------------------------------------------------------------
     async def _worker(self, p: Provider) -> None:

@@ -1,5 +1,7 @@
 """What the controller tells people about: one `Notification` per failure, stall or recovery.
 
+A notification is about one object: a HelmRelease (`kind` "HelmRelease", the default) or a
+GitSync (`kind` "GitSync": a rejected commit, a sync failing on and on, its recovery).
 A notification is built by the reconciler and handed to `Dispatcher.submit()`. Its `reason` is
 already redacted by the caller; `prepared()` redacts it once more with the secret strings the
 caller passes in `secrets` (values, values Secrets), folds it to one short line and drops the
@@ -22,18 +24,22 @@ from ..redact import redact
 #: Outcomes a notification reports.
 FAILED, STALLED, RECOVERED = "failed", "stalled", "recovered"
 OUTCOMES = (FAILED, STALLED, RECOVERED)
-#: Actions a failure can name ("" for a stall or recovery not tied to one action).
-ACTIONS = ("install", "upgrade", "rollback", "uninstall", "test", "unlock", "")
+#: Actions a failure can name ("" for a stall or recovery not tied to one action; "sync" for a GitSync).
+ACTIONS = ("install", "upgrade", "rollback", "uninstall", "test", "unlock", "sync", "")
+#: The kinds a notification can be about.
+HELMRELEASE, GITSYNC = "HelmRelease", "GitSync"
+KINDS = (HELMRELEASE, GITSYNC)
 #: The longest reason that leaves the process (characters, after redaction).
 REASON_LIMIT = 500
 
 
 @dataclass(frozen=True)
 class Notification:
-    """One event about one HelmRelease. See docs/notifications.md for how each field is shown."""
+    """One event about one HelmRelease (or GitSync: `kind`). See docs/notifications.md for how each
+    field is shown."""
 
-    namespace: str  # of the HelmRelease
-    name: str  # of the HelmRelease
+    namespace: str  # of the HelmRelease (GitSync)
+    name: str  # of the HelmRelease (GitSync)
     outcome: str  # failed | stalled | recovered
     action: str = ""  # install | upgrade | rollback | uninstall | test | unlock | ""
     reason: str = ""  # one short line, already redacted by the caller
@@ -50,6 +56,8 @@ class Notification:
     # What failed, for deduplication: e.g. the config digest of a failed upgrade, so its retries
     # (each a new revision with the same reason) and the stall that ends them are one message.
     attempt: str = ""
+    kind: str = HELMRELEASE  # HelmRelease | GitSync: the kind of the object named by namespace/name
+    git_revision: str = ""  # a GitSync's revision (`<branch>@sha1:<commit>`) the message is about
 
     @classmethod
     def for_object(
@@ -61,8 +69,11 @@ class Notification:
         **fields: Any,
     ) -> Notification:
         """A notification about the HelmRelease `obj` (namespace, name, labels, annotations from its
-        metadata); `fields` are the other dataclass fields (action, reason, chart, version, ...)."""
+        metadata; `kind` from the object, HelmRelease when it names none); `fields` are the other
+        dataclass fields (action, reason, chart, version, ...)."""
         meta = obj.get("metadata") or {}
+        if "kind" not in fields:
+            fields["kind"] = obj.get("kind") if obj.get("kind") in KINDS else HELMRELEASE
         return cls(
             namespace=str(meta.get("namespace") or ""),
             name=str(meta.get("name") or ""),
@@ -80,10 +91,16 @@ class Notification:
     @property
     def fingerprint(self) -> str:
         """Identity for deduplication (16 hex digits): HelmRelease, outcome, reason and revision; or,
-        for a failure or stall that names its `attempt`, HelmRelease and attempt alone."""
+        for a failure or stall that names its `attempt`, HelmRelease and attempt alone. Another kind
+        is part of the identity (a GitSync and a HelmRelease may share namespace and name); a
+        HelmRelease's fingerprint is the one it always had."""
         parts: tuple[str, ...] = (self.namespace, self.name, self.outcome, self.reason, str(self.revision))
+        if self.kind != HELMRELEASE:
+            parts = (self.kind, *parts, self.git_revision)
         if self.attempt and self.outcome in (FAILED, STALLED):
             parts = (self.namespace, self.name, "alert", self.attempt)
+            if self.kind != HELMRELEASE:
+                parts = (self.kind, *parts)
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
     @property
@@ -121,18 +138,22 @@ def clean_reason(reason: str, secrets: Iterable[str] = ()) -> str:
 
 
 def title(n: Notification) -> str:
-    """One plain line naming what happened: "upgrade failed: HelmRelease apps/podinfo"."""
+    """One plain line naming what happened: "upgrade failed: HelmRelease apps/podinfo"
+    ("sync failed: GitSync platform/prod")."""
     what = {
         FAILED: f"{n.action} failed" if n.action else "failed",
         STALLED: "stalled",
         RECOVERED: "recovered",
     }.get(n.outcome, n.outcome)
-    return f"{what}: HelmRelease {n.namespace}/{n.name}"
+    return f"{what}: {n.kind} {n.namespace}/{n.name}"
 
 
 __all__ = [
     "ACTIONS",
     "FAILED",
+    "GITSYNC",
+    "HELMRELEASE",
+    "KINDS",
     "OUTCOMES",
     "REASON_LIMIT",
     "RECOVERED",

@@ -41,7 +41,8 @@ class Router:
             elif name not in self._warned:
                 self._warned.add(name)
                 log.warning(
-                    "HelmRelease %s/%s: annotation %s names unknown notification provider %r; ignored",
+                    "%s %s/%s: annotation %s names unknown notification provider %r; ignored",
+                    n.kind,
                     n.namespace,
                     n.name,
                     ANNOTATION_NOTIFY,

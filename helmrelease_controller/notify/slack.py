@@ -2,7 +2,8 @@
 
 The payload is a `text` line (the notification preview and fallback) plus one legacy attachment
 with a colour bar (red: failed, orange: stalled, green: recovered), the reason as its text and
-short fields for release, namespace, chart, revision, action and cluster. Attachments are chosen
+short fields for release, namespace, chart, revision, action and cluster (for a GitSync: namespace,
+git revision, action and cluster). Attachments are chosen
 over Block Kit because the colour bar is what makes a failure stand out in a busy channel.
 `channel` and `username` are sent only when configured (Slack honours them for legacy webhooks;
 app webhooks post to their own channel). Text is escaped as Slack asks (&, <, >), so a reason can
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .notification import FAILED, RECOVERED, STALLED, Notification, title
+from .notification import FAILED, HELMRELEASE, RECOVERED, STALLED, Notification, title
 from .provider import Provider
 
 COLORS = {FAILED: "#d40e0d", STALLED: "#e8912d", RECOVERED: "#2eb886"}
@@ -27,7 +28,7 @@ def escape(text: str) -> str:
 
 
 def fallback_text(n: Notification) -> str:
-    """Plain one-line summary: what happened, to which HelmRelease, in which cluster."""
+    """Plain one-line summary: what happened, to which HelmRelease (GitSync), in which cluster."""
     line = title(n)
     if n.cluster:
         line += f" in cluster {n.cluster}"
@@ -36,6 +37,9 @@ def fallback_text(n: Notification) -> str:
 
 def summary(n: Notification) -> str:
     """Everything in one plain line, for clients that do not show attachments."""
+    if n.kind != HELMRELEASE:
+        line = fallback_text(n) + (f" (revision {n.git_revision})" if n.git_revision else "")
+        return f"{line}: {n.reason}" if n.reason else line
     details = [f"release {n.release_namespace}/{n.release_name}"]
     if n.chart:
         details.append(" ".join(p for p in ("chart", n.chart, n.version) if p))
@@ -47,14 +51,23 @@ def summary(n: Notification) -> str:
 
 def fields(n: Notification) -> list[dict[str, Any]]:
     chart = " ".join(p for p in (n.chart, n.version) if p)
-    rows = [
-        ("Release", n.release_name),
-        ("Namespace", n.release_namespace),
-        ("Chart", chart),
-        ("Revision", str(n.revision) if n.revision else ""),
-        ("Action", n.action),
-        ("Cluster", n.cluster),
-    ]
+    rows = (
+        [
+            ("Namespace", n.namespace),
+            ("Revision", n.git_revision),
+            ("Action", n.action),
+            ("Cluster", n.cluster),
+        ]
+        if n.kind != HELMRELEASE
+        else [
+            ("Release", n.release_name),
+            ("Namespace", n.release_namespace),
+            ("Chart", chart),
+            ("Revision", str(n.revision) if n.revision else ""),
+            ("Action", n.action),
+            ("Cluster", n.cluster),
+        ]
+    )
     return [{"title": t, "value": escape(v), "short": True} for t, v in rows if v]
 
 

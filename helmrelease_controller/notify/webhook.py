@@ -1,7 +1,9 @@
 """The generic JSON webhook: a stable, versioned body, optionally signed with HMAC-SHA256.
 
 The body (`"schema": "helmrelease.dev/notification/v1"`) is documented field by field in
-docs/notifications.md; a field is only ever added within v1. With `signingSecretRef`, the header
+docs/notifications.md; a field is only ever added within v1. A HelmRelease's body is the one v1
+always had; a GitSync's carries `"kind": "GitSync"` and a `gitSync` object in place of
+`helmRelease`, `release` and `chart` (which do not apply to it). With `signingSecretRef`, the header
 `X-HelmRelease-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>` lets the receiver
 check the body came from us (compare with `hmac.compare_digest`; see `verify_signature`).
 """
@@ -12,7 +14,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from .notification import Notification
+from .notification import HELMRELEASE, Notification
 from .provider import Provider, SecretCache
 
 SCHEMA = "helmrelease.dev/notification/v1"
@@ -22,6 +24,23 @@ EVENT_HEADER = "X-HelmRelease-Event"
 
 def webhook_payload(n: Notification) -> dict[str, Any]:
     """The JSON body for `n` (already `prepared()`)."""
+    if n.kind != HELMRELEASE:
+        return {
+            "schema": SCHEMA,
+            "kind": n.kind,
+            "outcome": n.outcome,
+            "action": n.action,
+            n.kind[0].lower() + n.kind[1:]: {
+                "namespace": n.namespace,
+                "name": n.name,
+                "labels": dict(n.labels),
+                "revision": n.git_revision,
+            },
+            "reason": n.reason,
+            "cluster": n.cluster,
+            "timestamp": n.time_rfc3339,
+            "fingerprint": n.fingerprint,
+        }
     return {
         "schema": SCHEMA,
         "outcome": n.outcome,
