@@ -31,9 +31,12 @@ See docs/benchmarks.md for how to read the numbers.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import datetime as dt
 import functools
+import hashlib
+import hmac
 import http.client
 import http.server
 import json
@@ -437,6 +440,10 @@ class Config:
     repeat: int
     per_namespace: int
     timeout_per_release: float
+    gitsync: bool = False  # also the GitSync row
+    gitsync_only: bool = False  # only the GitSync row, merged into an existing results.json
+    gitsync_n: int = 500
+    gitsync_environments: int = 5
 
 
 @dataclass
@@ -681,7 +688,9 @@ def top_functions(raw: Path, top: int = 25) -> dict[str, Any]:
 class ControllerRun:
     """The controller process with a counting helm shim, against one kubesim."""
 
-    def __init__(self, cfg: Config, env: Env, sim: KubeSimProcess, work: Path) -> None:
+    def __init__(
+        self, cfg: Config, env: Env, sim: KubeSimProcess, work: Path, extra: tuple[str, ...] = ()
+    ) -> None:
         self.work = work
         self.call_log = work / "helm-calls.log"
         shim_dir = helm_shim(work, env.helm, self.call_log).parent
@@ -693,6 +702,7 @@ class ControllerRun:
             "--cache-dir", str(work / "cache"),
             "--concurrent", str(cfg.concurrent),
             "--log-format", "json",
+            *extra,
         ]  # fmt: skip
         self.metrics_url = ""
         if controller_supports("--metrics-addr", cenv):
@@ -1002,6 +1012,256 @@ def chart_fetches(env: Env, before: Counter[str]) -> dict[str, Any]:
     }
 
 
+# --- GitSync: one push among 500 HelmReleases (--gitsync) ------------------------------------------
+
+GITSYNC_NAMESPACE = "gitops"
+GITSYNC_TOKEN = "bench-push-token"
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost",
+           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}  # fmt: skip
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise BenchError(f"git {' '.join(args[:2])} exited {proc.returncode}: {proc.stderr[-300:]}")
+    return proc.stdout.strip()
+
+
+class GitServer:
+    """A bare repository served by `git daemon` on 127.0.0.1, and a work tree that pushes to it."""
+
+    def __init__(self, work: Path) -> None:
+        self.root, self.tree = work / "git-serve", work / "git-work"
+        self.root.mkdir(parents=True)
+        self.tree.mkdir(parents=True)
+        git(self.root, "init", "-q", "--bare", "-b", "main", "platform.git")
+        git(self.tree, "init", "-q", "-b", "main")
+        git(self.tree, "remote", "add", "origin", str(self.root / "platform.git"))
+        self.port = free_port()
+        argv = ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={self.root}",
+                "--listen=127.0.0.1", f"--port={self.port}", str(self.root)]  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+        def listening() -> bool:
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_for(listening, 20, "git daemon to listen")
+        self.url = f"git://127.0.0.1:{self.port}/platform.git"
+
+    def commit_and_push(self, message: str) -> str:
+        git(self.tree, "add", "-A")
+        git(self.tree, "commit", "-q", "-m", message)
+        git(self.tree, "push", "-q", "origin", "main")
+        return git(self.tree, "rev-parse", "HEAD")
+
+    def stop(self) -> None:
+        stop_process(self.proc, 5)
+
+
+def gitsync_release(rel: Release, repo_url: str, edit: int = 0) -> str:
+    """One HelmRelease file as a user commits it (namespace = its environment)."""
+    return (
+        json.dumps(
+            {
+                "apiVersion": "helmrelease.dev/v1",
+                "kind": "HelmRelease",
+                "metadata": {"name": rel.name, "namespace": rel.namespace},
+                "spec": {
+                    "interval": "10m",  # nothing periodic muddies the push's numbers
+                    "chart": {"repository": {"url": repo_url, "name": "webapp", "version": CHART_VERSION}},
+                    "values": values_for(rel.name, edit),
+                },
+            },
+            indent=2,
+        )
+        + "\n"
+    )  # JSON is YAML: the same bytes as a hand-written file, without a YAML dependency here
+
+
+def gitsync_releases(n: int, environments: int) -> list[Release]:
+    per = max(1, -(-n // environments))
+    return [Release(f"env-{i // per}", f"app-{i:04d}") for i in range(n)]
+
+
+def gitsync_path(rel: Release) -> str:
+    return f"releases/{rel.namespace}/{rel.name}.yaml"
+
+
+def gitsync_status(sim: KubeSimProcess) -> dict[str, Any]:
+    path = f"/apis/helmrelease.dev/v1/namespaces/{GITSYNC_NAMESPACE}/gitsyncs/releases"
+    status, obj = sim.api.request("GET", path)
+    return dict((obj or {}).get("status") or {}) if status == 200 else {}
+
+
+def bench_gitsync(cfg: Config, env: Env, n: int, environments: int, work: Path) -> dict[str, Any]:
+    """One GitSync applying N HelmReleases from `environments` folders, installed by the same
+    controller; then one push changing one file, announced by the signed push webhook: time until
+    that HelmRelease is Ready at helm revision 2, API writes to the other N-1, the sync's CPU."""
+    sim = KubeSimProcess(work, env.env)
+    server = GitServer(work)
+    ctl: ControllerRun | None = None
+    watcher: ReadyWatcher | None = None
+    try:
+        releases = gitsync_releases(n, environments)
+        for ns in sorted({r.namespace for r in releases} | {GITSYNC_NAMESPACE}):
+            sim.api.ok("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+        run(["kubectl", "--kubeconfig", str(sim.kubeconfig), "apply", "-k", str(ROOT / "crds")], env.env)
+        wait_for(
+            lambda: sim.api.request("GET", "/apis/helmrelease.dev/v1/gitsyncs")[0] == 200,
+            20,
+            "the GitSync CRD to be served",
+        )
+        token = base64.b64encode(GITSYNC_TOKEN.encode()).decode()
+        sim.api.ok(
+            "POST",
+            f"/api/v1/namespaces/{GITSYNC_NAMESPACE}/secrets",
+            {"metadata": {"name": "push"}, "data": {"token": token}},
+        )
+        for rel in releases:
+            path = server.tree / gitsync_path(rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(gitsync_release(rel, env.repo.url))
+        first = server.commit_and_push(f"{n} releases in {environments} environments")
+        ctl = ControllerRun(cfg, env, sim, work, ("--gitsync-cross-namespace",))
+        if not ctl.metrics_url:
+            raise BenchError("the controller does not serve --metrics-addr: no push webhook to call")
+        watcher = ReadyWatcher(sim.api)
+
+        # 1. The first commit: the GitSync applies N HelmReleases, the controller installs them.
+        t0 = time.monotonic()
+        gitsync = {
+            "apiVersion": "helmrelease.dev/v1",
+            "kind": "GitSync",
+            "metadata": {"name": "releases", "namespace": GITSYNC_NAMESPACE},
+            "spec": {
+                "url": server.url,
+                "ref": {"branch": "main"},
+                "path": "releases",
+                "interval": "1h",  # only the push webhook makes it look again
+                "timeout": "5m",
+                "webhook": {"secretRef": {"name": "push"}},
+            },
+        }
+        sim.api.ok("POST", f"/apis/helmrelease.dev/v1/namespaces/{GITSYNC_NAMESPACE}/gitsyncs", gitsync)
+        wait_for(
+            lambda: gitsync_status(sim).get("lastAppliedRevision") == f"main@sha1:{first}",
+            120,
+            "the first commit applied",
+        )
+        applied = time.monotonic() - t0
+        all_ready = watcher.wait({r.key for r in releases}, 60 + cfg.timeout_per_release * n, ctl.alive) - t0
+        log(f"  gitsync: first commit applied in {applied:.1f}s, {n} Ready after {all_ready:.1f}s")
+        time.sleep(2.0)  # the last status writes of the installs land
+
+        # 2. A push changing one file.
+        changed = releases[len(releases) // 2]
+        gen = int(watcher.objects[changed.key]["metadata"]["generation"])
+
+        def upgraded(obj: dict[str, Any]) -> bool:
+            hist = (obj.get("status") or {}).get("history") or [{}]
+            return (
+                f"{obj['metadata'].get('namespace')}/{obj['metadata']['name']}" == changed.key
+                and int(obj["metadata"].get("generation") or 0) > gen
+                and _ready(obj)
+                and hist[0].get("revision") == 2
+            )
+
+        watcher.expect(upgraded)
+        (server.tree / gitsync_path(changed)).write_text(gitsync_release(changed, env.repo.url, edit=1))
+        metrics0 = ctl.metrics()
+        sim.api.clear_requests()
+        helm0 = len(ctl.helm_calls())
+        cpu0 = proc_cpu(ctl.pid)
+        t0 = time.monotonic()
+        second = server.commit_and_push(f"{changed.key}: one value")
+        pushed = time.monotonic() - t0
+        body = json.dumps({"ref": "refs/heads/main", "after": second}).encode()
+        signature = "sha256=" + hmac.new(GITSYNC_TOKEN.encode(), body, hashlib.sha256).hexdigest()
+        hook = ctl.metrics_url.replace("/metrics", f"/hooks/gitsync/{GITSYNC_NAMESPACE}/releases")
+        req = urllib.request.Request(
+            hook, data=body, method="POST",
+            headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            if resp.status != 202:
+                raise BenchError(f"push webhook answered {resp.status}")
+        wait_for(
+            lambda: gitsync_status(sim).get("lastAppliedRevision") == f"main@sha1:{second}",
+            60,
+            "the pushed commit applied",
+            0.02,
+        )
+        synced = time.monotonic() - t0
+        cpu1 = proc_cpu(ctl.pid)
+        ready = watcher.wait({changed.key}, 120, ctl.alive) - t0
+        time.sleep(2.0)  # anything the push caused elsewhere has time to show in the request log
+        metrics1 = ctl.metrics()
+        entries = sim.api.requests()
+        hr_writes = [
+            e for e in entries
+            if e.get("method") in WRITE_METHODS and str(e.get("resource") or "").startswith("helmreleases")
+        ]  # fmt: skip
+        others = [e for e in hr_writes if f"{e.get('namespace')}/{e.get('name')}" != changed.key]
+        mine = [e for e in hr_writes if f"{e.get('namespace')}/{e.get('name')}" == changed.key]
+        sync_wall = (metrics1.get("helmrelease_gitsync_sync_duration_seconds_sum", 0.0)
+                     - metrics0.get("helmrelease_gitsync_sync_duration_seconds_sum", 0.0))  # fmt: skip
+        log(
+            f"  gitsync push: applied after {synced:.2f}s, Ready after {ready:.2f}s; "
+            f"{len(others)} writes to the other {n - 1}; controller CPU {cpu1.own - cpu0.own:.2f}s"
+        )
+        return {
+            "n": n,
+            "environments": environments,
+            "first_commit_applied_s": round(applied, 2),
+            "first_commit_all_ready_s": round(all_ready, 2),
+            "push_s": round(pushed, 3),
+            "push_to_applied_s": round(synced, 3),
+            "push_to_ready_s": round(ready, 3),
+            "api_writes_other_releases": len(others),
+            "api_writes_changed_release": len(mine),
+            "api_writes_by_verb": dict(
+                Counter(
+                    f"{e.get('verb')} {e.get('resource')}"
+                    + (f"/{e['subresource']}" if e.get("subresource") else "")
+                    for e in entries
+                    if e.get("method") in WRITE_METHODS
+                    and client_of(e.get("user_agent") or "") == "controller"
+                ).most_common()
+            ),
+            "sync_wall_s": round(sync_wall, 3),
+            "sync_controller_cpu_s": round(cpu1.own - cpu0.own, 3),
+            "sync_children_cpu_s": round(cpu1.children - cpu0.children, 3),
+            "helm_processes": len(ctl.helm_calls()) - helm0,
+            "rss_mib": round(proc_mem_mib(ctl.pid).get("VmRSS", 0), 1),
+        }
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if ctl is not None:
+            ctl.stop()
+        server.stop()
+        sim.stop()
+
+
+def gitsync_markdown(g: dict[str, Any]) -> str:
+    return (
+        f"\nGitSync (`--gitsync`): one GitSync, {g['n']} HelmReleases in {g['environments']} environment "
+        f"folders; a push changing one file, announced by the signed push webhook.\n\n"
+        "| | value | target |\n|---|---:|---|\n"
+        f"| push -> changed HelmRelease Ready (s) | {fmt(g['push_to_ready_s'])} | |\n"
+        f"| push -> commit applied (s) | {fmt(g['push_to_applied_s'])} | |\n"
+        f"| API writes to the other {g['n'] - 1} HelmReleases | {g['api_writes_other_releases']} | 0 |\n"
+        f"| the sync's own CPU, controller process (s) | {fmt(g['sync_controller_cpu_s'])} | |\n"
+        f"| the sync's wall time, metric (s) | {fmt(g['sync_wall_s'])} | |\n"
+        f"| first commit: {g['n']} applied (s) | {fmt(g['first_commit_applied_s'])} | |\n"
+        f"| first commit: {g['n']} installed and Ready (s) | {fmt(g['first_commit_all_ready_s'])} | |\n"
+    )
+
+
 # --- results ----------------------------------------------------------------------------------------
 
 
@@ -1066,6 +1326,13 @@ def fmt(v: Any, unit: str = "") -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
+    gitsync = gitsync_markdown(results["gitsync"]) if results.get("gitsync") else ""
+    if not results.get("runs"):
+        return gitsync.lstrip("\n")
+    return converge_markdown(results) + gitsync
+
+
+def converge_markdown(results: dict[str, Any]) -> str:
     runs = results["runs"]
     sizes = [r["n"] for r in runs]
     m, load = results["machine"], results["load"]
@@ -1301,6 +1568,18 @@ def parse_args(argv: list[str] | None) -> tuple[Config, bool, bool]:
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs of every process)")
     p.add_argument("--timeout-per-release", type=float, default=3.0, help="converge timeout per N (s)")
     p.add_argument(
+        "--gitsync",
+        action="store_true",
+        help="also the GitSync row: one push among --gitsync-n HelmReleases (about 2 more minutes)",
+    )
+    p.add_argument(
+        "--gitsync-only",
+        action="store_true",
+        help="only the GitSync row, merged into the existing results.json (key gitsync)",
+    )
+    p.add_argument("--gitsync-n", type=int, default=500, help="HelmReleases in the GitSync row")
+    p.add_argument("--gitsync-environments", type=int, default=5, help="environment folders (namespaces)")
+    p.add_argument(
         "--render",
         action="store_true",
         help="rewrite results.md, converge.png from results.json",
@@ -1322,6 +1601,10 @@ def parse_args(argv: list[str] | None) -> tuple[Config, bool, bool]:
         repeat=max(1, a.repeat),
         per_namespace=max(0, a.per_namespace),
         timeout_per_release=a.timeout_per_release,
+        gitsync=a.gitsync or a.gitsync_only,
+        gitsync_only=a.gitsync_only,
+        gitsync_n=max(1, a.gitsync_n),
+        gitsync_environments=max(1, a.gitsync_environments),
     )
     return cfg, a.keep, a.render
 
@@ -1331,7 +1614,8 @@ def write_outputs(results: dict[str, Any], out: Path) -> None:
     table = markdown(results)
     (out / "results.md").write_text("# Benchmark results\n\n" + table)
     print(table)
-    log(plot(results, out / "converge.png"))
+    if results.get("runs"):
+        log(plot(results, out / "converge.png"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1346,13 +1630,19 @@ def main(argv: list[str] | None = None) -> int:
     log(f"bench: N = {cfg.sizes}, {os.cpu_count()} CPUs, load average {load_start}")
     env: Env | None = None
     runs: list[dict[str, Any]] = []
+    gitsync: dict[str, Any] | None = None
     try:
         with workdir(keep) as work:
             env = prepare(work)
             machine = machine_info(env)
             profile_dir = cfg.out / "profile" if cfg.profile else None
-            for n in cfg.sizes:
+            for n in [] if cfg.gitsync_only else cfg.sizes:
                 runs.append(bench_size(cfg, env, n, work, profile_dir))
+            if cfg.gitsync:
+                n, envs = cfg.gitsync_n, cfg.gitsync_environments
+                log(f"GitSync: {n} HelmReleases in {envs} environments, one push")
+                gitsync = bench_gitsync(cfg, env, n, envs, work / f"gitsync-{n}")
+                gitsync.update(date=date, load={"start": load_start, "end": loadavg()})
     except BenchError as e:
         log(f"error: {e}")
         return 1
@@ -1392,6 +1682,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": runs,
     }
+    if gitsync is not None:
+        results["gitsync"] = gitsync
+    previous = cfg.out / "results.json"
+    if cfg.gitsync_only and previous.exists():  # the converge runs stay as they were
+        results = {**json.loads(previous.read_text()), "gitsync": gitsync}
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_outputs(results, cfg.out)
