@@ -156,7 +156,8 @@ async def test_a_push_applies_both_environments_and_an_unchanged_file_costs_no_w
     assert writes(kubesim, "prod", "configmaps") == []
     assert (await client.get(HELMRELEASES, "dev", "web"))["spec"]["values"] == {"replicas": 2}
     assert (await status(client, "dev"))["lastAppliedRevision"] == f"main@sha1:{second}"
-    assert reconciler.last_applied == 0  # prod: nothing written
+    assert reconciler.reports[("dev", "releases")] == ("succeeded", 1, 0)
+    assert reconciler.reports[("prod", "releases")] == ("succeeded", 0, 0)  # prod: nothing written
 
     # nothing changed: a sync writes nothing at all (not even status)
     kubesim.requests.clear()
