@@ -188,14 +188,7 @@ class Reconciler:
         try:
             hr = self._parse(obj)
         except SpecError as e:
-            status = st.stalled(status, "InvalidSpec", f"invalid spec: {e}", gen, now)
-            status.pop("nextRetryAt", None)
-            if status != (obj.get("status") or {}):
-                self.event(obj, False, "InvalidSpec", str(e))
-                self.metrics.release_failure(ns, name, "spec")
-                self.notify(obj, STALLED, f"invalid spec: {e}")
-                await self.write_status(obj, status)
-            return Result(None, "invalid", False)
+            return await self._invalid(obj, status, e, gen, now)
         initial_ready = (st.get_condition(status, st.READY) or {}).get("status") == "True"
         spec = hr.spec
         tokens = {a: hr.annotation(a) or "" for a in (ANN_RECONCILE, ANN_FORCE, ANN_RESET)}
@@ -209,37 +202,12 @@ class Reconciler:
         interval = parse_duration(spec.interval)
         status["suspended"] = hr.suspended
         if hr.suspended:
-            prev = st.get_condition(status, st.READY)
-            observed = status.get("observedGeneration")
-            status = st.ready(
-                status,
-                None if prev is None else prev["status"] == "True",
-                "Suspended",
-                "reconciliation suspended"
-                + (" (spec.suspend)" if spec.suspend else " (helmrelease.dev/suspend annotation)"),
-                gen,
-                now,
-            )
-            # A spec change made while suspended is not handled yet: observedGeneration stays, so
-            # `kubectl wait --for=condition=Ready` does not report it done (as Flux).
-            if observed is None:
-                status.pop("observedGeneration", None)
-            else:
-                status["observedGeneration"] = observed
-            await self.write_status(obj, status)
-            return Result(None, "suspended")
-
+            return await self._suspended(obj, status, hr, gen, now)
         blocked = dependencies.blocking(
             self.cache.get, hr.namespace, hr.name, [(d.namespace, d.name) for d in spec.depends_on]
         )
         if blocked:
-            status = st.ready(status, False, "DependencyNotReady", blocked, gen, now)
-            since = st.parse_rfc3339((st.get_condition(status, st.READY) or {}).get("lastTransitionTime"))
-            if alerting.waiting_alert("DependencyNotReady", 0, since, now):
-                waiting = alerting.waiting_attempt("DependencyNotReady", blocked)
-                self.notify(obj, FAILED, f"DependencyNotReady: {blocked}", attempt=waiting)
-            await self.write_status(obj, status)
-            return Result(self.dependency_requeue, "dependency")
+            return await self._blocked(obj, status, blocked, gen, now)
 
         # Three independent round trips at once: our finalizer on the object (before anything is
         # installed), Helm's storage for this release, and the chart + values.
@@ -422,6 +390,50 @@ class Reconciler:
             )
         await self.write_status(obj, status)
         return result
+
+    # -- gates: what stops a reconcile before any source or helm work ---------------------------------
+    async def _invalid(
+        self, obj: dict[str, Any], status: st.Status, e: SpecError, gen: int, now: float
+    ) -> Result:
+        """The spec cannot be used: Stalled with the one-line reason, until the object changes."""
+        meta = obj["metadata"]
+        status = st.stalled(status, "InvalidSpec", f"invalid spec: {e}", gen, now)
+        status.pop("nextRetryAt", None)
+        if status != (obj.get("status") or {}):
+            self.event(obj, False, "InvalidSpec", str(e))
+            self.metrics.release_failure(meta["namespace"], meta["name"], "spec")
+            self.notify(obj, STALLED, f"invalid spec: {e}")
+            await self.write_status(obj, status)
+        return Result(None, "invalid", False)
+
+    async def _suspended(
+        self, obj: dict[str, Any], status: st.Status, hr: HelmRelease, gen: int, now: float
+    ) -> Result:
+        prev = st.get_condition(status, st.READY)
+        observed = status.get("observedGeneration")
+        by = " (spec.suspend)" if hr.spec.suspend else " (helmrelease.dev/suspend annotation)"
+        was_ready = None if prev is None else prev["status"] == "True"
+        status = st.ready(status, was_ready, "Suspended", "reconciliation suspended" + by, gen, now)
+        # A spec change made while suspended is not handled yet: observedGeneration stays, so
+        # `kubectl wait --for=condition=Ready` does not report it done (as Flux).
+        if observed is None:
+            status.pop("observedGeneration", None)
+        else:
+            status["observedGeneration"] = observed
+        await self.write_status(obj, status)
+        return Result(None, "suspended")
+
+    async def _blocked(
+        self, obj: dict[str, Any], status: st.Status, blocked: str, gen: int, now: float
+    ) -> Result:
+        """A dependsOn HelmRelease is not Ready: say which, look again soon, tell people if it lasts."""
+        status = st.ready(status, False, "DependencyNotReady", blocked, gen, now)
+        since = st.parse_rfc3339((st.get_condition(status, st.READY) or {}).get("lastTransitionTime"))
+        if alerting.waiting_alert("DependencyNotReady", 0, since, now):
+            waiting = alerting.waiting_attempt("DependencyNotReady", blocked)
+            self.notify(obj, FAILED, f"DependencyNotReady: {blocked}", attempt=waiting)
+        await self.write_status(obj, status)
+        return Result(self.dependency_requeue, "dependency")
 
     # -- pieces ------------------------------------------------------------------------------------
     async def _refused(
