@@ -228,14 +228,7 @@ class Reconciler:
         assert isinstance(fin, dict) and isinstance(first_look, ReleaseObservation)
         obj = fin
         if resolved is PENDING:
-            # The chart source is slow: the worker goes back to the queue, and the fetch's end
-            # queues this HelmRelease again (fetches.py).
-            where = _source_url(hr)
-            msg = f"fetching chart from {where}" if where else "fetching chart"
-            status = st.set_condition(status, st.RECONCILING, True, "Progressing", msg, gen, now)
-            status = st.set_condition(status, st.READY, None, "Progressing", msg, gen, now)
-            await self.write_status(obj, status)
-            return Result(FETCH_RECHECK, "fetching")
+            return await self._fetching(obj, status, hr, gen, now)
         if isinstance(resolved, SourceError | ValuesError):
             return await self._artifact_failed(obj, status, spec, resolved, gen, now)
         if isinstance(resolved, BaseException):
@@ -244,31 +237,7 @@ class Reconciler:
         chart, user_values, secret_strings = resolved
         self.executor.helm.add_secrets(secret_strings)
         digest = valuesmod.config_digest(chart.digest, user_values)
-        target = ReleaseTarget(
-            owner_namespace=ns,
-            owner_name=name,
-            release=hr.release_name,
-            namespace=hr.target_namespace,
-            storage_namespace=hr.storage_namespace,
-            chart_path=chart.path,
-            values=user_values,
-            config_digest=digest,
-            history_max=spec.max_history,
-            timeout=spec.timeout,
-        )
-        attempt = outcome.Attempt(
-            namespace=target.namespace,
-            release=target.release,
-            config_digest=digest,
-            chart_name=chart.name,
-            chart_version=chart.version,
-            app_version=chart.app_version,
-            chart_revision=chart.revision,
-            max_history=spec.max_history,
-            backoff=_backoff(spec),
-            test_ignore_failures=spec.test.ignore_failures,
-            generation=gen,
-        )
+        target, attempt = _release_plan(hr, chart, user_values, digest, gen)
         status["helmChart"] = f"{chart.name}@{chart.version}"
         fields = {
             "release": target.release,
@@ -392,6 +361,18 @@ class Reconciler:
         return result
 
     # -- gates: what stops a reconcile before any source or helm work ---------------------------------
+    async def _fetching(
+        self, obj: dict[str, Any], status: st.Status, hr: HelmRelease, gen: int, now: float
+    ) -> Result:
+        """The chart source is slow: say so; the worker goes back to the queue, and the fetch's end
+        queues this HelmRelease again (fetches.py)."""
+        where = _source_url(hr)
+        msg = f"fetching chart from {where}" if where else "fetching chart"
+        status = st.set_condition(status, st.RECONCILING, True, "Progressing", msg, gen, now)
+        status = st.set_condition(status, st.READY, None, "Progressing", msg, gen, now)
+        await self.write_status(obj, status)
+        return Result(FETCH_RECHECK, "fetching")
+
     async def _invalid(
         self, obj: dict[str, Any], status: st.Status, e: SpecError, gen: int, now: float
     ) -> Result:
@@ -605,6 +586,39 @@ class Reconciler:
                 return True
             raise  # unsure: retry later rather than uninstall by surprise
         return bool(crd["metadata"].get("deletionTimestamp"))
+
+
+def _release_plan(
+    hr: HelmRelease, chart: ResolvedChart, user_values: dict[str, Any], digest: str, gen: int
+) -> tuple[ReleaseTarget, outcome.Attempt]:
+    """What helm is asked to do (the target) and what status records about the attempt. Pure."""
+    spec = hr.spec
+    target = ReleaseTarget(
+        owner_namespace=hr.namespace,
+        owner_name=hr.name,
+        release=hr.release_name,
+        namespace=hr.target_namespace,
+        storage_namespace=hr.storage_namespace,
+        chart_path=chart.path,
+        values=user_values,
+        config_digest=digest,
+        history_max=spec.max_history,
+        timeout=spec.timeout,
+    )
+    attempt = outcome.Attempt(
+        namespace=target.namespace,
+        release=target.release,
+        config_digest=digest,
+        chart_name=chart.name,
+        chart_version=chart.version,
+        app_version=chart.app_version,
+        chart_revision=chart.revision,
+        max_history=spec.max_history,
+        backoff=_backoff(spec),
+        test_ignore_failures=spec.test.ignore_failures,
+        generation=gen,
+    )
+    return target, attempt
 
 
 def _source_url(hr: HelmRelease) -> str:
