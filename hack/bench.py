@@ -1675,7 +1675,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(bench_size(cfg, env, n, work, profile_dir))
             if cfg.gitsync:
                 n, envs = cfg.gitsync_n, cfg.gitsync_environments
-                log(f"GitSync: {n} HelmReleases in {envs} environments, one push")
+                log(f"GitSync: {n} HelmReleases in {envs} environments, {GITSYNC_PUSHES} pushes")
                 gitsync = bench_gitsync(cfg, env, n, envs, work / f"gitsync-{n}")
                 gitsync.update(date=date, load={"start": load_start, "end": loadavg()})
     except BenchError as e:
