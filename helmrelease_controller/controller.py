@@ -164,6 +164,7 @@ class Controller:
                 allow_cross_namespace=opts.gitsync_cross_namespace,
                 resync_period=opts.resync_period,
                 parked=lambda key, exc: self.api_health.failed((GITSYNC, *key), exc),
+                notifier=self.notifier,
             )
         self._seen: dict[Key, Triggers] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
