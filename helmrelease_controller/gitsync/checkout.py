@@ -13,8 +13,10 @@ belong in a public GitSource method once sources/git.py is free to change (repor
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tarfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +67,24 @@ def _export(git_dir: Path, commit: str, final: Path) -> str:
     return (final / "subject").read_text(encoding="utf-8")
 
 
+# A `.tmp-*` export younger than this may be another GitSync's export in progress; older, a crash's.
+STALE_EXPORT_SECONDS = 600.0
+
+
 def drop_checkouts(work_dir: Path, keep: set[str]) -> None:
-    """Remove exported commits other than `keep` (blocking)."""
+    """Remove exported commits other than `keep`, and exports left half-done by a crash (blocking).
+
+    A recent `.tmp-*` is another GitSync's export in progress (two GitSyncs on one repository move
+    to a pushed commit at once): it stays, or that sync would fail until its next interval."""
     if not work_dir.is_dir():
         return
+    stale = time.time() - STALE_EXPORT_SECONDS
     for entry in work_dir.iterdir():
-        if entry.name.startswith((".tmp-", "c-")) and entry.name.removeprefix("c-") not in keep:
+        if entry.name.startswith(".tmp-"):
+            with contextlib.suppress(OSError):  # gone already: renamed into place, or removed
+                if entry.stat().st_mtime < stale:
+                    shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith("c-") and entry.name.removeprefix("c-") not in keep:
             shutil.rmtree(entry, ignore_errors=True)
 
 
