@@ -475,7 +475,7 @@ def helmrelease_yaml(name: str, repo_url: str, version: str, message: str) -> st
 apiVersion: helmrelease.dev/v1
 kind: HelmRelease
 metadata:
-  name: {name}             # no namespace: the GitSync's own
+  {f"name: {name}":<25}# no namespace: the GitSync's own
 spec:
   interval: 1m             # compare the cluster with this spec every minute (no helm call if equal)
   timeout: 4s              # per helm action; short for the demo (default 5m)
@@ -669,10 +669,12 @@ def story(d: Demo, out: Out) -> None:
     d.sh("helm list -A")
 
     out.section("git push: upgrade dev")
+    out.say("Change a value in dev's file, commit, push:")
     d.edit("platform/releases/dev/webapp.yaml", "message: hello from dev", "message: hello again")
     d.git("diff")
     sha = d.push("dev: say hello again")
     d.synced("dev", sha)
+    d.synced("prod", sha)
     d.wait(
         lambda: d.release_revision("dev", "dev-webapp") == 2 and d.ready("dev", "dev-webapp"),
         60,
@@ -764,6 +766,13 @@ def story(d: Demo, out: Out) -> None:
     d.synced("dev", sha)
     d.wait(lambda: d.ready("dev", "dev-webapp"), 60, "dev-webapp Ready after the revert")
     d.sh("kubectl get hr dev-webapp -n dev")
+    out.say(
+        """The reverted spec is what the rollback runs already: Ready again, no new helm revision needed."""
+    )
+    if d.release_revision("dev", "dev-webapp") != good + 3:
+        raise DemoError(
+            f"the revert started helm: dev-webapp is at revision {d.release_revision('dev', 'dev-webapp')}"
+        )
 
     out.section("git rm: pruned in dev, an orphan in prod")
     out.say(
@@ -819,7 +828,7 @@ def story(d: Demo, out: Out) -> None:
     d.sh("git -C platform log --oneline")
     d.sh("kubectl get gs -A")
     d.sh("kubectl get hr -A")
-    out.say("Every sync is also an Event on its GitSync:")
+    out.say("Every sync that changed something, and every rejected commit, is an Event on its GitSync:")
     d.sh("kubectl get events -n dev --field-selector involvedObject.kind=GitSync")
 
 
