@@ -72,7 +72,8 @@ STALE_EXPORT_SECONDS = 600.0
 
 
 def drop_checkouts(work_dir: Path, keep: set[str]) -> None:
-    """Remove exported commits other than `keep`, and exports left half-done by a crash (blocking).
+    """Remove exported commits other than `keep` and exports left half-done by a crash, once they
+    are older than STALE_EXPORT_SECONDS (blocking).
 
     A recent `.tmp-*` is another GitSync's export in progress (two GitSyncs on one repository move
     to a pushed commit at once): it stays, or that sync would fail until its next interval."""
@@ -85,7 +86,10 @@ def drop_checkouts(work_dir: Path, keep: set[str]) -> None:
                 if entry.stat().st_mtime < stale:
                     shutil.rmtree(entry, ignore_errors=True)
         elif entry.name.startswith("c-") and entry.name.removeprefix("c-") not in keep:
-            shutil.rmtree(entry, ignore_errors=True)
+            # A fresh one may be another GitSync's new commit, exported but not recorded yet.
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < stale:
+                    shutil.rmtree(entry, ignore_errors=True)
 
 
 async def checkout(

@@ -4,7 +4,8 @@ Two GitSyncs on one repository moving to a new commit at once (one push, two web
 concurrently under `.tmp-*`; the first to finish drops what it no longer needs. A fresh `.tmp-*`
 is another sync's export in progress and must stay (removing it failed that sync with
 "cannot export commit ...: No such file or directory" until its next interval); only a stale one,
-left by a crash, goes.
+left by a crash, goes. The same holds for a finished export not recorded yet by its GitSync (two
+GitSyncs on one repository following different commits): only old unused exports go.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from helmrelease_controller.gitsync.checkout import STALE_EXPORT_SECONDS, drop_c
     ("entry", "age", "kept"),
     [
         ("c-aaa", 0, True),  # a commit some GitSync is at
-        ("c-bbb", 0, False),  # a commit nobody is at any more
+        ("c-bbb", STALE_EXPORT_SECONDS + 60, False),  # a commit nobody has been at for a while
+        ("c-ccc", 0, True),  # just exported by a GitSync that has not recorded it yet
         (".tmp-0123", 0, True),  # an export in progress (another GitSync's sync)
         (".tmp-4567", STALE_EXPORT_SECONDS + 60, False),  # left by a crash
         ("notes", 0, True),  # not ours
