@@ -17,25 +17,20 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationError,
-    field_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from helmrelease_controller.api.durations import parse_duration
 from helmrelease_controller.api.models import (
     ANNOTATION_PREFIX,
     ANNOTATION_SUSPEND,
-    API_VERSION,
     GROUP,
     Condition,
     GitRef,
+    KubeObject,
     NonEmptyStr,
     PositiveDuration,
     SecretRef,
-    SpecError,
     _check_relative_path,
     _describe,
     _none_to_empty_list,
@@ -176,54 +171,24 @@ class GitSyncStatus(_Status):
         return next((c for c in self.conditions if c.type == type_), None)
 
 
-class GitSync(BaseModel):
+class GitSync(KubeObject):
     """A GitSync object: apiVersion, kind, metadata (a plain dict), spec and status."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", use_attribute_docstrings=True
-    )
-
-    api_version: Literal["helmrelease.dev/v1"] = API_VERSION
-    """helmrelease.dev/v1."""
     kind: Literal["GitSync"] = GITSYNC_KIND
     """GitSync."""
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    """Standard Kubernetes object metadata."""
     spec: GitSyncSpec
     """The desired state."""
     status: GitSyncStatus | None = None
     """The observed state."""
 
-    @field_validator("metadata")
-    @classmethod
-    def _has_name(cls, metadata: dict[str, Any]) -> dict[str, Any]:
-        name = metadata.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError("name is required")
-        return metadata
+    @staticmethod
+    def _describe_error(err: Any) -> str:
+        return _describe_gitsync(err)
 
     @classmethod
     def from_obj(cls, obj: Any) -> GitSync:
         """Parse a GitSync object; raises SpecError with one line per problem when it is invalid."""
-        try:
-            return cls.model_validate(obj)
-        except ValidationError as exc:
-            raise SpecError([_describe_gitsync(err) for err in exc.errors(include_url=False)]) from None
-
-    @property
-    def name(self) -> str:
-        """metadata.name."""
-        return str(self.metadata["name"])
-
-    @property
-    def namespace(self) -> str:
-        """metadata.namespace ("default" when absent)."""
-        return str(self.metadata.get("namespace") or "default")
-
-    @property
-    def generation(self) -> int:
-        """metadata.generation (0 when absent)."""
-        return int(self.metadata.get("generation") or 0)
+        return cls._validated(obj)
 
     @property
     def owner(self) -> str:

@@ -16,7 +16,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -845,8 +845,9 @@ class SpecError(ValueError):
         super().__init__(messages[0] + more)
 
 
-class HelmRelease(BaseModel):
-    """A HelmRelease object: apiVersion, kind, metadata (a plain dict), spec and status."""
+class KubeObject(BaseModel):
+    """What our kinds share: apiVersion, kind, metadata (a plain dict, with a name) and one-line
+    errors (`SpecError`) from validation."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -857,14 +858,10 @@ class HelmRelease(BaseModel):
 
     api_version: Literal["helmrelease.dev/v1"] = API_VERSION
     """helmrelease.dev/v1."""
-    kind: Literal["HelmRelease"] = KIND
-    """HelmRelease."""
+    kind: str
+    """The kind."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Standard Kubernetes object metadata."""
-    spec: HelmReleaseSpec
-    """The desired state."""
-    status: HelmReleaseStatus | None = None
-    """The observed state."""
 
     @field_validator("metadata")
     @classmethod
@@ -874,6 +871,44 @@ class HelmRelease(BaseModel):
             raise ValueError("name is required")
         return metadata
 
+    @staticmethod
+    def _describe_error(err: Any) -> str:
+        return _describe(err)
+
+    @classmethod
+    def _validated(cls, obj: Any) -> Self:
+        """`obj` validated; SpecError with one line per problem when it is invalid."""
+        try:
+            return cls.model_validate(obj)
+        except ValidationError as exc:
+            raise SpecError([cls._describe_error(err) for err in exc.errors(include_url=False)]) from None
+
+    @property
+    def name(self) -> str:
+        """metadata.name."""
+        return str(self.metadata["name"])
+
+    @property
+    def namespace(self) -> str:
+        """metadata.namespace ("default" when absent, as kubectl applies it)."""
+        return str(self.metadata.get("namespace") or "default")
+
+    @property
+    def generation(self) -> int:
+        """metadata.generation (0 when absent)."""
+        return int(self.metadata.get("generation") or 0)
+
+
+class HelmRelease(KubeObject):
+    """A HelmRelease object: apiVersion, kind, metadata (a plain dict), spec and status."""
+
+    kind: Literal["HelmRelease"] = KIND
+    """HelmRelease."""
+    spec: HelmReleaseSpec
+    """The desired state."""
+    status: HelmReleaseStatus | None = None
+    """The observed state."""
+
     @classmethod
     def from_obj(cls, obj: Any, *, supported_only: bool = True) -> HelmRelease:
         """Parse a HelmRelease object (a dict as the API server returns it, or loaded YAML).
@@ -882,10 +917,7 @@ class HelmRelease(BaseModel):
         is false, e.g. to uninstall a release that an older controller installed) when it asks
         for something this controller cannot do yet (`unsupported`).
         """
-        try:
-            hr = cls.model_validate(obj)
-        except ValidationError as exc:
-            raise SpecError([_describe(err) for err in exc.errors(include_url=False)]) from None
+        hr = cls._validated(obj)
         problems = hr.unsupported() if supported_only else []
         if problems:
             raise SpecError(problems)
@@ -922,21 +954,6 @@ class HelmRelease(BaseModel):
     def to_obj(self) -> dict[str, Any]:
         """The object as JSON-ready dict (camelCase, None left out)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-    @property
-    def name(self) -> str:
-        """metadata.name."""
-        return str(self.metadata["name"])
-
-    @property
-    def namespace(self) -> str:
-        """metadata.namespace ("default" when absent, as kubectl applies it)."""
-        return str(self.metadata.get("namespace") or "default")
-
-    @property
-    def generation(self) -> int:
-        """metadata.generation (0 when absent)."""
-        return int(self.metadata.get("generation") or 0)
 
     @property
     def uid(self) -> str | None:
