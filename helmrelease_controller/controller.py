@@ -32,15 +32,16 @@ from .executor import Executor
 from .gitsync.runtime import GitSyncRuntime
 from .helm.runner import Helm
 from .kube.apihealth import ApiHealth
-from .kube.client import CONFIGMAPS, HELMRELEASES, SECRETS, KubeClient
+from .kube.client import CONFIGMAPS, CRDS, HELMRELEASES, SECRETS, KubeClient
 from .kube.events import EventRecorder
 from .kube.informer import Informer, strip_managed_fields
 from .kube.leader import LeaderElector
 from .kube.triggers import Triggers, needs_reconcile, trigger_fields
-from .kube.workqueue import ShutDown, WorkQueue
+from .kube.workers import work
+from .kube.workqueue import WorkQueue
 from .metrics import Metrics, reconcile_result
 from .notify import Dispatcher, load_config
-from .reconciler import CRDS, Reconciler
+from .reconciler import Reconciler
 from .refindex import RefIndex
 from .sources.git import GitSource
 from .sources.oci import OCISource
@@ -241,41 +242,21 @@ class Controller:
             self.queue.add(dependent)
 
     # -- workers -------------------------------------------------------------------------------------
+    async def _reconcile(self, key: Key) -> float | None:
+        """One reconcile of one HelmRelease, for the shared worker loop (kube/workers.py), timed."""
+        t0 = time.monotonic()
+        try:
+            result = await self.reconciler.reconcile(*key)
+        except Exception:
+            self.metrics.reconcile_finished("error", time.monotonic() - t0)
+            raise
+        self.metrics.reconcile_finished(reconcile_result(result.action, result.ok), time.monotonic() - t0)
+        self.reconciles += 1
+        return result.requeue_after
+
     async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            t0 = time.monotonic()
-            ctx = logctx.new_reconcile()  # every log line of this reconcile carries its reconcileID
-            try:
-                result = await self.reconciler.reconcile(*key)
-                self.metrics.reconcile_finished(
-                    reconcile_result(result.action, result.ok), time.monotonic() - t0
-                )
-                self.reconciles += 1
-                self.queue.forget(key)
-                if result.requeue_after is not None:
-                    self.queue.add_after(key, result.requeue_after)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                self.metrics.reconcile_finished("error", time.monotonic() - t0)
-                if self.api_health.failed(key, e):
-                    continue  # parked: runs again the moment the API answers (kube/apihealth.py)
-                log.error(
-                    "reconcile of %s/%s failed: %s",
-                    key[0],
-                    key[1],
-                    str(e)[:300],
-                    extra={"key": f"{key[0]}/{key[1]}"},
-                )
-                log.debug("traceback", exc_info=True)
-                self.queue.add_rate_limited(key)
-            finally:
-                logctx.end_reconcile(ctx)
-                self.queue.done(key)
+        # An exception is parked while the API is away (kube/apihealth.py), else backed off per key.
+        await work(self.queue, self._reconcile, self.api_health.failed)
 
     async def _probe_api(self) -> None:
         await self.client.get(CRDS, None, CRD_NAME)  # cheap, and in the controller's RBAC already

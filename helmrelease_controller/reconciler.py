@@ -31,7 +31,7 @@ from .chartfiles import read_values_files
 from .executor import Executor, Outcome, ReleaseTarget
 from .fetches import PENDING, Fetches
 from .helm.storage import ReleaseObservation, observe
-from .kube.client import HELMRELEASES, SECRETS, KubeClient, Resource
+from .kube.client import CRDS, HELMRELEASES, SECRETS, KubeClient
 from .kube.client import ApiError as KubeApiError
 from .kube.events import EventRecorder
 from .metrics import Metrics
@@ -49,7 +49,6 @@ log = logging.getLogger("helmrelease_controller.reconciler")
 
 MAX_STEPS = 6
 FETCH_RECHECK = 60.0  # a reconcile waiting on a slow fetch looks again after this at the latest
-CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition")
 ANN_RECONCILE, ANN_FORCE, ANN_RESET = "reconcile-requested-at", "force-at", "reset-at"
 
 

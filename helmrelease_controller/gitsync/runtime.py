@@ -25,7 +25,7 @@ from aiohttp import web
 
 from ..api.gitsync import GitSync
 from ..api.models import SpecError
-from ..kube.client import SECRETS, ApiError, KubeClient, Resource
+from ..kube.client import CRDS, SECRETS, ApiError, KubeClient
 from ..kube.events import EventRecorder
 from ..kube.informer import Informer, strip_managed_fields
 from ..kube.triggers import Triggers, needs_reconcile, trigger_fields
@@ -40,7 +40,6 @@ from .sync import GitSyncReconciler
 
 log = logging.getLogger(__name__)
 
-CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition")
 GITSYNC_CRD = "gitsyncs.helmrelease.dev"
 Key = tuple[str, str]
 

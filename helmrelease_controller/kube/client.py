@@ -156,6 +156,7 @@ EVENTS = Resource("events.k8s.io", "v1", "events", True, "Event")
 CORE_EVENTS = Resource("", "v1", "events", True, "Event")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", True, "Lease")
 NAMESPACES = Resource("", "v1", "namespaces", False, "Namespace")
+CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition")
 
 
 # -- the client -----------------------------------------------------------------------------------
