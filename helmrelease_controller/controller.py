@@ -50,7 +50,6 @@ from .sources.repository import RepositorySource
 log = logging.getLogger("helmrelease_controller")
 
 Key = tuple[str, str]
-GITSYNC = "gitsync"  # tags a GitSync key parked during an API outage (HelmRelease keys are untagged)
 
 
 @dataclass
@@ -164,7 +163,7 @@ class Controller:
                 concurrent=opts.gitsync_concurrent,
                 allow_cross_namespace=opts.gitsync_cross_namespace,
                 resync_period=opts.resync_period,
-                parked=lambda key, exc: self.api_health.failed((GITSYNC, *key), exc),
+                parked=self.api_health.failed,
                 notifier=self.notifier,
             )
         self._seen: dict[Key, Triggers] = {}
@@ -256,23 +255,22 @@ class Controller:
 
     async def _worker(self) -> None:
         # An exception is parked while the API is away (kube/apihealth.py), else backed off per key.
-        await work(self.queue, self._reconcile, self.api_health.failed)
+        await work(self.queue, self._reconcile, lambda key, e: self.api_health.failed((self.queue, key), e))
 
     async def _probe_api(self) -> None:
         await self.client.get(CRDS, None, CRD_NAME)  # cheap, and in the controller's RBAC already
 
-    def _api_recovered(self, keys: set[Any]) -> None:
+    def _api_recovered(self, parked: set[tuple[WorkQueue[Any], Any]]) -> None:
+        """The API answers again: every parked key (of either kind: each names its own queue) runs
+        now, its backoff reset; the informers re-list/re-watch now, so changes made during the
+        outage are seen at once."""
         for inf in (self.informer, *self.values_informers):
-            inf.nudge()  # re-list/re-watch now: changes made during the outage are seen at once
+            inf.nudge()
         if self.gitsync is not None:
             self.gitsync.nudge()
-        for key in keys:
-            if key[0] == GITSYNC:
-                if self.gitsync is not None:
-                    self.gitsync.retry(key[1:])
-                continue
-            self.queue.forget(key)
-            self.queue.add(key)
+        for queue, key in parked:
+            queue.forget(key)
+            queue.add(key)
 
     async def _run_leading(self, stop: asyncio.Event) -> None:
         informer_task = asyncio.create_task(self.informer.run(), name="informer")

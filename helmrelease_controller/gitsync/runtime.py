@@ -57,7 +57,7 @@ class GitSyncRuntime:
         allow_cross_namespace: bool = False,
         resync_period: float | None = 600.0,
         work_dir: Path | None = None,
-        parked: Callable[[Key, Exception], bool] = lambda _k, _e: False,
+        parked: Callable[[tuple[WorkQueue[Key], Key], Exception], bool] = lambda _k, _e: False,
         notifier: Dispatcher | None = None,
     ) -> None:
         self.client, self.metrics, self.concurrent, self.parked = client, metrics, concurrent, parked
@@ -99,7 +99,10 @@ class GitSyncRuntime:
         self.enabled = True
         self._tasks.append(asyncio.create_task(self.informer.run(), name="informer-gitsyncs"))
         self._tasks += [
-            asyncio.create_task(work(self.queue, self._sync, self.parked, "sync"), name=f"gitsync-{i}")
+            asyncio.create_task(
+                work(self.queue, self._sync, lambda key, e: self.parked((self.queue, key), e), "sync"),
+                name=f"gitsync-{i}",
+            )
             for i in range(self.concurrent)
         ]
         return True
@@ -117,11 +120,6 @@ class GitSyncRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-
-    def retry(self, key: Key) -> None:
-        """The API answers again: sync `key` now, its backoff reset."""
-        self.queue.forget(key)
-        self.queue.add(key)
 
     def nudge(self) -> None:
         self.informer.nudge()
