@@ -5,7 +5,11 @@
 - A change to a HelmRelease's readiness enqueues the HelmReleases that depend on it.
 - `concurrent` workers; the queue never hands one key to two workers (one reconcile per
   object at a time); a reconcile's result schedules the next look (`interval`, a retry
-  time); an exception requeues with per-key exponential backoff (0.75 s .. 15 min).
+  time); an exception requeues with per-key exponential backoff (0.75 s .. 15 min), unless the
+  API server was unreachable: then the key waits for it and runs the moment it answers
+  (kube/apihealth.py). The worker loop is kube/workers.py, shared with GitSyncs.
+- GitSyncs (gitsync/runtime.py) are served by the same process when their CRD is installed, with
+  the push webhook on the metrics port.
 - Graceful shutdown (SIGTERM): stop taking work, let running reconciles (and their helm
   processes) finish within `shutdown_grace`, then cancel what remains.
 """

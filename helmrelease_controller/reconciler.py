@@ -10,7 +10,8 @@ unchanged status is not written at all.
 
 Round trips are kept off the critical path (measured in hack/bench.py): the finalizer
 patch, the first look at Helm's storage and the chart resolve run at once, and the
-"Progressing" write runs while helm starts.
+"Progressing" write runs while helm starts. A slow chart fetch does not hold the worker
+(fetches.py): the reconcile says "fetching chart from <url>" and is queued again when it ends.
 
 Returns when to look again (`interval`, a retry time, or None for "only on change").
 """
