@@ -1,0 +1,166 @@
+"""The one process boundary: every helm and git process the controller starts goes through `run`.
+
+- `run` starts a program with exec (never a shell) in its own process group, feeds `stdin`, and
+  returns `Done(rc, stdout, stderr)` whatever the exit code (callers read their tool's failures
+  their own way). On timeout or cancellation the whole group (the program and every child it
+  started: ssh, git-remote-http, helm plugins) is sent SIGTERM, then SIGKILL after `grace`
+  seconds; nothing it started outlives it. It never blocks the event loop.
+- `ProcessError`, the one error type: the program could not start, timed out, or (`check=True`)
+  exited non-zero. `summary` is one line, passed through the caller's `redact`.
+- `counts(tool)`: processes started and running per tool ("helm", "git"), process-wide, which the
+  `helmrelease_helm_processes_*` metrics sample (docs/metrics.md).
+- `helm_version`: `helm version`, probed once per executable and shared by everyone (preflight,
+  the helm runner, the OCI source); concurrent callers share one probe, a failure is not cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+__all__ = ["Counts", "Done", "ProcessError", "counts", "helm_major", "helm_version", "run"]
+
+Redact = Callable[[str], str]
+
+
+class Done(NamedTuple):
+    """A finished process: its exit code, stdout (raw) and stderr (decoded, redacted)."""
+
+    rc: int
+    stdout: bytes
+    stderr: str
+
+
+class ProcessError(Exception):
+    """A process did not run to a good end. `summary` is one redacted line; `stderr` is redacted."""
+
+    def __init__(
+        self, summary: str, *, rc: int | None = None, stderr: str = "", timed_out: bool = False,
+        not_found: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__(summary)
+        self.summary, self.rc, self.stderr = summary, rc, stderr
+        self.timed_out, self.not_found = timed_out, not_found
+
+
+@dataclass
+class Counts:
+    started: int = 0
+    running: int = 0
+
+
+_COUNTS: dict[str, Counts] = {}
+
+
+def counts(tool: str) -> Counts:
+    """Processes of `tool` started and running in this process (live; never reset)."""
+    return _COUNTS.setdefault(tool, Counts())
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def _stop(proc: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM the process group, SIGKILL it after `grace` seconds (and always: leftover children)."""
+    try:
+        if grace > 0 and proc.returncode is None:
+            _signal_group(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await proc.wait()
+    finally:
+        _signal_group(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(asyncio.CancelledError):
+        await proc.wait()
+
+
+async def run(
+    argv: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    redact: Redact | None = None,
+    grace: float = 0.0,
+    check: bool = False,
+    tool: str | None = None,
+    what: str | None = None,
+) -> Done:
+    """Run `argv` (see the module docstring). `what` names it in summaries (default: the first two
+    words of argv); `tool` keys `counts` (default: the program's file name)."""
+    scrub = redact or (lambda s: s)
+    name = tool or os.path.basename(argv[0])
+    label = what or " ".join([name, *argv[1:2]])
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,  # its own process group: a timeout kills what it started too
+        )
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        not_found = isinstance(exc, FileNotFoundError)
+        raise ProcessError(scrub(f"cannot run {name} ({argv[0]}): {why}"), not_found=not_found) from None
+    stats = counts(name)
+    stats.started += 1
+    stats.running += 1
+    try:
+        async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancel on 3.11
+            out, err = await proc.communicate(stdin)
+    except TimeoutError:
+        await _stop(proc, grace)
+        raise ProcessError(scrub(f"{label} timed out after {timeout:g}s"), timed_out=True) from None
+    except BaseException:  # cancelled: the group goes too
+        await _stop(proc, grace)
+        raise
+    finally:
+        stats.running -= 1
+    done = Done(
+        proc.returncode if proc.returncode is not None else -1, out, scrub(err.decode(errors="replace"))
+    )
+    if check and done.rc != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        why = lines[-1] if lines else f"exit code {done.rc}"
+        raise ProcessError(_one_line(f"{label} failed: {why}"), rc=done.rc, stderr=done.stderr)
+    return done
+
+
+_versions: dict[str, str] = {}
+_version_locks: dict[tuple[str, int], asyncio.Lock] = {}  # per event loop (tests run many)
+
+
+async def helm_version(helm: str, timeout: float = 30.0) -> str:
+    """`helm version --template {{ .Version }}` ("v4.3.1"), once per executable (see the docstring).
+    ProcessError when helm does not run or fails."""
+    if helm in _versions:
+        return _versions[helm]
+    lock = _version_locks.setdefault((helm, id(asyncio.get_running_loop())), asyncio.Lock())
+    async with lock:
+        if helm not in _versions:
+            argv = [helm, "version", "--template", "{{ .Version }}"]
+            done = await run(argv, timeout=timeout, check=True, tool="helm", what="`helm version`")
+            _versions[helm] = done.stdout.decode(errors="replace").strip()
+    return _versions[helm]
+
+
+async def helm_major(helm: str) -> int:
+    """The major version of `helm` (3 or 4); ProcessError as `helm_version`, ValueError if unreadable."""
+    version = await helm_version(helm)
+    return int(version.lstrip("v").split(".")[0])

@@ -1,0 +1,107 @@
+"""procs: the one process boundary, against real processes (sh, sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from helmrelease_controller import procs
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan may wait for its reaper a moment)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def gone(pid: int) -> bool:
+    """Wait (bounded) for `pid` to die; SIGKILL is delivered asynchronously."""
+    for _ in range(500):
+        if not alive(pid):
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def child_pid(pidfile: Path) -> int:
+    for _ in range(500):
+        if pidfile.is_file() and pidfile.read_text().strip():
+            return int(pidfile.read_text())
+        await asyncio.sleep(0.01)
+    raise AssertionError("the child never started")
+
+
+async def test_returns_exit_code_output_and_redacted_stderr(tmp_path: Path) -> None:
+    script = 'cat; echo "$WHO in $(pwd)"; echo "token hunter2 refused" >&2; exit 3'
+    done = await procs.run(
+        ["sh", "-c", script], stdin=b"in\n", env={"WHO": "me", "PATH": os.environ["PATH"]},
+        cwd=tmp_path, redact=lambda s: s.replace("hunter2", "***"),
+    )  # fmt: skip
+    assert done == (3, f"in\nme in {tmp_path}\n".encode(), "token *** refused\n")
+
+
+async def test_check_raises_one_redacted_line() -> None:
+    with pytest.raises(procs.ProcessError) as err:
+        await procs.run(["sh", "-c", "echo 'first\nError: bad hunter2' >&2; exit 1"], check=True,
+                        redact=lambda s: s.replace("hunter2", "***"), what="helm pull")  # fmt: skip
+    assert (err.value.summary, err.value.rc) == ("helm pull failed: Error: bad ***", 1)
+
+
+async def test_missing_program() -> None:
+    with pytest.raises(procs.ProcessError, match=r"cannot run no-tool \(/nonexistent/no-tool\)") as err:
+        await procs.run(["/nonexistent/no-tool"])
+    assert err.value.not_found
+
+
+async def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
+    """A child the program started (an ssh, a helm plugin) holds its pipes: it is killed too, and the
+    timeout is not held up by it."""
+    pidfile = tmp_path / "child.pid"
+    script = f"sleep 1000 & echo $! > {pidfile}; wait"
+    with pytest.raises(procs.ProcessError, match=r"^sh -c timed out after 0.5s$") as err:
+        await procs.run(["sh", "-c", script], timeout=0.5)
+    assert err.value.timed_out
+    assert await gone(await child_pid(pidfile))
+
+
+async def test_cancel_kills_the_process_group_after_a_grace_period(tmp_path: Path) -> None:
+    pidfile, termed = tmp_path / "child.pid", tmp_path / "termed"
+    # the program ignores nothing: SIGTERM ends it (and is recorded); its child ignores SIGTERM
+    child = "sh -c 'trap \"\" TERM; exec sleep 1000'"
+    script = f"trap 'touch {termed}; exit 1' TERM; {child} & echo $! > {pidfile}; wait"
+    before = procs.counts("sh").running
+    task = asyncio.create_task(procs.run(["sh", "-c", script], grace=0.2))
+    pid = await child_pid(pidfile)
+    assert procs.counts("sh").running == before + 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert termed.exists()  # asked politely first
+    assert await gone(pid)  # then the group was killed
+    assert procs.counts("sh").running == before
+
+
+async def test_helm_version_is_probed_once(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    helm = tmp_path / "helm"
+    helm.write_text(f"#!/bin/sh\necho x >> {calls}\nprintf v3.17.3\n")
+    helm.chmod(0o755)
+    got = await asyncio.gather(*(procs.helm_version(str(helm)) for _ in range(5)))
+    assert got == ["v3.17.3"] * 5 and await procs.helm_major(str(helm)) == 3
+    assert calls.read_text().count("x") == 1
+
+
+async def test_helm_version_failure_is_one_line_and_not_cached(tmp_path: Path) -> None:
+    helm = tmp_path / "helm"
+    helm.write_text("#!/bin/sh\necho 'Error: broken install' >&2\nexit 1\n")
+    helm.chmod(0o755)
+    with pytest.raises(procs.ProcessError, match=r"^`helm version` failed: Error: broken install$"):
+        await procs.helm_version(str(helm))
+    helm.write_text("#!/bin/sh\nprintf v4.3.1\n")
+    assert await procs.helm_version(str(helm)) == "v4.3.1"
