@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from helmrelease_controller.api import gitsync as gs
 from helmrelease_controller.api.models import (
@@ -181,9 +182,9 @@ def _ordered(node: dict[str, Any]) -> dict[str, Any]:
     return {key: copy.deepcopy(node[key]) for key in keys}
 
 
-def _openapi_schema() -> dict[str, Any]:
-    """The openAPIV3Schema of the HelmRelease kind."""
-    schema = HelmRelease.model_json_schema(by_alias=True)
+def _openapi_schema(model: type[BaseModel], kind: str, description: str) -> dict[str, Any]:
+    """The openAPIV3Schema of a kind: `model`'s spec and status as structural schemas."""
+    schema = model.model_json_schema(by_alias=True)
     defs: dict[str, Any] = schema.get("$defs", {})
     props: dict[str, Any] = schema["properties"]
     spec = structural_schema(props["spec"], defs, "spec")
@@ -192,14 +193,11 @@ def _openapi_schema() -> dict[str, Any]:
     status.pop("nullable", None)
     return {
         "type": "object",
-        "description": (
-            "A HelmRelease makes a Helm release declarative: the controller installs, upgrades, "
-            "tests, rolls back or uninstalls the release so that it matches the spec."
-        ),
+        "description": description,
         "required": ["spec"],
         "properties": {
             "apiVersion": {"type": "string", "description": f"{API_VERSION}"},
-            "kind": {"type": "string", "description": f"{KIND}"},
+            "kind": {"type": "string", "description": f"{kind}"},
             "metadata": {"type": "object"},
             "spec": spec,
             "status": status,
@@ -239,7 +237,15 @@ def build_crd() -> dict[str, Any]:
                     "storage": True,
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS],
-                    "schema": {"openAPIV3Schema": _openapi_schema()},
+                    "schema": {
+                        "openAPIV3Schema": _openapi_schema(
+                            HelmRelease,
+                            KIND,
+                            "A HelmRelease makes a Helm release declarative: the controller installs, "
+                            "upgrades, tests, rolls back or uninstalls the release so that it matches the "
+                            "spec.",
+                        )
+                    },
                 }
             ],
         },
@@ -269,12 +275,6 @@ GITSYNC_PRINTER_COLUMNS: list[dict[str, str]] = [
 
 def build_gitsync_crd() -> dict[str, Any]:
     """The GitSync CustomResourceDefinition (apiextensions.k8s.io/v1) as a dict, shaped as build_crd's."""
-    schema = gs.GitSync.model_json_schema(by_alias=True)
-    defs: dict[str, Any] = schema.get("$defs", {})
-    spec = structural_schema(schema["properties"]["spec"], defs, "spec")
-    status = structural_schema(schema["properties"]["status"], defs, "status")
-    spec.pop("nullable", None)
-    status.pop("nullable", None)
     crd = build_crd()
     crd["metadata"]["name"] = gs.GITSYNC_CRD_NAME
     crd["spec"]["names"] = {
@@ -288,21 +288,12 @@ def build_gitsync_crd() -> dict[str, Any]:
     [version] = crd["spec"]["versions"]
     version["additionalPrinterColumns"] = [dict(c) for c in GITSYNC_PRINTER_COLUMNS]
     version["schema"] = {
-        "openAPIV3Schema": {
-            "type": "object",
-            "description": (
-                "A GitSync applies the HelmRelease, ConfigMap and Namespace YAML committed under a path "
-                "of a git repository: a whole commit or nothing, pruning what was removed when asked."
-            ),
-            "required": ["spec"],
-            "properties": {
-                "apiVersion": {"type": "string", "description": f"{API_VERSION}"},
-                "kind": {"type": "string", "description": f"{gs.GITSYNC_KIND}"},
-                "metadata": {"type": "object"},
-                "spec": spec,
-                "status": status,
-            },
-        }
+        "openAPIV3Schema": _openapi_schema(
+            gs.GitSync,
+            gs.GITSYNC_KIND,
+            "A GitSync applies the HelmRelease, ConfigMap and Namespace YAML committed under a path "
+            "of a git repository: a whole commit or nothing, pruning what was removed when asked.",
+        )
     }
     return crd
 

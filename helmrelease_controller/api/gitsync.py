@@ -20,7 +20,6 @@ from pydantic import (
     Field,
 )
 
-from helmrelease_controller.api.durations import parse_duration
 from helmrelease_controller.api.models import (
     ANNOTATION_PREFIX,
     ANNOTATION_SUSPEND,
@@ -34,6 +33,7 @@ from helmrelease_controller.api.models import (
     _check_relative_path,
     _describe,
     _none_to_empty_list,
+    _Scheduled,
     _Spec,
     _Status,
 )
@@ -91,7 +91,7 @@ class GitSyncWebhook(_Spec):
     """A Secret in the GitSync's namespace whose key `token` is the webhook's shared secret."""
 
 
-class GitSyncSpec(_Spec):
+class GitSyncSpec(_Scheduled):
     """What to apply: the YAML under a path of a git repository."""
 
     url: NonEmptyStr
@@ -112,16 +112,6 @@ class GitSyncSpec(_Spec):
     """Timeout of one sync (fetch, render, apply)."""
     webhook: GitSyncWebhook | None = None
     """Push webhook receiver for this GitSync; none when omitted."""
-
-    @property
-    def interval_seconds(self) -> float:
-        """`interval` in seconds."""
-        return parse_duration(self.interval)
-
-    @property
-    def timeout_seconds(self) -> float:
-        """`timeout` in seconds."""
-        return parse_duration(self.timeout)
 
 
 class InventoryEntry(_Status):

@@ -16,7 +16,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Final, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -628,7 +628,26 @@ class DriftDetectionSpec(_Spec):
     """Fields to leave alone."""
 
 
-class HelmReleaseSpec(_Spec):
+class _Scheduled(_Spec):
+    """A spec with an `interval` and a `timeout` (durations), in seconds too. Each kind declares the
+    two fields itself (defaults, docs and their place in the schema are its own)."""
+
+    if TYPE_CHECKING:
+        interval: str
+        timeout: str
+
+    @property
+    def interval_seconds(self) -> float:
+        """`interval` in seconds."""
+        return parse_duration(self.interval)
+
+    @property
+    def timeout_seconds(self) -> float:
+        """`timeout` in seconds."""
+        return parse_duration(self.timeout)
+
+
+class HelmReleaseSpec(_Scheduled):
     """The desired state of a Helm release."""
 
     chart: ChartRef
@@ -683,16 +702,6 @@ class HelmReleaseSpec(_Spec):
         if isinstance(data, dict) and data.get("chart") is None:
             data = {**data, "chart": {}}
         return data
-
-    @property
-    def interval_seconds(self) -> float:
-        """`interval` in seconds."""
-        return parse_duration(self.interval)
-
-    @property
-    def timeout_seconds(self) -> float:
-        """`timeout` in seconds."""
-        return parse_duration(self.timeout)
 
 
 # --- status ---------------------------------------------------------------------------------------
