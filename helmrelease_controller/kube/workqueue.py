@@ -10,16 +10,21 @@ Owns the queueing contract between informers and workers:
 - shutdown: `get()` raises :class:`ShutDown` once the queue is empty (or at once);
 - depth (`len()`) and the age of the longest-waiting key (`oldest_age()`) for metrics.
 
+Time comes from an injectable `Clock` (the system's by default); the backoff is the controller's
+one policy type, `reconcile.backoff.Backoff` (factor 2, no jitter).
+
 Single event loop; not thread-safe (call it from the loop that runs the workers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
+
+from ..clock import SYSTEM, Clock, Timer
+from ..reconcile.backoff import Backoff
 
 T = TypeVar("T", bound=Hashable)
 
@@ -29,17 +34,18 @@ class ShutDown(Exception):
 
 
 class WorkQueue(Generic[T]):
-    def __init__(self, base_delay: float = 0.75, max_delay: float = 900.0, name: str = "") -> None:
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.name = name
+    def __init__(
+        self, base_delay: float = 0.75, max_delay: float = 900.0, name: str = "", clock: Clock = SYSTEM
+    ) -> None:
+        self.base_delay, self.max_delay, self.name, self.clock = base_delay, max_delay, name, clock
+        self.backoff = Backoff(base_delay, max_delay, factor=2.0, jitter=0.0)
         self.adds_total = 0  # keys that entered the queue (after dedup), for metrics
         self.retries_total = 0  # add_rate_limited calls
         self._queue: deque[T] = deque()
         self._dirty: set[T] = set()  # needs processing: queued, or re-added while processing
         self._processing: set[T] = set()
         self._since: dict[T, float] = {}  # dirty key -> when it started waiting (insertion = age order)
-        self._delayed: dict[T, tuple[float, asyncio.TimerHandle]] = {}  # key -> (due, timer)
+        self._delayed: dict[T, tuple[float, Timer]] = {}  # key -> (due, timer)
         self._failures: dict[T, int] = {}
         self._getters: deque[asyncio.Future[None]] = deque()
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -52,7 +58,7 @@ class WorkQueue(Generic[T]):
         if self._shutting_down or key in self._dirty:
             return
         self._dirty.add(key)
-        self._since[key] = time.monotonic()
+        self._since[key] = self.clock.monotonic()
         self.adds_total += 1
         if key in self._processing:
             return  # queued again by done()
@@ -66,14 +72,13 @@ class WorkQueue(Generic[T]):
         if delay <= 0:
             self.add(key)
             return
-        loop = asyncio.get_running_loop()
-        due = loop.time() + delay
+        due = self.clock.monotonic() + delay
         pending = self._delayed.get(key)
         if pending is not None:
             if pending[0] <= due:
                 return
             pending[1].cancel()
-        self._delayed[key] = (due, loop.call_at(due, self._fire, key))
+        self._delayed[key] = (due, self.clock.call_later(delay, lambda: self._fire(key)))
 
     def _fire(self, key: T) -> None:
         self._delayed.pop(key, None)
@@ -86,10 +91,9 @@ class WorkQueue(Generic[T]):
 
     def when(self, key: T) -> float:
         """The next backoff delay for `key` (and count one more failure)."""
-        failures = self._failures.get(key, 0)
-        self._failures[key] = failures + 1
-        # Cap the exponent so the arithmetic never overflows for a key failing forever.
-        return float(min(self.base_delay * (2 ** min(failures, 62)), self.max_delay))
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        return self.backoff.delay(failures)
 
     def forget(self, key: T) -> None:
         """Reset `key`'s backoff (after a success). Does not unqueue it."""
@@ -189,7 +193,7 @@ class WorkQueue(Generic[T]):
     def oldest_age(self) -> float:
         """Seconds the longest-waiting key has waited (0.0 when none waits)."""
         for since in self._since.values():
-            return max(0.0, time.monotonic() - since)
+            return max(0.0, self.clock.monotonic() - since)
         return 0.0
 
     def is_processing(self, key: T) -> bool:
