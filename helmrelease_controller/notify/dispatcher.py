@@ -5,10 +5,11 @@
   and counted (`helmrelease_notifications_dropped_total`).
 - One delivery task per provider, so a slow or hung endpoint delays only its own messages (and
   order per provider is kept: a failure goes out before its recovery). Each request has a timeout.
-- Retries: 429 and 5xx honour `Retry-After` (seconds or an HTTP date, capped at
-  `maxRetryAfter`), other errors back off exponentially; 401/403/404/410 re-read the Secret once
-  (a rotated webhook URL); other 4xx give up at once. After `maxAttempts` the notification is
-  counted failed.
+- Retries (tenacity, `retrying.py`): 429 and 5xx honour `Retry-After` (seconds or an HTTP date,
+  capped at `maxRetryAfter`), other errors back off exponentially (`Backoff(backoffInitial,
+  backoffMax, 2, 0.1)`); 401/403/404/410 re-read the Secret once (a rotated webhook URL); other
+  4xx give up at once. After `maxAttempts` the notification is counted failed. Sleeps and
+  Retry-After dates are on an injectable `Clock`.
 - Logs name the provider and the HelmRelease, never the URL, a signing key, the reason or a
   response body (only an error code such as Slack's `no_service`).
 - `close(timeout)` stops accepting, flushes what it can within `timeout`, counts the rest dropped.
@@ -18,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
-import random
 import re
-import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import tenacity
 
+from ..clock import SYSTEM, Clock
+from ..reconcile.backoff import Backoff
+from ..retrying import backoff_wait, parse_retry_after, retrying, symmetric_jitter
 from .config import NotificationsConfig
 from .dedup import Deduplicator
 from .notification import HELMRELEASE, Notification
@@ -39,32 +42,17 @@ REREAD_STATUSES = (401, 403, 404, 410)
 _ERROR_CODE = re.compile(r"[a-z][a-z_]{0,39}")
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date; None if absent/bad."""
-    if value is None:
-        return None
-    v = value.strip()
-    if not v:
-        return None
-    try:
-        seconds = float(v)
-    except ValueError:
-        pass
-    else:
-        return seconds if seconds >= 0 and seconds == seconds and seconds != float("inf") else None
-    try:
-        when = email.utils.parsedate_to_datetime(v)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+class _Undelivered(Exception):
+    """One failed attempt: `problem` for the log, `retry` whether another attempt may help,
+    `retry_after` the wait the answer asked for (Retry-After, or 0 after re-reading the Secret)."""
+
+    def __init__(self, problem: str, retry: bool = True, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem, self.retry, self.retry_after = problem, retry, retry_after
 
 
-def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float = 0.1) -> float:
-    """Exponential backoff before retry `attempt` (1-based): initial * 2**(attempt-1), capped, +-jitter."""
-    base = min(maximum, initial * (2 ** min(attempt - 1, 30)))
-    return max(0.0, base * (1 + random.uniform(-jitter, jitter)))
+def _worth_retrying(exc: BaseException) -> bool:
+    return isinstance(exc, _Undelivered) and exc.retry
 
 
 class Dispatcher:
@@ -75,8 +63,14 @@ class Dispatcher:
         config: NotificationsConfig,
         get_secret: GetSecret,
         metrics: Any = None,
+        *,
+        clock: Clock = SYSTEM,
+        rand: Callable[[], float] = symmetric_jitter,
     ) -> None:
         self.config = config
+        self.clock = clock
+        self.backoff = Backoff(config.backoff_initial, config.backoff_max, factor=2.0, jitter=0.1)
+        self._wait = backoff_wait(self.backoff, rand, cap=config.max_retry_after)
         self.router = Router(config)
         self.providers: dict[str, Provider] = build_providers(config.providers)
         self.secrets = SecretCache(get_secret)
@@ -177,55 +171,61 @@ class Dispatcher:
             self.stats[p.name]["skipped"] += 1
             log.debug("recovery of %s/%s not sent to %s: no failure was sent", n.namespace, n.name, p.name)
             return
-        cfg = self.config
         extra = {"provider": p.name, "key": f"{n.namespace}/{n.name}"}
-        body = p.body(n)
-        reread = False
-        problem = ""
-        for attempt in range(1, cfg.max_attempts + 1):
-            delay = backoff_delay(attempt, cfg.backoff_initial, cfg.backoff_max)
-            retry = True
-            try:
-                url = await p.url(self.secrets)
-                headers = await p.headers(n, body, self.secrets)
-                status, retry_after, text = await self._post(url, body, headers)
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
-                problem = type(e).__name__ if not isinstance(e, ValueError) else "invalid URL"
-            except Exception as e:  # SecretUnavailable, and anything unexpected
-                problem = str(e) if type(e).__name__ == "SecretUnavailable" else type(e).__name__
-            else:
-                if 200 <= status < 300:
-                    self.dedup.delivered(p.name, n)
-                    self._count(p.name, "sent")
-                    log.info("notification sent to %s", p.name, extra={**extra, "outcome": n.outcome})
-                    return
-                # Only an error code such as Slack's `no_service` is logged, never a body.
-                problem = f"HTTP {status}" + (f": {text}" if _ERROR_CODE.fullmatch(text) else "")
-                if status == 429 or status >= 500:
-                    wait = parse_retry_after(retry_after)
-                    if wait is not None:
-                        delay = min(wait, cfg.max_retry_after)
-                elif status in REREAD_STATUSES and not reread:
-                    reread, delay = True, 0.0
-                    for ref in p.secret_refs():
-                        self.secrets.invalidate(ref)
-                else:
-                    retry = False
-            if not retry or attempt == cfg.max_attempts:
-                break
-            log.info(
-                "notification to %s: %s; retry %d/%d in %.1fs",
-                p.name,
-                problem,
-                attempt,
-                cfg.max_attempts - 1,
-                delay,
-                extra=extra,
-            )
-            await asyncio.sleep(delay)
-        self.dedup.undelivered(p.name, n)
-        self._count(p.name, "failed")
-        log.warning("notification to provider %s failed (gave up): %s", p.name, problem, extra=extra)
+        body, reread = p.body(n), [False]
+        tries = retrying(
+            attempts=self.config.max_attempts,
+            wait=self._wait,
+            retry_on=_worth_retrying,
+            clock=self.clock,
+            before_sleep=self._log_retry(p.name, extra),
+        )
+        try:
+            async for attempt in tries:
+                with attempt:
+                    await self._attempt(p, n, body, reread)
+        except _Undelivered as e:
+            self.dedup.undelivered(p.name, n)
+            self._count(p.name, "failed")
+            log.warning("notification to provider %s failed (gave up): %s", p.name, e.problem, extra=extra)
+            return
+        self.dedup.delivered(p.name, n)
+        self._count(p.name, "sent")
+        log.info("notification sent to %s", p.name, extra={**extra, "outcome": n.outcome})
+
+    def _log_retry(self, provider: str, extra: dict[str, str]) -> Callable[[tenacity.RetryCallState], None]:
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            problem = exc.problem if isinstance(exc, _Undelivered) else type(exc).__name__
+            delay = state.next_action.sleep if state.next_action is not None else 0.0
+            retries = self.config.max_attempts - 1
+            msg = "notification to %s: %s; retry %d/%d in %.1fs"
+            log.info(msg, provider, problem, state.attempt_number, retries, delay, extra=extra)
+
+        return log_retry
+
+    async def _attempt(self, p: Provider, n: Notification, body: bytes, reread: list[bool]) -> None:
+        """One POST; returns on 2xx, raises _Undelivered saying whether and when to try again."""
+        try:
+            url = await p.url(self.secrets)
+            headers = await p.headers(n, body, self.secrets)
+            status, retry_after, text = await self._post(url, body, headers)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
+            raise _Undelivered(type(e).__name__ if not isinstance(e, ValueError) else "invalid URL") from e
+        except Exception as e:  # SecretUnavailable, and anything unexpected
+            raise _Undelivered(str(e) if type(e).__name__ == "SecretUnavailable" else type(e).__name__) from e
+        if 200 <= status < 300:
+            return
+        # Only an error code such as Slack's `no_service` is logged, never a body.
+        problem = f"HTTP {status}" + (f": {text}" if _ERROR_CODE.fullmatch(text) else "")
+        if status == 429 or status >= 500:
+            raise _Undelivered(problem, retry_after=parse_retry_after(retry_after, self.clock.time()))
+        if status in REREAD_STATUSES and not reread[0]:
+            reread[0] = True
+            for ref in p.secret_refs():
+                self.secrets.invalidate(ref)
+            raise _Undelivered(problem, retry_after=0.0)
+        raise _Undelivered(problem, retry=False)
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str | None, str]:
         assert self._session is not None, "Dispatcher.start() was not called"
@@ -249,7 +249,7 @@ class Dispatcher:
                 log.debug("metrics update failed", exc_info=True)
 
     def _log_drop(self, provider: str) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - self._drop_logged.get(provider, -1e9) >= 60.0:
             self._drop_logged[provider] = now
             log.warning(
@@ -289,4 +289,4 @@ class Dispatcher:
         log.debug("notifications closed (%d dropped in total)", undelivered)
 
 
-__all__ = ["Dispatcher", "backoff_delay", "parse_retry_after"]
+__all__ = ["Dispatcher", "parse_retry_after"]

@@ -1,4 +1,4 @@
-"""Retry-After parsing (seconds or HTTP date) and the backoff between attempts."""
+"""Retry-After parsing (seconds or HTTP date); the waits between attempts: tests/unit/test_backoff.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import email.utils
 
 import pytest
 
-from helmrelease_controller.notify.dispatcher import backoff_delay, parse_retry_after
+from helmrelease_controller.notify.dispatcher import parse_retry_after
 
 NOW = 1795168800.0
 
@@ -37,10 +37,3 @@ def test_parse_retry_after(header: str | None, want: float | None) -> None:
         assert got is None
     else:
         assert got == pytest.approx(want, abs=0.01)
-
-
-def test_backoff_doubles_and_is_capped() -> None:
-    assert [backoff_delay(a, 1.0, 30.0, jitter=0) for a in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
-    assert backoff_delay(1000, 1.0, 30.0, jitter=0) == 30
-    for _ in range(100):
-        assert 0.9 <= backoff_delay(1, 1.0, 30.0) <= 1.1
