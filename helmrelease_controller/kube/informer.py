@@ -5,8 +5,10 @@ namespace and label selector) in step with the API server, the way client-go's
 reflector does: list, then watch from the list's resourceVersion with bookmarks;
 resume a dropped watch from the last seen resourceVersion without re-listing; on
 410 Gone re-list and emit add/update/delete for exactly the differences; retry API
-errors with capped exponential backoff; periodic resync. Handlers are synchronous
-callbacks (the controller only enqueues keys from them).
+errors with capped exponential backoff (the one `Backoff` policy: 0.8 s doubling to
+30 s, up to 10 % longer at random); periodic resync. Handlers are synchronous
+callbacks (the controller only enqueues keys from them). Time comes from an
+injectable `Clock` (the system's by default).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal
 
+from ..clock import SYSTEM, Clock
+from ..reconcile.backoff import Backoff
 from .client import ApiError, Gone, KubeClient, Obj, ObjList, Resource, StreamBroken
 
 log = logging.getLogger(__name__)
@@ -41,20 +45,8 @@ def strip_managed_fields(obj: Obj) -> Obj:
     return obj
 
 
-class Backoff:
-    """Capped exponential backoff with jitter: initial, x2 per failure, up to `maximum`."""
-
-    def __init__(self, initial: float = 0.8, maximum: float = 30.0, jitter: float = 0.1) -> None:
-        self.initial, self.maximum, self.jitter = initial, maximum, jitter
-        self.failures = 0
-
-    def next(self) -> float:
-        delay = min(self.initial * (2**self.failures), self.maximum)
-        self.failures += 1
-        return delay * (1 + random.uniform(0, self.jitter))
-
-    def reset(self) -> None:
-        self.failures = 0
+# Retries of a failed list or watch: 0.8 s doubling to 30 s; the jitter only lengthens (rand in [0, 1]).
+LIST_WATCH_BACKOFF = Backoff(initial=0.8, max=30.0, factor=2.0, jitter=0.1)
 
 
 class Informer:
@@ -69,25 +61,22 @@ class Informer:
         resync_period: float | None = None,
         transform: Callable[[Obj], Obj] | None = None,
         field_selector: str | None = None,
-        backoff_initial: float = 0.8,
-        backoff_max: float = 30.0,
+        backoff: Backoff = LIST_WATCH_BACKOFF,
         watch_timeout: tuple[int, int] = (300, 600),
         metadata_only: bool = False,
+        clock: Clock = SYSTEM,
     ) -> None:
-        self.client = client
-        self.res = res
-        self.namespace = namespace
-        self.label_selector = label_selector
-        self.field_selector = field_selector
-        self.resync_period = resync_period
-        self.transform = transform
+        self.client, self.res, self.namespace = client, res, namespace
+        self.label_selector, self.field_selector = label_selector, field_selector
+        self.resync_period, self.transform = resync_period, transform
         self.metadata_only = metadata_only  # cache PartialObjectMetadata only (no data, no spec)
+        self.backoff, self.clock = backoff, clock
         self.watch_timeout = watch_timeout  # each watch asks for a random server timeout in this range (s)
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.lists = 0  # successful lists (the first one and every re-list)
         self.watches = 0  # watch requests started
-        self._backoff = Backoff(backoff_initial, backoff_max)
+        self._retries = 0  # failed lists/watches since the last success or nudge: the backoff's n
         self._cache: dict[Key, Obj] = {}
         self._handlers: list[Handler] = []
         self._stop = asyncio.Event()
@@ -146,25 +135,26 @@ class Informer:
 
     async def _resync_loop(self, period: float) -> None:
         while True:
-            await asyncio.sleep(period)
+            await self.clock.sleep(period)
             if self.synced.is_set():
                 for obj in list(self._cache.values()):
                     self._emit("resync", obj)
 
     def nudge(self) -> None:
         """The API server answers again (kube/apihealth.py): retry now, not at the end of the backoff."""
-        self._backoff.reset()
+        self._retries = 0
         self._nudged.set()
 
     async def _sleep_backoff(self, what: str, err: Exception) -> None:
-        delay = self._backoff.next()
+        self._retries += 1
+        delay = self.backoff.delay(self._retries, random.random())
         self._failures += 1
         # One warning per outage; the retries that follow are at debug level.
         level = logging.WARNING if self._failures == 1 else logging.DEBUG
         log.log(level, "informer %s: %s failed (%s); retrying in %.2fs", self.res.label, what, err, delay)
         self._nudged.clear()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
+            async with self.clock.timeout(delay):
                 await self._nudged.wait()
 
     def _succeeded(self) -> None:
@@ -233,7 +223,7 @@ class Informer:
                 if not self._received:
                     self._received = True
                     self._resumed_silently = False
-                    self._backoff.reset()
+                    self._retries = 0
                     self._succeeded()
                 self._apply(ev_type, obj)
 

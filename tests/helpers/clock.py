@@ -5,7 +5,8 @@ time, and `now` is exactly their due time while they run, so a test asserts the 
 (`clock.sleeps`, the times a callback saw) instead of a window of wall-clock time. With
 `auto=True` a `sleep()` advances the clock by its own length at once (for code with one sleeper,
 such as a notification provider's delivery task). `until_sleeps(n)` waits, in real time and only
-as a guard against a hung test, until the code under test has asked for its n-th sleep.
+as a guard against a hung test, until the code under test has asked for its n-th sleep
+(`until_timeouts(n)`: entered its n-th timeout).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class FakeClock:
         self.now = start
         self.auto = auto
         self.sleeps: list[float] = []  # every sleep asked for, in order
+        self.timeouts: list[float | None] = []  # every timeout() entered, in order
         self._wall_offset = wall - start
         self._timers: list[tuple[float, int, FakeTimer]] = []
         self._seq = itertools.count()
@@ -68,6 +70,7 @@ class FakeClock:
     @contextlib.asynccontextmanager
     async def timeout(self, delay: float | None) -> AsyncIterator[object]:
         loop = asyncio.get_running_loop()
+        self.timeouts.append(delay)
         async with asyncio.timeout(None) as cm:
             timer = None if delay is None else self.call_later(delay, lambda: cm.reschedule(loop.time()))
             try:
@@ -93,17 +96,26 @@ class FakeClock:
 
     async def until_sleeps(self, count: int) -> None:
         """Wait (real time, bounded by HANG) until `count` sleeps have been asked for in all."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + HANG
-        while len(self.sleeps) < count:
-            if loop.time() > deadline:
-                raise AssertionError(f"expected sleep #{count}; sleeps so far: {self.sleeps}")
-            await asyncio.sleep(0.001)
-        await settle()
+        await until(lambda: len(self.sleeps) >= count, f"sleep #{count} (so far: {self.sleeps})")
+
+    async def until_timeouts(self, count: int) -> None:
+        """Wait (real time, bounded by HANG) until `count` timeouts have been entered in all."""
+        await until(lambda: len(self.timeouts) >= count, f"timeout #{count} (so far: {self.timeouts})")
 
     def pending(self) -> list[float]:
         """Due times of the timers still to fire, in order."""
         return sorted(due for due, _, timer in self._timers if not timer.cancelled)
+
+
+async def until(cond: Callable[[], object], what: str = "condition") -> None:
+    """Wait for `cond()` (real time, bounded by HANG: only a hung test waits that long), then settle."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HANG
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: not met in time")
+        await asyncio.sleep(0.001)
+    await settle()
 
 
 async def settle(rounds: int = 20) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from helmrelease_controller.kube.client import CONFIGMAPS, SECRETS, KubeClient
 from helmrelease_controller.kube.informer import EventKind, Informer, strip_managed_fields
+from helmrelease_controller.reconcile.backoff import Backoff
 from kubesim import KubeSim
+from tests.helpers.clock import HANG, FakeClock, until
 
 Seen = list[tuple[EventKind, str]]
 
@@ -37,15 +38,6 @@ async def running(informer: Informer, sim: KubeSim) -> AsyncIterator[Seen]:
     finally:
         informer.stop()
         await asyncio.wait_for(task, 10)
-
-
-async def until(cond: Callable[[], Any], timeout: float = 10.0) -> None:
-    """Wait for cond(); the timeout only bounds a hung test, it asserts no speed."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def cm(name: str, value: str = "v") -> dict[str, Any]:
@@ -160,31 +152,71 @@ async def test_bookmarks_advance_the_resource_version(client: KubeClient, kubesi
         )
 
 
+NO_JITTER = Backoff(initial=0.8, max=30.0, factor=2.0, jitter=0.0)
+
+
 async def test_list_errors_are_retried_with_backoff(client: KubeClient, kubesim: KubeSim) -> None:
     await client.create(CONFIGMAPS, "default", cm("a"))
     kubesim.add_fault(status=500, verb="list", resource="configmaps", times=2)
-    informer = Informer(client, CONFIGMAPS, "default", backoff_initial=0.02)
-    async with running(informer, kubesim) as seen:
+    clock = FakeClock()
+    informer = Informer(client, CONFIGMAPS, "default", backoff=NO_JITTER, clock=clock)
+    seen: Seen = []
+    informer.add_handler(lambda kind, obj: seen.append((kind, obj["metadata"]["name"])))
+    task = asyncio.create_task(informer.run())
+    try:
+        await clock.until_timeouts(1)  # the first list failed: waiting 0.8 s
+        assert clock.pending() == [1000.8]
+        await clock.advance(0.799)
+        assert clock.pending() == [1000.8] and lists(kubesim) == 1  # not a moment early
+        await clock.advance(0.001)
+        await clock.until_timeouts(2)
+        await clock.advance(1.6)
+        await asyncio.wait_for(informer.synced.wait(), HANG)
+        assert clock.timeouts == [0.8, 1.6]  # doubling
         assert seen == [("add", "a")]
         assert lists(kubesim) == 3  # two failures, then success
+    finally:
+        informer.stop()
+        await asyncio.wait_for(task, HANG)
 
 
-async def test_watch_errors_are_retried(client: KubeClient, kubesim: KubeSim) -> None:
-    informer = Informer(client, CONFIGMAPS, "default", backoff_initial=0.02)
+async def test_watch_errors_are_retried_and_a_nudge_cuts_the_wait(
+    client: KubeClient, kubesim: KubeSim
+) -> None:
+    clock = FakeClock()
+    informer = Informer(client, CONFIGMAPS, "default", backoff=NO_JITTER, clock=clock)
     async with running(informer, kubesim) as seen:
         kubesim.add_fault(status=500, verb="watch", resource="configmaps", times=3)
-        await drop_watch(kubesim)
+        await drop_watch(kubesim)  # resumed at once, and the resumption fails
+        await clock.until_timeouts(1)
+        await clock.advance(0.8)
+        await clock.until_timeouts(2)
+        await clock.advance(1.6)
+        await clock.until_timeouts(3)
+        assert clock.timeouts == [0.8, 1.6, 3.2]
+        informer.nudge()  # the API answers again: no waiting out the 3.2 s
         await client.create(CONFIGMAPS, "default", cm("a"))
         await until(lambda: seen == [("add", "a")])
         assert informer.lists == 1  # retried the watch from the same version; no re-list needed
+        assert clock.now == 1000.0 + 0.8 + 1.6
 
 
 async def test_resync_and_transform(client: KubeClient, kubesim: KubeSim) -> None:
     applied = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}
     await client.patch(CONFIGMAPS, "default", "a", applied, patch_type="apply")
-    informer = Informer(client, CONFIGMAPS, "default", resync_period=0.05, transform=strip_managed_fields)
+    clock = FakeClock()
+    informer = Informer(
+        client, CONFIGMAPS, "default", resync_period=60, transform=strip_managed_fields, clock=clock
+    )
     async with running(informer, kubesim) as seen:
-        await until(lambda: seen.count(("resync", "a")) >= 2)
+        await clock.until_sleeps(1)
+        await clock.advance(59.9)
+        assert ("resync", "a") not in seen
+        await clock.advance(0.1)
+        assert seen.count(("resync", "a")) == 1  # every resync period, exactly
+        await clock.advance(120)
+        assert seen.count(("resync", "a")) == 3
+        assert clock.sleeps == [60, 60, 60, 60]
         cached = informer.get("default", "a")
         assert cached is not None and "managedFields" not in cached["metadata"]
         assert cached["data"] == {"k": "v"}
