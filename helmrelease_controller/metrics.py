@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,8 @@ HELM_BUCKETS = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
 SOURCE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 ANNOTATION_SUSPEND = "helmrelease.dev/suspend"
+#: The labels of per-HelmRelease series.
+_RELEASE = ("namespace", "name")
 
 
 def _one_of(value: str, allowed: Iterable[str]) -> str:
@@ -92,109 +94,106 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.build_info = Gauge(
-            "helmrelease_build_info", "Always 1; the controller version.", ["version"], registry=r
+        self._define_metrics()
+        self._create_label_sets()
+        self._releases: set[tuple[str, str]] = set()
+        self._failure_actions: dict[tuple[str, str], set[str]] = {}
+        self._helm_started_seen = 0
+        self._scrape_hooks: list[Callable[[], None]] = []
+
+    def _gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(name, doc, labels, registry=self.registry)
+
+    def _counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, doc, labels, registry=self.registry)
+
+    def _histogram(self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Histogram:
+        return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+
+    def _define_metrics(self) -> None:
+        """Every metric, in the order of the exposition (the contract of docs/metrics.md)."""
+        self._define_release_metrics()
+        self._define_process_metrics()
+
+    def _define_release_metrics(self) -> None:
+        """The build, the leader, reconciles, helm actions and per-HelmRelease state."""
+        self.build_info = self._gauge(
+            "helmrelease_build_info", "Always 1; the controller version.", ["version"]
         )
         self.build_info.labels(__version__).set(1)
-        self.leader = Gauge(
-            "helmrelease_leader",
-            "1 while this replica holds the leader Lease (or runs without one).",
-            registry=r,
+        self.leader = self._gauge(
+            "helmrelease_leader", "1 while this replica holds the leader Lease (or runs without one)."
         )
-        self.reconcile_duration = Histogram(
+        self.reconcile_duration = self._histogram(
             "helmrelease_reconcile_duration_seconds",
             "Duration of one reconcile of one HelmRelease, by result.",
             ["result"],
-            buckets=RECONCILE_BUCKETS,
-            registry=r,
+            RECONCILE_BUCKETS,
         )
-        self.helm_actions = Counter(
-            "helmrelease_helm_actions_total",
-            "Helm actions run, by action and result.",
-            ["action", "result"],
-            registry=r,
+        self.helm_actions = self._counter(
+            "helmrelease_helm_actions_total", "Helm actions run, by action and result.", ["action", "result"]
         )
-        self.helm_action_duration = Histogram(
+        self.helm_action_duration = self._histogram(
             "helmrelease_helm_action_duration_seconds",
             "Duration of one helm action (the helm process or storage write), by action and result.",
             ["action", "result"],
-            buckets=HELM_BUCKETS,
-            registry=r,
+            HELM_BUCKETS,
         )
-        self.ready = Gauge(
-            "helmrelease_ready",
-            "1 when the HelmRelease's Ready condition is True, else 0.",
-            ["namespace", "name"],
-            registry=r,
+        self.ready = self._gauge(
+            "helmrelease_ready", "1 when the HelmRelease's Ready condition is True, else 0.", _RELEASE
         )
-        self.stalled = Gauge(
+        self.stalled = self._gauge(
             "helmrelease_stalled",
             "1 when the HelmRelease is Stalled (retries exhausted, bad spec).",
-            ["namespace", "name"],
-            registry=r,
+            _RELEASE,
         )
-        self.suspended = Gauge(
-            "helmrelease_suspended",
-            "1 when reconciliation of the HelmRelease is suspended.",
-            ["namespace", "name"],
-            registry=r,
+        self.suspended = self._gauge(
+            "helmrelease_suspended", "1 when reconciliation of the HelmRelease is suspended.", _RELEASE
         )
-        self.failures = Counter(
-            "helmrelease_failures",
-            "Failures of a HelmRelease, by what failed.",
-            ["namespace", "name", "action"],
-            registry=r,
+        self.failures = self._counter(
+            "helmrelease_failures", "Failures of a HelmRelease, by what failed.", [*_RELEASE, "action"]
         )
-        self.queue_depth = Gauge(
-            "helmrelease_workqueue_depth", "HelmRelease keys waiting for a worker.", registry=r
+
+    def _define_process_metrics(self) -> None:
+        """The work queue, chart sources, helm processes, notifications and GitSyncs."""
+        self.queue_depth = self._gauge(
+            "helmrelease_workqueue_depth", "HelmRelease keys waiting for a worker."
         )
-        self.queue_oldest = Gauge(
+        self.queue_oldest = self._gauge(
             "helmrelease_workqueue_longest_waiting_seconds",
             "How long the longest-waiting key in the work queue has waited.",
-            registry=r,
         )
-        self.source_duration = Histogram(
+        self.source_duration = self._histogram(
             "helmrelease_source_fetch_duration_seconds",
             "Duration of resolving a chart from its source, by source kind and result.",
             ["kind", "result"],
-            buckets=SOURCE_BUCKETS,
-            registry=r,
+            SOURCE_BUCKETS,
         )
-        self.source_cache_hits = Counter(
-            "helmrelease_source_cache_hits",
-            "Chart resolutions served from the local cache.",
-            ["kind"],
-            registry=r,
+        self.source_cache_hits = self._counter(
+            "helmrelease_source_cache_hits", "Chart resolutions served from the local cache.", ["kind"]
         )
-        self.helm_running = Gauge(
-            "helmrelease_helm_processes_running", "Helm processes running now.", registry=r
-        )
-        self.helm_started = Counter(
-            "helmrelease_helm_processes_started", "Helm processes started.", registry=r
-        )
+        self.helm_running = self._gauge("helmrelease_helm_processes_running", "Helm processes running now.")
+        self.helm_started = self._counter("helmrelease_helm_processes_started", "Helm processes started.")
         self.notifications = {
-            outcome: Counter(
-                f"helmrelease_notifications_{outcome}",
-                f"Notifications {outcome}, by provider.",
-                ["provider"],
-                registry=r,
+            outcome: self._counter(
+                f"helmrelease_notifications_{outcome}", f"Notifications {outcome}, by provider.", ["provider"]
             )
             for outcome in NOTIFICATION_OUTCOMES
         }
-        self.gitsync_duration = Histogram(
+        self.gitsync_duration = self._histogram(
             "helmrelease_gitsync_sync_duration_seconds",
             "Duration of one GitSync sync, by result (succeeded, rejected, failed, suspended, invalid).",
             ["result"],
-            buckets=RECONCILE_BUCKETS,
-            registry=r,
+            RECONCILE_BUCKETS,
         )
-        self.gitsync_objects = Counter(
+        self.gitsync_objects = self._counter(
             "helmrelease_gitsync_objects_applied",
             "Objects written (created or changed) or pruned by GitSyncs.",
             ["operation"],
-            registry=r,
         )
+
+    def _create_label_sets(self) -> None:
+        """Series of the closed label sets exist (at 0) from the start, so a scrape shows them all."""
         for res in GITSYNC_RESULTS:
             self.gitsync_duration.labels(res)
         for op in ("applied", "pruned"):
@@ -209,10 +208,6 @@ class Metrics:
             self.source_cache_hits.labels(kind)
             for res in ACTION_RESULTS:
                 self.source_duration.labels(kind, res)
-        self._releases: set[tuple[str, str]] = set()
-        self._failure_actions: dict[tuple[str, str], set[str]] = {}
-        self._helm_started_seen = 0
-        self._scrape_hooks: list[Callable[[], None]] = []
 
     # -- what the controller does ------------------------------------------------------------------
     def gitsync_synced(self, result: str, seconds: float, applied: int, pruned: int) -> None:
