@@ -21,9 +21,12 @@ import os
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .controller import Options
 
 _STD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -72,91 +75,112 @@ def parser() -> argparse.ArgumentParser:
         help="run the controller",
         description="Run the controller. A start that cannot work (no cluster, no helm, no CRD) exits 2.",
     )
-    run.add_argument(
-        "--kubeconfig",
-        metavar="FILE",
-        help="kubeconfig file (default: $KUBECONFIG; unset: the in-cluster service account)",
-    )
-    run.add_argument("--context", help="kubeconfig context to use (default: the current context)")
-    run.add_argument("--namespace", help="watch one namespace (default: all namespaces)")
-    run.add_argument(
-        "--concurrent", type=int, default=4, help="reconciles running at once (default: %(default)s)"
-    )
-    run.add_argument(
-        "--leader-elect", action="store_true", help="take a Lease before acting, for HA (default: off)"
-    )
-    run.add_argument(
-        "--leader-election-namespace",
-        metavar="NS",
-        default=os.environ.get("POD_NAMESPACE", "helmrelease-system"),
-        help="namespace of the leader-election Lease (default: $POD_NAMESPACE, else helmrelease-system)",
-    )
-    run.add_argument(
-        "--helm", default="helm", help="the helm binary, v3 or v4 (default: %(default)s, on PATH)"
-    )
-    run.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        default=os.environ.get("HELMRELEASE_CACHE_DIR", "/tmp/helmrelease-cache"),
-        help="chart and git mirror cache (default: $HELMRELEASE_CACHE_DIR, else /tmp/helmrelease-cache)",
-    )
-    run.add_argument(
-        "--shutdown-grace",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="seconds running helm actions get to finish on SIGTERM (default: %(default)s)",
-    )
-    run.add_argument(
-        "--plain-http-registry",
-        action="append",
-        default=[],
-        metavar="HOST[:PORT]",
-        help="an OCI registry to reach over plain HTTP; repeatable (default: none, HTTPS everywhere)",
-    )
-    run.add_argument(
-        "--metrics-addr",
-        default=":8080",
-        metavar="[HOST]:PORT",
-        help='address of /metrics, /healthz and /readyz; "" disables them (default: %(default)s)',
-    )
-    run.add_argument(
-        "--notifications-config",
-        metavar="FILE",
-        help="YAML file with Slack/webhook providers and routes (default: none, no notifications)",
-    )
-    run.add_argument(
-        "--no-gitsync",
-        dest="gitsync",
-        action="store_false",
-        help="do not serve GitSync objects (default: off; GitSyncs are served when their CRD is installed)",
-    )
-    run.add_argument(
-        "--gitsync-concurrent",
-        type=int,
-        default=2,
-        metavar="N",
-        help="GitSync syncs run at once (default: %(default)s)",
-    )
-    run.add_argument(
-        "--gitsync-cross-namespace",
-        action="store_true",
-        help="let a GitSync apply objects in other namespaces than its own (default: refused)",
-    )
-    run.add_argument(
-        "--log-format",
-        choices=["json", "text"],
-        default="text",
-        help="log line format (default: %(default)s)",
-    )
-    run.add_argument(
-        "--log-level",
-        default="info",
-        type=str.lower,
-        choices=["debug", "info", "warning", "error"],
-        help="least severe level logged (default: %(default)s)",
-    )
+    for flag, options in [*_cluster_flags(), *_controller_flags(), *_gitsync_and_log_flags()]:
+        run.add_argument(flag, **options)
     return p
+
+
+_Flag = tuple[str, dict[str, Any]]
+
+
+def _flag(name: str, help: str, **options: Any) -> _Flag:
+    """One `add_argument` of `run`: the flag, its help line and its other options."""
+    return name, {"help": help, **options}
+
+
+def _cluster_flags() -> list[_Flag]:
+    """`run`'s flags for the cluster: which one, which namespace, leader election."""
+    pod_namespace = os.environ.get("POD_NAMESPACE", "helmrelease-system")
+    return [
+        _flag(
+            "--kubeconfig",
+            "kubeconfig file (default: $KUBECONFIG; unset: the in-cluster service account)",
+            metavar="FILE",
+        ),
+        _flag("--context", "kubeconfig context to use (default: the current context)"),
+        _flag("--namespace", "watch one namespace (default: all namespaces)"),
+        _flag("--concurrent", "reconciles running at once (default: %(default)s)", type=int, default=4),
+        _flag("--leader-elect", "take a Lease before acting, for HA (default: off)", action="store_true"),
+        _flag(
+            "--leader-election-namespace",
+            "namespace of the leader-election Lease (default: $POD_NAMESPACE, else helmrelease-system)",
+            metavar="NS",
+            default=pod_namespace,
+        ),
+    ]
+
+
+def _controller_flags() -> list[_Flag]:
+    """`run`'s flags for helm, chart sources, shutdown, metrics and notifications."""
+    cache_dir = os.environ.get("HELMRELEASE_CACHE_DIR", "/tmp/helmrelease-cache")
+    return [
+        _flag("--helm", "the helm binary, v3 or v4 (default: %(default)s, on PATH)", default="helm"),
+        _flag(
+            "--cache-dir",
+            "chart and git mirror cache (default: $HELMRELEASE_CACHE_DIR, else /tmp/helmrelease-cache)",
+            metavar="DIR",
+            default=cache_dir,
+        ),
+        _flag(
+            "--shutdown-grace",
+            "seconds running helm actions get to finish on SIGTERM (default: %(default)s)",
+            type=float,
+            default=60.0,
+            metavar="SECONDS",
+        ),
+        _flag(
+            "--plain-http-registry",
+            "an OCI registry to reach over plain HTTP; repeatable (default: none, HTTPS everywhere)",
+            action="append",
+            default=[],
+            metavar="HOST[:PORT]",
+        ),
+        _flag(
+            "--metrics-addr",
+            'address of /metrics, /healthz and /readyz; "" disables them (default: %(default)s)',
+            default=":8080",
+            metavar="[HOST]:PORT",
+        ),
+        _flag(
+            "--notifications-config",
+            "YAML file with Slack/webhook providers and routes (default: none, no notifications)",
+            metavar="FILE",
+        ),
+    ]
+
+
+def _gitsync_and_log_flags() -> list[_Flag]:
+    """`run`'s flags for GitSyncs and logging."""
+    return [
+        _flag(
+            "--no-gitsync",
+            "do not serve GitSync objects (default: off; GitSyncs are served when their CRD is installed)",
+            dest="gitsync",
+            action="store_false",
+        ),
+        _flag(
+            "--gitsync-concurrent",
+            "GitSync syncs run at once (default: %(default)s)",
+            type=int,
+            default=2,
+            metavar="N",
+        ),
+        _flag(
+            "--gitsync-cross-namespace",
+            "let a GitSync apply objects in other namespaces than its own (default: refused)",
+            action="store_true",
+        ),
+        _flag(
+            "--log-format", "log line format (default: %(default)s)", choices=["json", "text"], default="text"
+        ),
+        _flag(
+            "--log-level",
+            "least severe level logged (default: %(default)s)",
+            default="info",
+            type=str.lower,
+            choices=["debug", "info", "warning", "error"],
+        ),
+    ]
 
 
 def _fatal(log_format: str, message: str) -> int:
@@ -168,22 +192,54 @@ def _fatal(log_format: str, message: str) -> int:
     return 2
 
 
+async def _checked_helm(args: argparse.Namespace) -> str:
+    """What preflight checks before connecting: helm (its version is returned) and the
+    notifications config. Raises preflight.StartupError."""
+    from . import preflight
+
+    preflight.check_helm(args.helm)
+    helm_version = await preflight.helm_version(args.helm)
+    if args.notifications_config:
+        from .notify import ConfigError, load_config
+
+        try:
+            load_config(args.notifications_config)
+        except ConfigError as e:
+            raise preflight.StartupError(f"--notifications-config: {e}") from None
+    return helm_version
+
+
+def _options(args: argparse.Namespace, kubeconfig: str | None) -> Options:
+    """The controller's Options from `run`'s flags."""
+    from .controller import Options
+
+    return Options(
+        kubeconfig=kubeconfig,
+        context=args.context,
+        namespace=args.namespace,
+        concurrent=args.concurrent,
+        helm=args.helm,
+        leader_elect=args.leader_elect,
+        leader_namespace=args.leader_election_namespace,
+        cache_dir=args.cache_dir,
+        shutdown_grace=args.shutdown_grace,
+        plain_http_registries=args.plain_http_registry,
+        metrics_addr=args.metrics_addr,
+        notifications_config=args.notifications_config,
+        gitsync=args.gitsync,
+        gitsync_concurrent=args.gitsync_concurrent,
+        gitsync_cross_namespace=args.gitsync_cross_namespace,
+    )
+
+
 async def _run(args: argparse.Namespace) -> int:
     from . import preflight
-    from .controller import Controller, Options
+    from .controller import Controller
 
     log = logging.getLogger("helmrelease_controller")
     kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG") or None
     try:
-        preflight.check_helm(args.helm)
-        helm_version = await preflight.helm_version(args.helm)
-        if args.notifications_config:
-            from .notify import ConfigError, load_config
-
-            try:
-                load_config(args.notifications_config)
-            except ConfigError as e:
-                raise preflight.StartupError(f"--notifications-config: {e}") from None
+        helm_version = await _checked_helm(args)
     except preflight.StartupError as e:
         return _fatal(args.log_format, str(e))
     # SIGTERM and SIGINT are honoured from here on, also while waiting for the API server.
@@ -200,23 +256,7 @@ async def _run(args: argparse.Namespace) -> int:
             return 0  # stopped before the API server answered
         for tool in preflight.missing_tools():
             log.warning("%s not found on PATH: HelmReleases with spec.chart.git sources will fail", tool)
-        opts = Options(
-            kubeconfig=kubeconfig,
-            context=args.context,
-            namespace=args.namespace,
-            concurrent=args.concurrent,
-            helm=args.helm,
-            leader_elect=args.leader_elect,
-            leader_namespace=args.leader_election_namespace,
-            cache_dir=args.cache_dir,
-            shutdown_grace=args.shutdown_grace,
-            plain_http_registries=args.plain_http_registry,
-            metrics_addr=args.metrics_addr,
-            notifications_config=args.notifications_config,
-            gitsync=args.gitsync,
-            gitsync_concurrent=args.gitsync_concurrent,
-            gitsync_cross_namespace=args.gitsync_cross_namespace,
-        )
+        opts = _options(args, kubeconfig)
         controller = Controller(opts, client)
         log.info(
             "starting helmrelease-controller %s (helm %s, concurrent=%d, namespace=%s, leader-elect=%s)",
