@@ -9,7 +9,9 @@ at once. Writes use optimistic concurrency: a 409 means someone else won the rac
 Expiry is judged twice, and both must agree: the holder's renewTime +
 leaseDurationSeconds has passed on our clock, and the record has not changed for
 leaseDurationSeconds as observed locally (client-go's rule, which keeps a candidate
-with a fast clock from stealing a live lease).
+with a fast clock from stealing a live lease). Both clocks, the sleeps and the renewal
+timeout come from an injectable `Clock` (the system's by default), the jitter of the
+acquire retries from an injectable draw, so tests assert the exact schedule.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ import asyncio
 import datetime as dt
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..clock import SYSTEM, Clock
 from .client import LEASES, ApiError, Conflict, KubeClient, NotFound, Obj, micro_time, parse_time
 
 log = logging.getLogger(__name__)
@@ -37,16 +39,16 @@ class LeaderElector:
         lease_duration: float = 15.0,
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
+        *,
+        clock: Clock = SYSTEM,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         if not lease_duration > renew_deadline > retry_period > 0:
             raise ValueError("need lease_duration > renew_deadline > retry_period > 0")
-        self.client = client
-        self.namespace = namespace
-        self.name = name
-        self.identity = identity
-        self.lease_duration = lease_duration
-        self.renew_deadline = renew_deadline
+        self.client, self.namespace, self.name, self.identity = client, namespace, name, identity
+        self.lease_duration, self.renew_deadline = lease_duration, renew_deadline
         self.retry_period = retry_period
+        self.clock, self._rand = clock, rand  # rand: a draw in [0, 1) for the acquire retries' jitter
         self.transitions = 0  # times this elector became leader
         self._is_leader = False
         self._observed: Obj | None = None  # the lease as last read or written
@@ -127,29 +129,29 @@ class LeaderElector:
             except ApiError as e:
                 log.warning("leader election %s/%s: acquire failed: %s", self.namespace, self.name, e)
             # client-go's JitterUntil(retryPeriod, 1.2): between 1x and 2.2x the retry period.
-            await asyncio.sleep(self.retry_period * (1 + random.uniform(0, 1.2)))
+            await self.clock.sleep(self.retry_period * (1 + 1.2 * self._rand()))
 
     async def _renew_loop(self) -> None:
-        last_renew = time.monotonic()
+        last_renew = self.clock.monotonic()
         while True:
-            await asyncio.sleep(self.retry_period)
-            remaining = last_renew + self.renew_deadline - time.monotonic()
+            await self.clock.sleep(self.retry_period)
+            remaining = last_renew + self.renew_deadline - self.clock.monotonic()
             ok = False
             if remaining > 0:
                 try:
                     # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
                     # cancellation that lands as the renewal completes, and this loop then
                     # outlives release()/shutdown, which wait for it (a hang seen in CI).
-                    async with asyncio.timeout(remaining):
+                    async with self.clock.timeout(remaining):
                         ok = await self._try_acquire_or_renew()
                 except (ApiError, TimeoutError) as e:
                     log.warning("leader election %s/%s: renew failed: %s", self.namespace, self.name, e)
             if ok:
-                last_renew = time.monotonic()
+                last_renew = self.clock.monotonic()
                 continue
             if self.holder not in ("", self.identity):
                 return  # someone else holds it: no point retrying
-            if time.monotonic() - last_renew >= self.renew_deadline:
+            if self.clock.monotonic() - last_renew >= self.renew_deadline:
                 return
 
     # -- one attempt --------------------------------------------------------------------------------
@@ -164,15 +166,22 @@ class LeaderElector:
         )
         if record != self._observed_spec:
             self._observed_spec = record
-            self._observed_at = time.monotonic()
+            self._observed_at = self.clock.monotonic()
         self._observed = lease
+
+    def _wall(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+
+    def _now(self) -> str:
+        """The clock's wall time as a Lease MicroTime."""
+        return micro_time(self._wall())
 
     def _spec(self, acquire_time: str, transitions: int) -> Obj:
         return {
             "holderIdentity": self.identity,
             "leaseDurationSeconds": max(1, round(self.lease_duration)),
             "acquireTime": acquire_time,
-            "renewTime": micro_time(),
+            "renewTime": self._now(),
             "leaseTransitions": transitions,
         }
 
@@ -183,7 +192,8 @@ class LeaderElector:
             spec = self._observed.get("spec") or {}
             body = dict(self._observed)
             body["spec"] = self._spec(
-                str(spec.get("acquireTime") or micro_time()), int(spec.get("leaseTransitions") or 0)
+                str(spec.get("acquireTime") or self._now()),
+                int(spec.get("leaseTransitions") or 0),
             )
             try:
                 self._observe(await self.client.replace(LEASES, self.namespace, self.name, body))
@@ -197,7 +207,7 @@ class LeaderElector:
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self.namespace},
-                "spec": self._spec(micro_time(), 0),
+                "spec": self._spec(self._now(), 0),
             }
             try:
                 self._observe(await self.client.create(LEASES, self.namespace, body))
@@ -211,10 +221,11 @@ class LeaderElector:
             return False
         if holder == self.identity:
             new_spec = self._spec(
-                str(spec.get("acquireTime") or micro_time()), int(spec.get("leaseTransitions") or 0)
+                str(spec.get("acquireTime") or self._now()),
+                int(spec.get("leaseTransitions") or 0),
             )
         else:
-            new_spec = self._spec(micro_time(), int(spec.get("leaseTransitions") or 0) + 1)
+            new_spec = self._spec(self._now(), int(spec.get("leaseTransitions") or 0) + 1)
         body = dict(lease)
         body["spec"] = new_spec
         try:
@@ -226,9 +237,8 @@ class LeaderElector:
     def _expired(self, spec: Obj) -> bool:
         duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
         renew = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
-        now = dt.datetime.now(dt.UTC)
-        wall_expired = renew is None or renew + dt.timedelta(seconds=duration) < now
-        locally_expired = self._observed_at + duration < time.monotonic()
+        wall_expired = renew is None or renew + dt.timedelta(seconds=duration) < self._wall()
+        locally_expired = self._observed_at + duration < self.clock.monotonic()
         return wall_expired and locally_expired
 
     # -- graceful shutdown --------------------------------------------------------------------------
@@ -249,7 +259,7 @@ class LeaderElector:
             spec = lease.get("spec") or {}
             if spec.get("holderIdentity") != self.identity:
                 return False
-            now = micro_time()
+            now = self._now()
             body = dict(lease)
             body["spec"] = {
                 "holderIdentity": "",
