@@ -8,6 +8,11 @@ or killed (`kill -9`), and restarted.
 
 `Cluster` bundles what the controller tests talk to: kubesim, kubectl, the
 HelmRelease CRD, and helpers to apply HelmReleases and wait for conditions.
+
+A test that asserts something did NOT happen (no helm run, no write, no second
+pass) first waits for a positive event proving the controller looked and decided
+to do nothing, never for a fixed time: `ControllerProcess.wait_reconciles` waits on
+the reconcile histogram's count in the process's own /metrics (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +47,18 @@ def wait_for(fn: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, 
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def scrape(url: str) -> dict[str, float]:
+    """One scrape of `url`/metrics, as {'name{labels}': value}."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
 
 
 def package_webapp(dest: Path, version: str, app_version: str | None = None) -> Path:
@@ -69,6 +87,8 @@ class ControllerProcess:
         self.log_path = workdir / "controller.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self._log_offset = 0  # where the current run's records start in the (appended) log
+        self._metrics_url: str | None = None
         self.shim_dir.mkdir(parents=True, exist_ok=True)
         shim = self.shim_dir / "helm"
         shim.write_text(f'#!/bin/sh\necho "$*" >> "{self.call_log}"\nexec "{self.real_helm}" "$@"\n')
@@ -105,6 +125,8 @@ class ControllerProcess:
             *extra,
         ]
         self.starts += 1
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._metrics_url = None
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
         # Its own process group: kill9() takes helm children down with it, as a pod kill would.
         self.proc = subprocess.Popen(
@@ -133,15 +155,44 @@ class ControllerProcess:
             return self.proc.wait(10)
 
     def metrics_url(self, timeout: float = 15.0) -> str:
-        """Where this controller serves /metrics (it logs the address it bound)."""
+        """Where the running controller serves /metrics (the address its current run logged)."""
 
         def find() -> str | None:
-            for rec in self.log_records():
+            for rec in self.log_records(current_run=True):
                 if str(rec.get("msg", "")).startswith("metrics and health on "):
                     return str(rec["msg"]).rsplit(" ", 1)[1]
             return None
 
-        return wait_for(find, timeout, what="metrics address in the controller log")
+        if self._metrics_url is None:
+            self._metrics_url = wait_for(find, timeout, what="metrics address in the controller log")
+        return self._metrics_url
+
+    def metrics(self) -> dict[str, float]:
+        """One scrape of the running controller's /metrics."""
+        return scrape(self.metrics_url())
+
+    def reconciles(self, result: str | None = None) -> int:
+        """Reconciles the running controller has finished (`helmrelease_reconcile_duration_seconds`
+        count), of one `result` (success, requeue, suspended, error, ...) or of all. Counted after
+        the reconcile's last write, so every write of a counted reconcile is already visible."""
+        prefix = "helmrelease_reconcile_duration_seconds_count{"
+        label = f'result="{result}"'
+        return int(
+            sum(
+                v
+                for k, v in self.metrics().items()
+                if k.startswith(prefix) and (result is None or label in k)
+            )
+        )
+
+    def wait_reconciles(self, at_least: int, result: str | None = None, timeout: float = 30.0) -> int:
+        """Wait until the running controller has finished `at_least` reconciles (of `result`, or any).
+
+        The positive event before asserting an absence: the controller looked (that many times) and
+        decided to do nothing. Returns the count reached.
+        """
+        what = f"{at_least} reconcile(s){f' with result {result}' if result else ''}"
+        return wait_for(lambda: (n := self.reconciles(result)) >= at_least and n, timeout, what=what)
 
     def helm_calls(self, verb: str | None = None) -> list[str]:
         """Every helm invocation so far (`version` probes excluded), optionally only one verb."""
@@ -151,9 +202,13 @@ class ControllerProcess:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def log_records(self) -> list[dict[str, Any]]:
+    def log_records(self, current_run: bool = False) -> list[dict[str, Any]]:
+        """The JSON log records of every run so far, or of the current run only."""
+        if not self.log_path.exists():
+            return []
+        text = self.log_path.read_bytes()[self._log_offset if current_run else 0 :].decode(errors="replace")
         out = []
-        for line in self.logs().splitlines():
+        for line in text.splitlines():
             try:
                 out.append(json.loads(line))
             except ValueError:

@@ -58,15 +58,17 @@ def test_steady_state_starts_no_helm_process(
 ) -> None:
     cluster.apply(helmrelease("web", repo.url, interval="1s"))
     cluster.wait_ready("web")
+    controller.wait_reconciles(1)  # the install's reconcile, counted after its last write
     calls = len(controller.helm_calls())
     writes_before = cluster.sim.requests.count(verb="patch") + cluster.sim.requests.count(verb="update")
     reads_before = cluster.sim.requests.count(verb="list", resource="secrets")
-    time.sleep(4.5)  # four intervals or more
+    # Three interval reconciles finished after these counts (the first may have started before).
+    controller.wait_reconciles(controller.reconciles() + 3)
     assert len(controller.helm_calls()) == calls, controller.helm_calls()
     assert (
         cluster.sim.requests.count(verb="patch") + cluster.sim.requests.count(verb="update") == writes_before
     )
-    assert cluster.sim.requests.count(verb="list", resource="secrets") - reads_before >= 3  # it did look
+    assert cluster.sim.requests.count(verb="list", resource="secrets") - reads_before >= 2  # it did look
 
 
 def test_a_new_release_costs_few_round_trips_and_one_reconcile(
@@ -78,8 +80,19 @@ def test_a_new_release_costs_few_round_trips_and_one_reconcile(
     cluster.sim.requests.clear()
     cluster.apply(helmrelease("web", repo.url, interval="10m"))
     cluster.wait_ready("web")
-    time.sleep(1.5)  # a second pass, if one were queued, would have run by now
-    ours = [e for e in cluster.sim.requests.entries() if e.user_agent.startswith("helmrelease-controller")]
+    wait_for(cluster.events, 10, what="the install's event")
+    since = time.time()
+    # The positive event before asserting there was no second pass: suspending "web" makes one more
+    # reconcile of it (result "suspended"), and reconciles of one object run one at a time, in order,
+    # so a second pass queued by the finalizer patch would have finished (and been counted) first.
+    cluster.kubectl("annotate", "hr", "web", "-n", "apps", "helmrelease.dev/suspend=true")
+    controller.wait_reconciles(1, result="suspended")
+    assert controller.reconciles() == 2  # the install, then the suspended one
+    ours = [
+        e
+        for e in cluster.sim.requests.entries()
+        if e.ts < since and e.user_agent.startswith("helmrelease-controller")
+    ]
     hr = [e for e in ours if e.resource == "helmreleases.helmrelease.dev" and e.verb == "patch"]
     assert sorted(e.subresource for e in hr) == ["", "status", "status"], [e.subresource for e in hr]
     looks = [e for e in ours if e.resource == "secrets" and e.verb == "list" and e.namespace == "apps"]

@@ -14,22 +14,11 @@ import pytest
 import yaml
 
 from tests.helpers.chartrepo import ChartRepo
-from tests.helpers.controller import ControllerProcess, wait_for
+from tests.helpers.controller import ControllerProcess, scrape, wait_for
 
 from .conftest import Cluster, helmrelease
 
 PLANTED = "s3cr3t-planted-9d1e"
-
-
-def scrape(url: str) -> dict[str, float]:
-    """The exposition as {'name{labels}': value}."""
-    text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            out[key] = float(value)
-    return out
 
 
 def test_metrics_follow_a_release(cluster: Cluster, repo: ChartRepo, controller: ControllerProcess) -> None:

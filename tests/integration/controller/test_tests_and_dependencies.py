@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.helpers.chartrepo import ChartRepo
 from tests.helpers.controller import ControllerProcess, wait_for
 
@@ -16,7 +14,9 @@ def test_helm_test_runs_once_per_revision(
     cluster.apply(helmrelease("web", repo.url, test={"enable": True}, interval="1s"))
     cluster.wait_condition("web", "TestSuccess", "True", "TestSucceeded")
     cluster.wait_ready("web")
-    time.sleep(2.5)  # more intervals: the same revision is not tested again
+    # Two more reconciles finished (so one at least after the tested one): each interval looked
+    # at the same revision and did not test it again.
+    controller.wait_reconciles(controller.reconciles() + 2)
     assert len(controller.helm_calls("test")) == 1
     assert cluster.status("web")["lastTestedRevision"] == 1
 
