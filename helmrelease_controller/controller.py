@@ -114,6 +114,20 @@ async def _first_set(wanted: asyncio.Event, stop: asyncio.Event) -> bool:
     return wanted.is_set()
 
 
+def _chart_sources(opts: Options, metrics: Metrics) -> ChartResolver:
+    """The chart sources (repository, git, OCI), caching under `opts.cache_dir`."""
+    return ChartResolver(
+        metrics=metrics,
+        repository=RepositorySource(cache_dir=Path(opts.cache_dir) / "repository"),
+        git=GitSource(cache_dir=Path(opts.cache_dir), helm=opts.helm),
+        oci=OCISource(
+            cache_dir=Path(opts.cache_dir) / "oci",
+            helm=opts.helm,
+            plain_http_hosts=opts.plain_http_registries,
+        ),
+    )
+
+
 class Controller:
     def __init__(self, opts: Options, client: KubeClient, helm: Helm | None = None) -> None:
         self.opts, self.client = opts, client
@@ -131,16 +145,7 @@ class Controller:
         self.notifier: Dispatcher | None = None
         if opts.notifications_config:
             self.notifier = Dispatcher(load_config(opts.notifications_config), self._get_secret, self.metrics)
-        self.sources = ChartResolver(
-            metrics=self.metrics,
-            repository=RepositorySource(cache_dir=Path(opts.cache_dir) / "repository"),
-            git=GitSource(cache_dir=Path(opts.cache_dir), helm=opts.helm),
-            oci=OCISource(
-                cache_dir=Path(opts.cache_dir) / "oci",
-                helm=opts.helm,
-                plain_http_hosts=opts.plain_http_registries,
-            ),
-        )
+        self.sources = _chart_sources(opts, self.metrics)
         self.reconciler = Reconciler(
             client,
             Executor(self.helm, client),
@@ -155,35 +160,11 @@ class Controller:
         self.reconciler.fetches.on_done = self.queue.add  # a slow chart fetch ended: look again
         # Reconciles that failed because the API server was unreachable wait for it, then all run at once.
         self.api_health = ApiHealth(self._probe_api, self._api_recovered)
-        # GitSyncs (gitsync/runtime.py): the same runtime pieces, served when their CRD is installed.
-        self.gitsync: GitSyncRuntime | None = None
-        if opts.gitsync:
-            self.gitsync = GitSyncRuntime(
-                client,
-                self.events,
-                self.sources.git,
-                self.metrics,
-                namespace=opts.namespace,
-                concurrent=opts.gitsync_concurrent,
-                allow_cross_namespace=opts.gitsync_cross_namespace,
-                resync_period=opts.resync_period,
-                parked=self.api_health.failed,
-                notifier=self.notifier,
-            )
+        self.gitsync = self._gitsync_runtime() if opts.gitsync else None
         self._seen: dict[Key, Triggers] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
         self.informer.add_handler(self._on_event)
-        # valuesFrom: metadata-only watches of Secrets and ConfigMaps (no contents held in memory);
-        # a change to a referenced one reconciles the HelmReleases using it. Helm's own release
-        # Secrets are excluded by label.
-        self.values_informers = [
-            Informer(
-                client, SECRETS, namespace=opts.namespace, label_selector="owner!=helm", metadata_only=True
-            ),
-            Informer(client, CONFIGMAPS, namespace=opts.namespace, metadata_only=True),
-        ]
-        for inf, res_kind in zip(self.values_informers, ("Secret", "ConfigMap"), strict=True):
-            inf.add_handler(functools.partial(self._on_values_event, res_kind))
+        self.values_informers = self._values_informers()
         # (kind, namespace, name) of a Secret/ConfigMap -> the HelmReleases whose valuesFrom use it.
         self._values_users: RefIndex[Key, tuple[str, str, str]] = RefIndex()
         # HelmRelease -> the HelmReleases whose dependsOn name it.
@@ -195,6 +176,35 @@ class Controller:
         self.metrics.on_scrape(
             lambda: self.metrics.helm_processes(self.helm.running, self.helm.processes_started)
         )
+
+    def _gitsync_runtime(self) -> GitSyncRuntime:
+        """GitSyncs (gitsync/runtime.py): the same runtime pieces, served when their CRD is installed."""
+        opts = self.opts
+        return GitSyncRuntime(
+            self.client,
+            self.events,
+            self.sources.git,
+            self.metrics,
+            namespace=opts.namespace,
+            concurrent=opts.gitsync_concurrent,
+            allow_cross_namespace=opts.gitsync_cross_namespace,
+            resync_period=opts.resync_period,
+            parked=self.api_health.failed,
+            notifier=self.notifier,
+        )
+
+    def _values_informers(self) -> list[Informer]:
+        """valuesFrom: metadata-only watches of Secrets and ConfigMaps (no contents held in memory);
+        a change to a referenced one reconciles the HelmReleases using it. Helm's own release
+        Secrets are excluded by label."""
+        client, namespace = self.client, self.opts.namespace
+        informers = [
+            Informer(client, SECRETS, namespace=namespace, label_selector="owner!=helm", metadata_only=True),
+            Informer(client, CONFIGMAPS, namespace=namespace, metadata_only=True),
+        ]
+        for inf, res_kind in zip(informers, ("Secret", "ConfigMap"), strict=True):
+            inf.add_handler(functools.partial(self._on_values_event, res_kind))
+        return informers
 
     async def _get_secret(self, ns: str, name: str, key: str) -> str:
         """A notification provider's URL (or signing key) from its Secret; never logged."""
