@@ -48,9 +48,9 @@ from helmrelease_controller.reconcile import status as st
 from helmrelease_controller.sources.base import SourceError
 from helmrelease_controller.sources.git import GitSource
 
-from .apply import GITSYNCS, ApplyError, apply_plan, list_live
-from .checkout import checkout, drop_checkouts
-from .plan import plan
+from .apply import GITSYNCS, ApplyError, ApplyResult, apply_plan, list_live
+from .checkout import Checkout, checkout, drop_checkouts
+from .plan import Plan, plan
 from .render import RenderError, render
 from .validate import Validated, validate
 
@@ -189,22 +189,12 @@ class GitSyncReconciler:
     # -- one sync -----------------------------------------------------------------------------------
     async def _sync(self, obj: dict[str, Any], gs: GitSync, status: dict[str, Any]) -> float | None:
         key, gen = (gs.namespace, gs.name), gs.generation
-        token = (gs.metadata.get("annotations") or {}).get(ANNOTATION_RECONCILE_REQUESTED_AT)
-        requested = bool(token) and token != status.get("lastHandledReconcileAt")
-        if requested:
-            status["lastHandledReconcileAt"] = token
-        refresh = requested or key in self._refresh
-        self._refresh.discard(key)
         try:
-            creds = await ChartResolver(None).credentials(self.client, gs.namespace, gs.spec.secret_ref)
-            co = await checkout(self.git, gs.spec, creds, self.work_dir, refresh=refresh)
+            co = await self._checkout(gs, status)
         except SourceError as exc:
             return await self._failed(
                 obj, gs, status, "GitOperationFailed", str(exc), transient=exc.transient
             )
-        if self._commits.get(key) != co.commit:
-            self._commits[key] = co.commit
-            await asyncio.to_thread(drop_checkouts, self.work_dir, set(self._commits.values()))
         status["lastAttemptedRevision"], status["lastAttemptedSubject"] = co.revision, co.subject
 
         validated = await self._validate(key, gs, co.commit, co.root)
@@ -231,7 +221,36 @@ class GitSyncReconciler:
         except ApplyError as exc:
             return await self._failed(obj, gs, status, "ApplyFailed", str(exc), transient=True)
         self._written[key] = (result.total_applied, result.total_pruned)
+        return await self._applied(obj, gs, status, co, todo, result)
 
+    async def _checkout(self, gs: GitSync, status: dict[str, Any]) -> Checkout:
+        """The commit to sync, checked out; fetched first when a reconcile was requested (the
+        annotation's token is recorded in `status`) or a webhook asked for it. Raises SourceError."""
+        key = (gs.namespace, gs.name)
+        token = (gs.metadata.get("annotations") or {}).get(ANNOTATION_RECONCILE_REQUESTED_AT)
+        requested = bool(token) and token != status.get("lastHandledReconcileAt")
+        if requested:
+            status["lastHandledReconcileAt"] = token
+        refresh = requested or key in self._refresh
+        self._refresh.discard(key)
+        creds = await ChartResolver(None).credentials(self.client, gs.namespace, gs.spec.secret_ref)
+        co = await checkout(self.git, gs.spec, creds, self.work_dir, refresh=refresh)
+        if self._commits.get(key) != co.commit:
+            self._commits[key] = co.commit
+            await asyncio.to_thread(drop_checkouts, self.work_dir, set(self._commits.values()))
+        return co
+
+    async def _applied(
+        self,
+        obj: dict[str, Any],
+        gs: GitSync,
+        status: dict[str, Any],
+        co: Checkout,
+        todo: Plan,
+        result: ApplyResult,
+    ) -> float | None:
+        """The commit is applied: status, the recovery notification and events say so."""
+        key, gen = (gs.namespace, gs.name), gs.generation
         status["lastAppliedRevision"], status["lastAppliedSubject"] = co.revision, co.subject
         status["inventory"] = [r.entry() for r in todo.inventory]
         if todo.orphans:
