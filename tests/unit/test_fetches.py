@@ -65,8 +65,10 @@ async def test_a_spec_change_abandons_the_old_fetch() -> None:
     done: list[str] = []
     f: Fetches[str] = Fetches(on_done=done.append, grace=0.01)
     never = asyncio.Event()
+    old: list[asyncio.Task[object]] = []
 
     async def hangs() -> str:
+        old.append(asyncio.current_task())  # type: ignore[arg-type]
         await never.wait()
         return "old"
 
@@ -75,7 +77,9 @@ async def test_a_spec_change_abandons_the_old_fetch() -> None:
 
     assert await f.get("k", "v1", hangs) is PENDING
     assert await f.get("k", "v2", fast) == "new"
-    await asyncio.sleep(0)
+    # The abandoned fetch has ended, and its done callbacks (registered before ours) have run.
+    await asyncio.wait(old)
+    assert old[0].cancelled()
     assert done == []  # the abandoned fetch queues nothing
     assert len(f) == 0
 

@@ -32,42 +32,43 @@ def test_api_unavailable(exc: BaseException, unavailable: bool) -> None:
 
 
 async def test_parked_keys_come_back_together_when_the_probe_answers() -> None:
-    answering = asyncio.Event()
+    answering, third_probe, back = asyncio.Event(), asyncio.Event(), asyncio.Event()
     recovered: list[set[str]] = []
     probes = 0
 
     async def probe() -> None:
         nonlocal probes
         probes += 1
+        if probes == 3:
+            third_probe.set()
         if not answering.is_set():
             raise TransportError("connection refused")
 
-    health = ApiHealth(probe, recovered.append, interval=0.01)
+    def on_recovered(keys: set[str]) -> None:
+        recovered.append(keys)
+        back.set()
+
+    health = ApiHealth(probe, on_recovered, interval=0.01)
     assert not health.failed("a", ValueError("a bug"))  # not parked: the caller backs off as usual
     assert health.failed("a", TransportError("refused"))
     assert health.failed("b", ApiError(503, "ServiceUnavailable", "down"))
     assert health.down and health.outages == 1
-    while probes < 3:
-        await asyncio.sleep(0.01)
-    assert recovered == []
+    await asyncio.wait_for(third_probe.wait(), 5)
+    assert recovered == []  # three refused probes handed nothing back
     answering.set()
-    while not recovered:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(back.wait(), 5)
     assert recovered == [{"a", "b"}]
-    await asyncio.sleep(0)
-    assert not health.down
+    assert not health.down  # the probe's task ended with the hand-back
     await health.close()
 
 
 async def test_an_answer_that_is_an_error_still_ends_the_outage() -> None:
-    recovered: list[set[str]] = []
+    recovered: asyncio.Queue[set[str]] = asyncio.Queue()
 
     async def probe() -> None:
         raise ApiError(403, "Forbidden", "cannot get customresourcedefinitions")
 
-    health = ApiHealth(probe, recovered.append, interval=0.01)
+    health = ApiHealth(probe, recovered.put_nowait, interval=0.01)
     health.failed("a", TransportError("refused"))
-    while not recovered:
-        await asyncio.sleep(0.01)
-    assert recovered == [{"a"}]
+    assert await asyncio.wait_for(recovered.get(), 5) == {"a"}
     await health.close()
