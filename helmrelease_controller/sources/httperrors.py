@@ -4,6 +4,11 @@
 `tls_reason` digs the OpenSSL reason out of one, `TLS_REJECTION_SIGNS` lists the reasons that likely
 mean a missing client certificate, and `status_error` turns a chart repository's HTTP error status into
 a `SourceError` (transient for 429 and 5xx). Shared by the package's HTTP sources; no I/O.
+
+Retries within a fetch: a 429 or 503 answer whose `Retry-After` asks for at most
+`MAX_RETRY_AFTER` seconds becomes `Throttled`, and `fetch_retrying` (tenacity, see retrying.py)
+tries such a request again after that wait, `FETCH_ATTEMPTS` times in all. Every other failure
+is raised at once, as before: the HelmRelease's own backoff (`spec.backoff`) retries it.
 """
 
 from __future__ import annotations
@@ -13,8 +18,17 @@ import re
 import ssl
 
 import aiohttp
+import tenacity
 
+from ..clock import SYSTEM, Clock
+from ..reconcile.backoff import Backoff
+from ..retrying import backoff_wait, parse_retry_after, retrying
 from .base import Credentials, SourceError
+
+MAX_RETRY_AFTER = 10.0  # seconds; a server asking for a longer pause is left to the HelmRelease's backoff
+FETCH_ATTEMPTS = 3
+# Only Throttled answers are retried and they bring their own wait; the policy is the fallback of the wait.
+FETCH_BACKOFF = Backoff(initial=1.0, max=MAX_RETRY_AFTER, factor=2.0, jitter=0.1)
 
 # How a TLS server that wants a client certificate we did not send tends to hang up (TLS 1.3 reports
 # it after the handshake, so it surfaces as a reset or a closed connection).
@@ -100,3 +114,30 @@ def status_error(
     if status == 429 or status >= 500:
         return SourceError(f"chart repository {where} failed to serve {what}: {line}", transient=True)
     return SourceError(f"chart repository {where} answered {line} for {what}")
+
+
+class Throttled(SourceError):
+    """A 429 or 503 answer that asked to come back within MAX_RETRY_AFTER seconds (`retry_after`)."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason, transient=True)
+        self.retry_after = retry_after
+
+
+def throttled(err: SourceError, status: int, retry_after: str | None, now: float) -> SourceError:
+    """`err` as `Throttled` when the answer was a 429 or 503 asking to come back soon; else `err`."""
+    wait = parse_retry_after(retry_after, now) if status in (429, 503) else None
+    if wait is None or wait > MAX_RETRY_AFTER:
+        return err
+    return Throttled(str(err), wait)
+
+
+def fetch_retrying(clock: Clock = SYSTEM) -> tenacity.AsyncRetrying:
+    """The attempts of one source request (`async for attempt in ...: with attempt:`): a Throttled
+    answer is tried again after its Retry-After; any other failure, or the last one, is raised."""
+    return retrying(
+        attempts=FETCH_ATTEMPTS,
+        wait=backoff_wait(FETCH_BACKOFF, cap=MAX_RETRY_AFTER),
+        retry_on=lambda exc: isinstance(exc, Throttled),
+        clock=clock,
+    )

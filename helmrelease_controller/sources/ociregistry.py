@@ -9,7 +9,9 @@ A 401 is answered once per request from its `WWW-Authenticate` challenge (`parse
 the credentials, or Bearer with a token fetched from the challenge's realm (sending the credentials as
 Basic auth, if any). The resulting Authorization header is kept per (host, repository, credentials) until
 the token expires. Other statuses and transport failures become one-line `SourceError`s (transient for
-429, 5xx and network errors); answers are read with a size limit (`_read`).
+429, 5xx and network errors); a 429 or 503 asking (`Retry-After`) for a short pause is tried again after
+it, up to three attempts (`httperrors.fetch_retrying`, on `retry_clock`); answers are read with a size
+limit (`_read`).
 
 Plain HTTP is used only for the hosts in `plain_http_hosts` ("host" or "host:port"), never as a fallback.
 `docker_config_credentials` picks a registry's credentials out of a `.dockerconfigjson` Secret.
@@ -29,8 +31,9 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from ..clock import SYSTEM, Clock
 from .base import Credentials, SourceError
-from .httperrors import network_reason
+from .httperrors import fetch_retrying, network_reason, throttled
 
 __all__ = [
     "HELM_CONFIG_MEDIA_TYPE",
@@ -127,7 +130,9 @@ class RegistryClient:
         connect_timeout: float = 10.0,
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.monotonic,
+        retry_clock: Clock = SYSTEM,
     ) -> None:
+        self.retry_clock = retry_clock
         self.plain_http_hosts = frozenset(h.strip().lower() for h in plain_http_hosts if h.strip())
         self.timeout, self.connect_timeout, self.clock = timeout, connect_timeout, clock
         self._session, self._own_session = session, session is None
@@ -202,20 +207,9 @@ class RegistryClient:
         url = urljoin(f"{scheme}://{spec.host}/v2/", path)
         key = (spec.host, spec.repository, creds.fingerprint() if creds else "")
         try:
-            for attempt in (1, 2):
-                headers = {"Accept": accept} if accept else {}
-                authz = self._authz.get(key)
-                if authz is not None and authz[1] > self.clock():
-                    headers["Authorization"] = authz[0]
-                async with self._http().get(url, headers=headers) as resp:
-                    if resp.status == 401 and attempt == 1:
-                        challenge = resp.headers.get("WWW-Authenticate", "")
-                        if await self._authorize(spec, creds, challenge, key):
-                            continue
-                    if resp.status not in (200, 404):
-                        raise self._status_error(spec, resp.status, creds)
-                    body = await _read(resp, limit, f"chart {spec.url}: registry answer")
-                    return resp.status, resp.headers, body
+            async for attempt in fetch_retrying(self.retry_clock):
+                with attempt:
+                    return await self._get_authorized(spec, url, creds, key, accept, limit)
         except SourceError:
             raise
         except aiohttp.ClientSSLError as exc:
@@ -226,6 +220,35 @@ class RegistryClient:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = network_reason(exc, self.timeout)
             raise SourceError(f"OCI registry {spec.host} unreachable: {reason}", transient=True) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _get_authorized(
+        self,
+        spec: RegistryRepository,
+        url: str,
+        creds: Credentials | None,
+        key: tuple[str, str, str],
+        accept: str,
+        limit: int,
+    ) -> tuple[int, Any, bytes]:
+        """One GET of `url`, answering a 401 challenge once (see `_get`)."""
+        for attempt in (1, 2):
+            headers = {"Accept": accept} if accept else {}
+            authz = self._authz.get(key)
+            if authz is not None and authz[1] > self.clock():
+                headers["Authorization"] = authz[0]
+            async with self._http().get(url, headers=headers) as resp:
+                if resp.status == 401 and attempt == 1:
+                    challenge = resp.headers.get("WWW-Authenticate", "")
+                    if await self._authorize(spec, creds, challenge, key):
+                        continue
+                if resp.status not in (200, 404):
+                    err = self._status_error(spec, resp.status, creds)
+                    raise throttled(
+                        err, resp.status, resp.headers.get("Retry-After"), self.retry_clock.time()
+                    )
+                body = await _read(resp, limit, f"chart {spec.url}: registry answer")
+                return resp.status, resp.headers, body
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _authorize(

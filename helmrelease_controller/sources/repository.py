@@ -18,6 +18,9 @@ Counters on the source: `index_fetches` (index GETs sent), `index_not_modified` 
 `cache_hits` (resolves served by an archive already on disk), `shared_downloads` (resolves that joined
 a download already in flight). `stats()` returns them all.
 
+A 429 or 503 answer asking (`Retry-After`) for a short pause is tried again after it, up to three
+attempts (`httperrors.fetch_retrying`, on `retry_clock`); other failures are raised at once.
+
 Credentials are only sent to the repository's own origin (scheme, host, port): a chart URL on another
 host gets neither basic auth nor the client certificate (Helm's default without --pass-credentials).
 
@@ -46,6 +49,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from ..clock import SYSTEM, Clock
 from .archive import ArchiveError, ChartMeta, read_chart_archive
 from .base import (
     ClosingSource,
@@ -57,7 +61,7 @@ from .base import (
     spec_field,
 )
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
-from .httperrors import TLS_REJECTION_SIGNS, network_reason, status_error
+from .httperrors import TLS_REJECTION_SIGNS, fetch_retrying, network_reason, status_error, throttled
 from .repoindex import IndexEntry, RepositoryIndex, chart_download_url, index_url, parse_index
 from .semver import Range, VersionError
 
@@ -138,6 +142,7 @@ class RepositorySource(ClosingSource):
         trust_env: bool = False,
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.monotonic,
+        retry_clock: Clock = SYSTEM,
     ) -> None:
         root = (
             Path(cache_dir)
@@ -146,14 +151,10 @@ class RepositorySource(ClosingSource):
         )
         self.cache = ArchiveCache(root / "charts", max_cache_bytes, min_age=eviction_min_age)
         self.indexes: IndexCache[RepositoryIndex] = IndexCache(index_ttl, clock=clock)
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.max_index_bytes = max_index_bytes
-        self.max_archive_bytes = max_archive_bytes
-        self.trust_env = trust_env
-        self._session = session
-        self._own_session = session is None
+        self.timeout, self.connect_timeout, self.read_timeout = timeout, connect_timeout, read_timeout
+        self.max_index_bytes, self.max_archive_bytes = max_index_bytes, max_archive_bytes
+        self.trust_env, self.retry_clock = trust_env, retry_clock
+        self._session, self._own_session = session, session is None
         self._index_flight: SingleFlight[RepositoryIndex] = SingleFlight()
         self._download_flight: SingleFlight[tuple[Path, str, ChartMeta]] = SingleFlight()
         self._meta: OrderedDict[str, ChartMeta] = OrderedDict()  # sha256 hex -> parsed archive, LRU
@@ -418,7 +419,8 @@ class RepositorySource(ClosingSource):
         headers: Mapping[str, str] | None = None,
         archive: bool = False,
     ) -> _Fetched:
-        """GET `url`: SourceError for transport failures and HTTP errors; 304 is returned to the caller."""
+        """GET `url`: SourceError for transport failures and HTTP errors; 304 is returned to the caller.
+        A throttled answer (429/503 with a short Retry-After) is tried again after the pause it asked."""
         same_origin = _origin(url) == _origin(repo_url)
         where = redact_url(repo_url) if same_origin else redact_url(url)
         req_headers = dict(headers or {})
@@ -436,39 +438,64 @@ class RepositorySource(ClosingSource):
                 except (ValueError, OSError) as exc:
                     reason = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
                     raise SourceError(f"TLS credentials for {where} are not usable: {reason}") from None
-        try:
-            async with self._http().get(url, headers=req_headers, ssl=ssl_arg) as resp:
-                if resp.status == 304:
-                    return _Fetched(304, b"")
-                if resp.status != 200:
-                    raise status_error(resp.status, resp.reason, what=what, where=where, creds=creds)
-                length = resp.content_length
-                if length is not None and length > limit:
-                    raise SourceError(f"chart repository {where}: {what} is larger than {limit >> 20} MiB")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_chunked(1 << 16):
-                    size += len(chunk)
-                    if size > limit:
-                        raise SourceError(
-                            f"chart repository {where}: {what} is larger than {limit >> 20} MiB"
-                        )
-                    chunks.append(chunk)
-                return _Fetched(
-                    200, b"".join(chunks), resp.headers.get("ETag"), resp.headers.get("Last-Modified")
-                )
-        except SourceError:
-            raise
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            reason = network_reason(
-                exc, self.timeout, connect_timeout=self.connect_timeout, read_timeout=self.read_timeout
+        async for attempt in fetch_retrying(self.retry_clock):
+            with attempt:
+                try:
+                    return await self._get_once(url, req_headers, ssl_arg, what, where, limit, creds)
+                except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                    raise self._unreachable(exc, url, creds, what, where, same_origin) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _get_once(
+        self,
+        url: str,
+        headers: dict[str, str],
+        ssl_arg: ssl.SSLContext | bool,
+        what: str,
+        where: str,
+        limit: int,
+        creds: Credentials | None,
+    ) -> _Fetched:
+        """One GET of `url` (see `_get`); transport errors are raised as they come."""
+        async with self._http().get(url, headers=headers, ssl=ssl_arg) as resp:
+            if resp.status == 304:
+                return _Fetched(304, b"")
+            if resp.status != 200:
+                err = status_error(resp.status, resp.reason, what=what, where=where, creds=creds)
+                raise throttled(err, resp.status, resp.headers.get("Retry-After"), self.retry_clock.time())
+            too_large = SourceError(f"chart repository {where}: {what} is larger than {limit >> 20} MiB")
+            if resp.content_length is not None and resp.content_length > limit:
+                raise too_large
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+            return _Fetched(
+                200, b"".join(chunks), resp.headers.get("ETag"), resp.headers.get("Last-Modified")
             )
-            no_client_cert = creds is None or creds.cert is None
-            if urlsplit(url).scheme == "https" and no_client_cert and reason in TLS_REJECTION_SIGNS:
-                reason += " (does the server require a client certificate? set tls.crt and tls.key)"
-            if same_origin:
-                raise SourceError(f"chart repository {where} unreachable: {reason}", transient=True) from None
-            raise SourceError(f"{what}: download unreachable: {reason}", transient=True) from None
+
+    def _unreachable(
+        self,
+        exc: BaseException,
+        url: str,
+        creds: Credentials | None,
+        what: str,
+        where: str,
+        same_origin: bool,
+    ) -> SourceError:
+        """The transient SourceError for a transport failure, with a hint when TLS wants a client cert."""
+        reason = network_reason(
+            exc, self.timeout, connect_timeout=self.connect_timeout, read_timeout=self.read_timeout
+        )
+        no_client_cert = creds is None or creds.cert is None
+        if urlsplit(url).scheme == "https" and no_client_cert and reason in TLS_REJECTION_SIGNS:
+            reason += " (does the server require a client certificate? set tls.crt and tls.key)"
+        if same_origin:
+            return SourceError(f"chart repository {where} unreachable: {reason}", transient=True)
+        return SourceError(f"{what}: download unreachable: {reason}", transient=True)
 
 
 def _make_ssl_context(creds: Credentials) -> ssl.SSLContext:
