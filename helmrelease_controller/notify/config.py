@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from ..api.durations import parse_duration
+from ..yamlmap import NotAMapping, yaml_mapping
 
 
 class ConfigError(ValueError):
@@ -146,13 +147,11 @@ class NotificationsConfig(_Model):
 def parse_config(text: str, where: str = "notifications config") -> NotificationsConfig:
     """Parse and validate a configuration document. Raises ConfigError (one line)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml_mapping(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: must be a mapping with providers and routes")
+    except NotAMapping:
+        raise ConfigError(f"{where}: must be a mapping with providers and routes") from None
     try:
         return NotificationsConfig.model_validate(data)
     except ValidationError as e:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ..valuesyaml import load_values
+from ..yamlmap import NotAMapping, yaml_mapping
 
 __all__ = ["ArchiveError", "ChartMeta", "StringLoader", "load_yaml", "read_chart_archive", "yaml_problem"]
 
@@ -57,8 +58,39 @@ def read_chart_archive(data: bytes) -> ChartMeta:
     Raises ArchiveError when the bytes are not a gzip'd tar, hold no `<chart>/Chart.yaml`, exceed Helm's
     size limits, or carry Chart.yaml / values.yaml that is not a YAML mapping.
     """
-    chart_yaml: bytes | None = None
-    values_yaml: bytes | None = None
+    files = _top_files(data)
+    chart_yaml = files.get("Chart.yaml")
+    if chart_yaml is None:
+        raise ArchiveError("not a valid chart archive: no Chart.yaml in its top directory")
+    try:
+        chart = yaml.load(chart_yaml, Loader=StringLoader)
+    except yaml.YAMLError as exc:
+        raise ArchiveError(f"Chart.yaml is not valid YAML: {yaml_problem(exc)}") from None
+    if not isinstance(chart, dict) or not chart.get("name") or not chart.get("version"):
+        raise ArchiveError("Chart.yaml has no name or version")
+    return ChartMeta(
+        name=str(chart["name"]),
+        version=str(chart["version"]),
+        app_version=str(chart.get("appVersion") or ""),
+        values=_values(files.get("values.yaml")),
+    )
+
+
+def _values(values_yaml: bytes | None) -> dict[str, Any]:
+    """The chart's default values: {} when values.yaml is absent, blank or null."""
+    if values_yaml is None or not values_yaml.strip():
+        return {}
+    try:
+        return yaml_mapping(values_yaml, load_yaml)
+    except yaml.YAMLError as exc:
+        raise ArchiveError(f"values.yaml is not valid YAML: {yaml_problem(exc)}") from None
+    except NotAMapping as exc:
+        raise ArchiveError(f"values.yaml is a {exc}, not a map") from None
+
+
+def _top_files(data: bytes) -> dict[str, bytes]:
+    """Chart.yaml and values.yaml of the archive's top directory (those present), within Helm's limits."""
+    files: dict[str, bytes] = {}
     top: str | None = None
     total = 0
     try:
@@ -81,36 +113,9 @@ def read_chart_archive(data: bytes) -> ChartMeta:
                 if member.size > MAX_DECOMPRESSED_FILE_SIZE:
                     raise ArchiveError(f"{parts[1]} is larger than {MAX_DECOMPRESSED_FILE_SIZE >> 20} MiB")
                 f = tar.extractfile(member)
-                content = f.read() if f is not None else b""
-                if parts[1] == "Chart.yaml":
-                    chart_yaml = content
-                else:
-                    values_yaml = content
+                files[parts[1]] = f.read() if f is not None else b""
     except ArchiveError:
         raise
     except (tarfile.TarError, gzip.BadGzipFile, zlib.error, EOFError, OSError) as exc:
         raise ArchiveError(f"not a valid chart archive (.tgz): {exc or type(exc).__name__}") from None
-    if chart_yaml is None:
-        raise ArchiveError("not a valid chart archive: no Chart.yaml in its top directory")
-    try:
-        chart = yaml.load(chart_yaml, Loader=StringLoader)
-    except yaml.YAMLError as exc:
-        raise ArchiveError(f"Chart.yaml is not valid YAML: {yaml_problem(exc)}") from None
-    if not isinstance(chart, dict) or not chart.get("name") or not chart.get("version"):
-        raise ArchiveError("Chart.yaml has no name or version")
-    values: Any = {}
-    if values_yaml is not None and values_yaml.strip():
-        try:
-            values = load_yaml(values_yaml)
-        except yaml.YAMLError as exc:
-            raise ArchiveError(f"values.yaml is not valid YAML: {yaml_problem(exc)}") from None
-        if values is None:
-            values = {}
-        if not isinstance(values, dict):
-            raise ArchiveError(f"values.yaml is a {type(values).__name__}, not a map")
-    return ChartMeta(
-        name=str(chart["name"]),
-        version=str(chart["version"]),
-        app_version=str(chart.get("appVersion") or ""),
-        values=values,
-    )
+    return files
