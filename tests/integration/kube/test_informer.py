@@ -7,8 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from helmrelease_controller.kube.client import CONFIGMAPS, SECRETS, KubeClient
 from helmrelease_controller.kube.informer import EventKind, Informer, strip_managed_fields
 from helmrelease_controller.reconcile.backoff import Backoff
@@ -16,13 +14,6 @@ from kubesim import KubeSim
 from tests.helpers.clock import HANG, FakeClock, until
 
 Seen = list[tuple[EventKind, str]]
-
-
-@pytest.fixture
-async def client(kubesim: KubeSim) -> AsyncIterator[KubeClient]:
-    c = await KubeClient.from_kubeconfig(str(kubesim.kubeconfig_path))
-    yield c
-    await c.close()
 
 
 @contextlib.asynccontextmanager

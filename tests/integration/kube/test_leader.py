@@ -28,13 +28,6 @@ START, WALL = 1000.0, 1_795_168_800.0
 
 
 @pytest.fixture
-async def client(kubesim: KubeSim) -> AsyncIterator[KubeClient]:
-    c = await KubeClient.from_kubeconfig(str(kubesim.kubeconfig_path))
-    yield c
-    await c.close()
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(start=START, wall=WALL)
 

@@ -118,10 +118,24 @@ async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def timed(cfg: Any, secrets: Secrets, m: Metrics | None = None) -> tuple[Dispatcher, FakeClock]:
-    """A Dispatcher whose sleeps are on a FakeClock (taken at once, recorded) and whose jitter is 0."""
-    clock = FakeClock(auto=True)
-    return Dispatcher(cfg, secrets, m, clock=clock, rand=lambda: 0.0), clock
+@dataclass
+class Timed:
+    """A Dispatcher posting to `slack`, whose sleeps are on a FakeClock (taken at once and recorded)
+    and whose jitter is drawn as 0, and its metrics."""
+
+    slack: FakeSlack
+    settings: dict[str, Any]
+    clock: FakeClock = field(default_factory=lambda: FakeClock(auto=True))
+    m: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        secrets = Secrets({("helmrelease-system", "slack", "url"): self.slack.url()})
+        self.d = Dispatcher(config(**self.settings), secrets, self.m, clock=self.clock, rand=lambda: 0.0)
+
+    async def deliver(self, until: str = "sent") -> None:
+        """Submit one failed upgrade (the same each time); wait until it is counted `until`."""
+        self.d.submit(failed_upgrade())
+        await wait_for(lambda: count(self.m, until) == 1)
 
 
 def count(m: Metrics, outcome: str, provider: str = "slack") -> float:
@@ -266,43 +280,34 @@ async def test_recovery_not_sent_when_the_failure_was_not_delivered(slack: FakeS
 
 async def test_429_retry_after_is_honoured(slack: FakeSlack) -> None:
     slack.script = [(429, {"Retry-After": "1"}, "rate_limited")]
-    m = Metrics()
-    secrets = Secrets({("helmrelease-system", "slack", "url"): slack.url()})
-    d, clock = timed(config(backoffInitial="30s", backoffMax="30s"), secrets, m)
-    async with d:
-        d.submit(failed_upgrade())
-        await wait_for(lambda: count(m, "sent") == 1)
-    assert clock.sleeps == [1.0]  # Retry-After's 1 s, not the 30 s backoff
+    t = Timed(slack, {"backoffInitial": "30s", "backoffMax": "30s"})
+    async with t.d:
+        await t.deliver()
+    assert t.clock.sleeps == [1.0]  # Retry-After's 1 s, not the 30 s backoff
     first, second = slack.requests
     assert first.body == second.body
-    assert count(m, "failed") == 0
+    assert count(t.m, "failed") == 0
 
 
 async def test_retry_after_http_date_and_cap(slack: FakeSlack) -> None:
-    m = Metrics()
-    secrets = Secrets({("helmrelease-system", "slack", "url"): slack.url()})
-    d, clock = timed(config(maxRetryAfter="300ms"), secrets, m)
-    slack.script = [(503, {"Retry-After": email.utils.formatdate(clock.time() + 3600, usegmt=True)}, "busy")]
-    async with d:
-        d.submit(failed_upgrade())
-        await wait_for(lambda: count(m, "sent") == 1)
-    assert clock.sleeps == [0.3]  # an hour away by the clock's own date, capped at 300 ms
+    t = Timed(slack, {"maxRetryAfter": "300ms"})
+    an_hour_away = email.utils.formatdate(t.clock.time() + 3600, usegmt=True)
+    slack.script = [(503, {"Retry-After": an_hour_away}, "busy")]
+    async with t.d:
+        await t.deliver()
+    assert t.clock.sleeps == [0.3]  # an hour away by the clock's own date, capped at 300 ms
     assert len(slack.requests) == 2
 
 
 async def test_5xx_backs_off_then_gives_up(slack: FakeSlack) -> None:
     slack.script = [(500, {}, "rollup_error")] * 3
-    m = Metrics()
-    secrets = Secrets({("helmrelease-system", "slack", "url"): slack.url()})
-    d, clock = timed(config(backoffInitial="100ms", backoffMax="1s"), secrets, m)
-    async with d:
-        d.submit(failed_upgrade())
-        await wait_for(lambda: count(m, "failed") == 1)
-        assert clock.sleeps == [0.1, 0.2]  # 3 attempts: 100 ms, then 200 ms
-        d.submit(failed_upgrade())  # given up on: the same failure may be tried again
-        await wait_for(lambda: count(m, "sent") == 1)
+    t = Timed(slack, {"backoffInitial": "100ms", "backoffMax": "1s"})
+    async with t.d:
+        await t.deliver(until="failed")
+        assert t.clock.sleeps == [0.1, 0.2]  # 3 attempts: 100 ms, then 200 ms
+        await t.deliver()  # given up on: the same failure may be tried again
     assert len(slack.requests) == 4
-    assert clock.sleeps == [0.1, 0.2]  # sent at the first attempt
+    assert t.clock.sleeps == [0.1, 0.2]  # sent at the first attempt
 
 
 async def test_rotated_webhook_url_is_reread_after_404(slack: FakeSlack) -> None:
