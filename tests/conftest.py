@@ -1,11 +1,14 @@
-"""Shared fixtures: a running kubesim, its kubeconfig, and the real helm and kubectl binaries."""
+"""Shared fixtures: a running kubesim, its kubeconfig, and the real helm and kubectl binaries; and a
+guard that fails any async test leaving asyncio tasks running once it and its fixtures are done."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +41,43 @@ settings.register_profile(
     max_examples=1000,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, object, object]:
+    report = yield
+    if call.when == "call":
+        item.stash[_CALL_FAILED] = bool(getattr(report, "failed", False))
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_asyncio_tasks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail an async test that leaves asyncio tasks running after it and its fixtures ended (as Kopf's
+    suite does). pytest-asyncio (asyncio_mode=auto, one loop per test) would cancel them silently when
+    it closes the loop, hiding a task that nobody awaits or cancels: in the product that is a leak
+    (a watch, a retry, a delivery outliving what started it). The check runs in the test's own loop,
+    after every fixture the test requested has been torn down, and not for a test that already failed.
+    """
+    if not inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
+        yield
+        return
+    # Requested here, the loop outlives this fixture: our teardown runs while it is still open.
+    loop = request.getfixturevalue("_function_scoped_runner").get_loop()
+    before = asyncio.all_tasks(loop)
+    yield
+    if request.node.stash.get(_CALL_FAILED, False):
+        return
+    left = asyncio.all_tasks(loop) - before
+    if left:
+        names = sorted(repr(t) for t in left)
+        pytest.fail(
+            f"{len(left)} asyncio task(s) left running by this test: " + "; ".join(names), pytrace=False
+        )
 
 
 def tool(name: str) -> str:
