@@ -57,20 +57,22 @@ class ApiError(Exception):
         return out
 
 
-def not_found(rt: ResourceType, name: str) -> ApiError:
+def _object_error(
+    rt: ResourceType, name: str, code: int, reason: str, message: Callable[[str], str]
+) -> ApiError:
+    """An error about one object; `message` gets the object as Kubernetes names it: `plural.group "name"`."""
     gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-    return ApiError(
-        404, "NotFound", f'{gr} "{name}" not found', {"name": name, "group": rt.group, "kind": rt.plural}
-    )
+    details = {"name": name, "group": rt.group, "kind": rt.plural}
+    return ApiError(code, reason, message(f'{gr} "{name}"'), details)
+
+
+def not_found(rt: ResourceType, name: str) -> ApiError:
+    return _object_error(rt, name, 404, "NotFound", lambda obj: f"{obj} not found")
 
 
 def conflict(rt: ResourceType, name: str, why: str) -> ApiError:
-    gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-    return ApiError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {gr} "{name}": {why}',
-        {"name": name, "group": rt.group, "kind": rt.plural},
+    return _object_error(
+        rt, name, 409, "Conflict", lambda obj: f"Operation cannot be fulfilled on {obj}: {why}"
     )
 
 
@@ -178,6 +180,20 @@ class Store:
     def _bucket(self, rt: ResourceType) -> dict[Key, Obj]:
         return self._objects.setdefault(rt.group_resource, {})
 
+    def _committed(self, type_: str, rt: ResourceType, stored: Obj, old: Obj | None) -> Obj:
+        """Commit a change (at the current resourceVersion) and return the object as a client sees it."""
+        self._commit(Change(type_, rt, stored, old, self._rv))
+        return self._present(rt, stored)
+
+    def _stored(self, rt: ResourceType, ns: str, name: str) -> tuple[dict[Key, Obj], Key, Obj]:
+        """The bucket, key and stored object of an existing object; NotFound when there is none."""
+        bucket = self._bucket(rt)
+        key = (ns if rt.namespaced else "", name)
+        stored = bucket.get(key)
+        if stored is None:
+            raise not_found(rt, name)
+        return bucket, key, stored
+
     def _present(self, rt: ResourceType, obj: Obj) -> Obj:
         out = conversion.from_storage(rt, copy.deepcopy(obj))
         out["apiVersion"], out["kind"] = rt.api_version, rt.kind
@@ -189,10 +205,7 @@ class Store:
         return conversion.from_storage(rt, obj)
 
     def get(self, rt: ResourceType, ns: str, name: str) -> Obj:
-        obj = self._bucket(rt).get((ns if rt.namespaced else "", name))
-        if obj is None:
-            raise not_found(rt, name)
-        return self._present(rt, obj)
+        return self._present(rt, self._stored(rt, ns, name)[2])
 
     def peek(self, rt: ResourceType, ns: str, name: str) -> Obj | None:
         """The stored object itself (no copy): for controllers that only read."""
@@ -244,13 +257,15 @@ class Store:
                 404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"}
             )
         if nsobj["metadata"].get("deletionTimestamp"):
-            gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-            raise ApiError(
+            raise _object_error(
+                rt,
+                name,
                 403,
                 "Forbidden",
-                f'{gr} "{name}" is forbidden: unable to create new content in namespace {ns} '
-                "because it is being terminated",
-                {"name": name, "group": rt.group, "kind": rt.plural},
+                lambda obj: (
+                    f"{obj} is forbidden: unable to create new content in namespace {ns} "
+                    "because it is being terminated"
+                ),
             )
 
     def create(self, rt: ResourceType, ns: str, obj: Obj, dry_run: bool = False) -> Obj:
@@ -281,13 +296,7 @@ class Store:
         bucket = self._bucket(rt)
         key = (ns if rt.namespaced else "", name)
         if key in bucket:
-            gr = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-            raise ApiError(
-                409,
-                "AlreadyExists",
-                f'{gr} "{name}" already exists',
-                {"name": name, "group": rt.group, "kind": rt.plural},
-            )
+            raise _object_error(rt, name, 409, "AlreadyExists", lambda obj: f"{obj} already exists")
         for k in _SERVER_META:
             meta.pop(k, None)
         meta["uid"] = str(uuid.uuid4())
@@ -303,8 +312,7 @@ class Store:
             return obj
         meta["resourceVersion"] = str(self._next_rv())
         stored = bucket[key] = conversion.to_storage(rt, obj)
-        self._commit(Change("ADDED", rt, stored, None, self._rv))
-        return self._present(rt, stored)
+        return self._committed("ADDED", rt, stored, None)
 
     def update(
         self,
@@ -316,11 +324,7 @@ class Store:
         dry_run: bool = False,
     ) -> Obj:
         """Replace an object (PUT semantics). Patches compute `new` and come here too."""
-        bucket = self._bucket(rt)
-        key = (ns if rt.namespaced else "", name)
-        stored_old = bucket.get(key)
-        if stored_old is None:
-            raise not_found(rt, name)
+        bucket, key, stored_old = self._stored(rt, ns, name)
         old = self.view(rt, stored_old)
         new = copy.deepcopy(new)
         meta = new.setdefault("metadata", {})
@@ -385,11 +389,9 @@ class Store:
         stored = conversion.to_storage(rt, new)
         if meta.get("deletionTimestamp") and not _finalizers(new):
             del bucket[key]
-            self._commit(Change("DELETED", rt, stored, stored_old, self._rv))
-            return self._present(rt, stored)
+            return self._committed("DELETED", rt, stored, stored_old)
         bucket[key] = stored
-        self._commit(Change("MODIFIED", rt, stored, stored_old, self._rv))
-        return self._present(rt, stored)
+        return self._committed("MODIFIED", rt, stored, stored_old)
 
     def delete(
         self,
@@ -400,11 +402,7 @@ class Store:
         dry_run: bool = False,
     ) -> tuple[Obj, bool]:
         """Delete, or start graceful deletion when finalizers remain. Returns (object, gone_now)."""
-        bucket = self._bucket(rt)
-        key = (ns if rt.namespaced else "", name)
-        old = bucket.get(key)
-        if old is None:
-            raise not_found(rt, name)
+        bucket, key, old = self._stored(rt, ns, name)
         pre = preconditions or {}
         _check_preconditions(rt, name, old, pre.get("resourceVersion"), pre.get("uid"))
         if _finalizers(old):
@@ -417,15 +415,13 @@ class Store:
                 return self._present(rt, new), False
             new["metadata"]["resourceVersion"] = str(self._next_rv())
             bucket[key] = new
-            self._commit(Change("MODIFIED", rt, new, old, self._rv))
-            return self._present(rt, new), False
+            return self._committed("MODIFIED", rt, new, old), False
         if dry_run:
             return self._present(rt, old), True
         del bucket[key]
         gone = copy.deepcopy(old)
         gone["metadata"]["resourceVersion"] = str(self._next_rv())
-        self._commit(Change("DELETED", rt, gone, old, self._rv))
-        return self._present(rt, gone), True
+        return self._committed("DELETED", rt, gone, old), True
 
     def drop_group_resource(self, group: str, plural: str) -> None:
         """Delete every object of a group/resource (a CRD went away)."""

@@ -42,22 +42,25 @@ def human_duration(seconds: float) -> str:
     s = int(max(seconds, 0))
     if s < 120:
         return f"{s}s"
-    m = s // 60
+    m, h, d = s // 60, s // 3600, s // 86400
     if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+        return _two_units(m, "m", s % 60, "s")
     if m < 180:
         return f"{m}m"
-    h = m // 60
     if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+        return _two_units(h, "h", m % 60, "m")
     if h < 48:
         return f"{h}h"
-    d = h // 24
     if d < 8:
-        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+        return _two_units(d, "d", h % 24, "h")
     if d < 730:
         return f"{d}d"
     return f"{d // 365}y"
+
+
+def _two_units(n: int, unit: str, rest: int, rest_unit: str) -> str:
+    """`5m3s`, or `5m` when the smaller unit is 0."""
+    return f"{n}{unit}{rest}{rest_unit}" if rest else f"{n}{unit}"
 
 
 def age(ts: str | None) -> str:
