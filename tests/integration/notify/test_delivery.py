@@ -22,8 +22,15 @@ import pytest
 from aiohttp import web
 
 from helmrelease_controller.metrics import Metrics
-from helmrelease_controller.notify import Dispatcher, Notification, parse_config, verify_signature
+from helmrelease_controller.notify import (
+    Dispatcher,
+    Notification,
+    parse_config,
+    slack_payload,
+    verify_signature,
+)
 from tests.helpers.clock import FakeClock
+from tests.helpers.notifications import REASON, RECOVERY
 
 TOKEN = "T0001/B0002/XyZsecretWebhookToken42"
 
@@ -144,12 +151,6 @@ def count(m: Metrics, outcome: str, provider: str = "slack") -> float:
     )
 
 
-REASON = (
-    "upgrade failed: resources not ready within 5m: Deployment apps/podinfo not ready "
-    "(context deadline exceeded)"
-)
-
-
 def failed_upgrade(**kw: Any) -> Notification:
     base: dict[str, Any] = {
         "namespace": "apps",
@@ -166,21 +167,6 @@ def failed_upgrade(**kw: Any) -> Notification:
     return Notification(**{**base, **kw})
 
 
-def recovery() -> Notification:
-    return Notification(
-        namespace="apps",
-        name="podinfo",
-        outcome="recovered",
-        action="upgrade",
-        reason="Helm upgrade succeeded for release apps/podinfo.v4 with chart podinfo@6.5.1",
-        release="podinfo",
-        chart="podinfo",
-        version="6.5.1",
-        revision=4,
-        timestamp=1795169400,
-    )
-
-
 def fields(*rows: tuple[str, str]) -> list[dict[str, Any]]:
     return [{"title": t, "value": v, "short": True} for t, v in rows]
 
@@ -190,60 +176,20 @@ async def test_failed_upgrade_and_recovery_exact_payloads(slack: FakeSlack) -> N
     secrets = Secrets({("helmrelease-system", "slack", "url"): slack.url()})
     async with Dispatcher(config(), secrets, m) as d:
         d.submit(failed_upgrade())
-        d.submit(recovery())
+        d.submit(RECOVERY)
         await wait_for(lambda: len(slack.requests) == 2 and count(m, "sent") == 2)
     first, second = slack.requests
     assert first.path == f"/services/{TOKEN}"
     assert first.headers["Content-Type"] == "application/json"
-    assert first.json() == {
-        "text": ":x: upgrade failed: HelmRelease apps/podinfo in cluster prod-eu",
-        "attachments": [
-            {
-                "color": "#d40e0d",
-                "fallback": "upgrade failed: HelmRelease apps/podinfo in cluster prod-eu "
-                f"(release apps/podinfo, chart podinfo 6.5.0, revision 3): {REASON}",
-                "title": "upgrade failed: HelmRelease apps/podinfo",
-                "text": REASON,
-                "fields": fields(
-                    ("Release", "podinfo"),
-                    ("Namespace", "apps"),
-                    ("Chart", "podinfo 6.5.0"),
-                    ("Revision", "3"),
-                    ("Action", "upgrade"),
-                    ("Cluster", "prod-eu"),
-                ),
-                "footer": "helmrelease-controller",
-                "ts": 1795168800,
-            }
-        ],
-        "channel": "#deploys",
-        "username": "helmrelease",
-    }
-    assert second.json() == {
-        "text": ":white_check_mark: recovered: HelmRelease apps/podinfo in cluster prod-eu",
-        "attachments": [
-            {
-                "color": "#2eb886",
-                "fallback": "recovered: HelmRelease apps/podinfo in cluster prod-eu (release apps/podinfo, "
-                "chart podinfo 6.5.1, revision 4): Helm upgrade succeeded for release apps/podinfo.v4 "
-                "with chart podinfo@6.5.1",
-                "title": "recovered: HelmRelease apps/podinfo",
-                "text": "Helm upgrade succeeded for release apps/podinfo.v4 with chart podinfo@6.5.1",
-                "fields": fields(
-                    ("Release", "podinfo"),
-                    ("Namespace", "apps"),
-                    ("Chart", "podinfo 6.5.1"),
-                    ("Revision", "4"),
-                    ("Action", "upgrade"),
-                    ("Cluster", "prod-eu"),
-                ),
-                "footer": "helmrelease-controller",
-                "ts": 1795169400,
-            }
-        ],
-        "channel": "#deploys",
-        "username": "helmrelease",
-    }
+    # Exactly the payloads the builder makes (tests/unit/notify/test_payloads.py pins them field by field).
+    sent = (failed_upgrade(), RECOVERY)
+    assert [r.json() for r in slack.requests] == [
+        slack_payload(n.prepared("prod-eu"), "#deploys", "helmrelease") for n in sent
+    ]
+    assert first.json()["attachments"][0]["text"] == REASON
+    assert (
+        second.json()["text"] == ":white_check_mark: recovered: HelmRelease apps/podinfo in cluster prod-eu"
+    )
     assert len(secrets.reads) == 1  # the URL is read once and cached
     assert (count(m, "failed"), count(m, "dropped")) == (0, 0)
 
@@ -256,8 +202,8 @@ async def test_repeated_failure_is_sent_once(slack: FakeSlack) -> None:
             await wait_for(lambda: d.pending() == 0)
         assert len(slack.requests) == 1
         d.submit(failed_upgrade(revision=4))  # a new revision failing is news
-        d.submit(recovery())
-        d.submit(recovery())  # one recovery per failure
+        d.submit(RECOVERY)
+        d.submit(RECOVERY)  # one recovery per failure
         d.submit(failed_upgrade())  # failing again after the recovery: news again
         await wait_for(lambda: len(slack.requests) == 4 and d.pending() == 0)  # nothing left to send
     outcomes = [(r.json()["text"].split(":")[1]) for r in slack.requests]
@@ -272,7 +218,7 @@ async def test_recovery_not_sent_when_the_failure_was_not_delivered(slack: FakeS
     m = Metrics()
     async with Dispatcher(config(), secrets, m) as d:
         d.submit(failed_upgrade())
-        d.submit(recovery())
+        d.submit(RECOVERY)
         await wait_for(lambda: d.pending() == 0)
     assert len(slack.requests) == 1  # a permanent 4xx is not retried; the recovery is skipped
     assert (count(m, "failed"), count(m, "sent"), d.stats["slack"]["skipped"]) == (1, 0, 1)

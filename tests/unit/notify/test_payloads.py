@@ -13,11 +13,7 @@ from helmrelease_controller.notify.config import ProviderConfig
 from helmrelease_controller.notify.notification import REASON_LIMIT, clean_reason
 from helmrelease_controller.notify.provider import SecretCache
 from helmrelease_controller.notify.webhook import WebhookProvider
-
-REASON = (
-    "upgrade failed: resources not ready within 5m: Deployment apps/podinfo not ready "
-    "(context deadline exceeded)"
-)
+from tests.helpers.notifications import REASON, RECOVERY
 
 FAILED_UPGRADE = Notification(
     namespace="apps",
@@ -32,19 +28,6 @@ FAILED_UPGRADE = Notification(
     timestamp=1795168800.25,
     labels={"team": "web"},
     annotations={"kubectl.kubernetes.io/last-applied-configuration": '{"spec":{"values":{"pw":"hunter22"}}}'},
-)
-
-RECOVERY = Notification(
-    namespace="apps",
-    name="podinfo",
-    outcome="recovered",
-    action="upgrade",
-    reason="Helm upgrade succeeded for release apps/podinfo.v4 with chart podinfo@6.5.1",
-    release="podinfo",
-    chart="podinfo",
-    version="6.5.1",
-    revision=4,
-    timestamp=1795169400,
 )
 
 
