@@ -1,33 +1,25 @@
-"""Values composition and digests for HelmRelease values (pure: no I/O).
+"""The user-supplied values of a HelmRelease and their digests (pure: no I/O).
 
-Composition follows Flux helm-controller and Helm itself::
+What the controller passes to helm with ``--values`` is the *user* part only::
 
-    chart values.yaml  <-  valuesFrom[0]  <-  valuesFrom[1] ...  <-  spec.values
+    valuesFrom[0]  <-  valuesFrom[1] ...  <-  spec.values
 
-Two different merges are involved, exactly as in Helm and Flux:
+layered by :func:`user_values` as a plain deep merge: maps merge, everything else (lists,
+scalars, ``null``) replaces, and a ``null`` is *kept*. This is what ``helm -f a.yaml -f b.yaml``
+does with several values files and what Flux does with ``valuesFrom`` + ``spec.values``
+(``transform.MergeMaps``). Keeping the ``null`` matters: a ``null`` in ``spec.values`` must still
+delete the chart default even when an earlier ``valuesFrom`` source set that key.
 
-* **Layering the user-supplied sources** (:func:`user_values`) is a plain deep
-  merge: maps merge, everything else (lists, scalars, ``null``) replaces. A
-  ``null`` is *kept* at this stage. This is what ``helm -f a.yaml -f b.yaml``
-  does with several values files and what Flux does with ``valuesFrom`` +
-  ``spec.values`` (``transform.MergeMaps``). Keeping the ``null`` matters: a
-  ``null`` in ``spec.values`` must still delete the chart default even when an
-  earlier ``valuesFrom`` source set that key.
-* **Coalescing user values over chart defaults** (:func:`merge_values`) is
-  Helm's ``CoalesceValues``: maps merge, lists and scalars replace, a ``null``
-  deletes a chart default. It runs inside Helm on every install/upgrade; we
-  only model it (for the full composition, digests and property tests, see
-  ``tests/integration/test_values_vs_helm.py``, which checks it against the
-  real helm v4.3.1 and v3.17.3 binaries).
+Coalescing those values over the chart's ``values.yaml`` (maps merge, lists and scalars replace,
+a ``null`` deletes a chart default) is Helm's own ``CoalesceValues``, run by helm on every
+install and upgrade; the controller does not model it. ``tests/integration/test_values_vs_helm.py``
+checks against the real helm v4 and v3 that the one file we send renders exactly as the separate
+files would.
 
-What goes to helm is only the user part (:func:`user_values`, passed with
-``--values``): helm merges the chart defaults itself. Digests
-(:func:`digest`, :func:`config_digest`) are what goes into status; values never
-do.
-
-This module owns the merges, ``targetPath`` (:func:`set_path`, Flux's ``ReplacePathValue``, on top
-of the strvals port in ``strvals.py``) and the digests. Redaction of secret strings
-(``redact``, ``secret_strings``) lives in ``redact.py``.
+This module owns that layering, ``targetPath`` (:func:`set_path`, Flux's ``ReplacePathValue``, on
+top of the strvals port in ``strvals.py``) and the digests (:func:`digest`, :func:`config_digest`:
+what goes into status; values never do). Redaction of secret strings (``redact``,
+``secret_strings``) lives in ``redact.py``.
 """
 
 from __future__ import annotations
@@ -42,19 +34,13 @@ from typing import Any
 from .strvals import StrvalsError, parse_into, typed_value
 
 __all__ = [
-    "DEFAULT_HELM_MAJOR",
     "PathValue",
     "ValuesError",
-    "compose_values",
     "config_digest",
     "digest",
-    "merge_values",
     "set_path",
     "user_values",
 ]
-
-#: The Helm major version whose coalescing :func:`merge_values` models by default (``.bin/helm`` is v4).
-DEFAULT_HELM_MAJOR = 4
 
 
 class ValuesError(ValueError):
@@ -76,7 +62,7 @@ class PathValue:
 
 
 # --------------------------------------------------------------------------------------------------
-# Merging
+# Layering the user values
 
 
 def _is_table(value: Any) -> bool:
@@ -90,99 +76,6 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_copy(item) for item in value]
     return copy.deepcopy(value)
-
-
-def _without_nulls(table: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy of a map without ``None`` entries, recursively through maps (not into lists).
-
-    This is Helm 4's ``cleanNilValues`` applied to chart defaults.
-    """
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        if value is None:
-            continue
-        out[key] = _without_nulls(value) if _is_table(value) else _copy(value)
-    return out
-
-
-def _coalesce_tables(dst: dict[str, Any], src: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's ``coalesceTablesFullKey`` (coalescing, not merging): ``dst`` (user, owned) wins over ``src``.
-
-    For every chart key: a user ``null`` deletes it; a missing user key takes the chart value;
-    two maps recurse; any other user value wins (Helm logs a warning on a type change).
-    User keys the chart does not have are left untouched, ``null`` included.
-    """
-    for key, default in src.items():
-        if key not in dst:
-            dst[key] = _copy(default)
-            continue
-        value = dst[key]
-        if value is None:
-            del dst[key]
-        elif _is_table(value) and _is_table(default):
-            _coalesce_tables(value, default)
-    return dst
-
-
-def merge_values(
-    base: Mapping[str, Any], override: Mapping[str, Any], *, helm_major: int = DEFAULT_HELM_MAJOR
-) -> dict[str, Any]:
-    """Coalesce user values (``override``) over chart defaults (``base``) exactly as Helm renders them.
-
-    This is Helm's ``CoalesceValues`` for a chart without dependencies, as observed by running
-    ``helm template`` with both pinned binaries (helm v4.3.1 and v3.17.3). Inputs are never mutated;
-    the result shares nothing with them.
-
-    Rules common to Helm 3 and 4:
-
-    * maps merge deeply; lists replace wholesale (a ``null`` inside a list item is just data);
-      scalars replace;
-    * a type change replaces: a user scalar (or list) over a chart map, or a user map over a chart
-      scalar, wins outright. Helm only logs a warning ("cannot overwrite table with non table",
-      "destination ... is a table. Ignoring non-table value", "skipped value ...: Not a table").
-      The user map that wins over a chart scalar is taken as is, its ``null`` entries included;
-    * a user ``null`` deletes a key that has a (non-null) chart default, at any depth;
-    * a user ``null`` for a key the chart does not define is **kept**: the key is present in
-      ``.Values`` with value ``null`` (``hasKey`` is true). Helm does not remove it;
-    * a user ``null`` at the top level deletes the key whenever the chart defines that key at all,
-      even as ``null``.
-
-    Where Helm 3 and 4 differ, only ``null`` values *in the chart defaults* are involved:
-
-    * ``helm_major=4`` (v4.3.1): chart-default ``null`` values never reach the result. They are
-      dropped recursively through maps (not inside lists) before coalescing. So a nested user
-      ``null`` over a chart-default ``null`` is a "key the chart does not define" and is kept
-      as ``null``.
-    * ``helm_major=3`` (v3.17.3): chart-default ``null`` values are kept when the user does not
-      mention the key, and a user ``null`` over a chart-default ``null`` deletes the key at any depth.
-
-    Not modelled: subcharts (Helm merges keys named after dependencies keeping ``null``, then
-    coalesces again inside the subchart) and ``global`` propagation.
-    """
-    if helm_major not in (3, 4):
-        raise ValueError(f"unsupported helm major version {helm_major!r} (3 or 4)")
-    drop_chart_nulls = helm_major >= 4
-    result: dict[str, Any] = {}
-    for key, default in base.items():
-        if key in override:
-            value = override[key]
-            if value is None:
-                continue  # top level: a user null deletes whatever the chart has, null included
-            if _is_table(value) and _is_table(default):
-                chart_table = _without_nulls(default) if drop_chart_nulls else default
-                result[key] = _coalesce_tables(_copy(value), chart_table)
-            else:
-                result[key] = _copy(value)
-        elif drop_chart_nulls:
-            if default is None:
-                continue
-            result[key] = _without_nulls(default) if _is_table(default) else _copy(default)
-        else:
-            result[key] = _copy(default)
-    for key, value in override.items():
-        if key not in base:
-            result[key] = _copy(value)
-    return result
 
 
 def _overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,21 +109,6 @@ def user_values(
         else:
             result = _overlay(result, source)
     return _overlay(result, inline or {})
-
-
-def compose_values(
-    chart_defaults: Mapping[str, Any],
-    sources: Sequence[Mapping[str, Any] | PathValue],
-    inline: Mapping[str, Any] | None,
-    *,
-    helm_major: int = DEFAULT_HELM_MAJOR,
-) -> dict[str, Any]:
-    """The values a chart's templates will see: chart defaults <- each source in order <- inline.
-
-    Equal to ``merge_values(chart_defaults, user_values(sources, inline))``, which is what
-    ``helm install/upgrade --values <user values>`` renders with.
-    """
-    return merge_values(chart_defaults, user_values(sources, inline), helm_major=helm_major)
 
 
 # --------------------------------------------------------------------------------------------------

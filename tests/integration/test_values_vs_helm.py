@@ -1,8 +1,9 @@
-"""Property tests: our values composition equals what the real helm computes (helm v4.3.1 and v3.17.3).
+"""Property tests against the real helm (v4.3.1 and v3.17.3): the values we send render as the user meant.
 
 Each example writes a tiny chart whose values.yaml is the generated chart defaults and whose one
-template dumps `.Values` as JSON into a ConfigMap, runs `helm template` once (no cluster needed) and
-compares helm's `.Values` with ours, strictly (canonical JSON: `true` is not `1`).
+template dumps `.Values` as JSON into a ConfigMap, runs `helm template` (no cluster needed) and
+compares `.Values` strictly (canonical JSON: `true` is not `1`): the one file of user_values against
+the separate valuesFrom/spec.values files, and targetPath (set_path) against `helm --set`.
 
 The number of examples per test is 40 by default; set HELM_PROPERTY_EXAMPLES for a deeper run.
 """
@@ -24,14 +25,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helmrelease_controller.values import (
-    PathValue,
-    ValuesError,
-    compose_values,
-    merge_values,
-    set_path,
-    user_values,
-)
+from helmrelease_controller.values import PathValue, ValuesError, set_path, user_values
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".bin"
@@ -182,29 +176,16 @@ def chart_and_user(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @pytest.mark.slow
 @HELM_PROFILE
-@given(case=chart_and_user())
-def test_merge_values_matches_helm(helm: Helm, case: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    chart, user = case
-    rendered = helm.render(chart, files=[user])
-    ours = merge_values(chart, user, helm_major=helm.major)
-    assert canonical(ours) == canonical(rendered), f"chart={chart!r} user={user!r}"
-
-
-@pytest.mark.slow
-@HELM_PROFILE
 @given(case=chart_and_user(), sources=st.lists(VALUES, max_size=3))
-def test_compose_values_matches_helm_with_several_files(
+def test_user_values_render_as_the_separate_files(
     helm: Helm, case: tuple[dict[str, Any], dict[str, Any]], sources: list[dict[str, Any]]
 ) -> None:
-    """valuesFrom sources then spec.values behave like `helm -f s1 -f s2 ... -f inline`."""
+    """The one values file we send (user_values of valuesFrom then spec.values) renders exactly as
+    `helm -f s1 -f s2 ... -f inline` renders the separate files, over any chart defaults."""
     chart, inline = case
-    rendered = helm.render(chart, files=[*sources, inline])
-    ours = compose_values(chart, sources, inline, helm_major=helm.major)
-    assert canonical(ours) == canonical(rendered)
-    # and what we send to helm (one file) renders the same as the separate files
-    assert canonical(merge_values(chart, user_values(sources, inline), helm_major=helm.major)) == canonical(
-        rendered
-    )
+    separate = helm.render(chart, files=[*sources, inline])
+    ours = helm.render(chart, files=[user_values(sources, inline)])
+    assert canonical(ours) == canonical(separate), f"chart={chart!r} sources={sources!r} inline={inline!r}"
 
 
 PATH_KEYS = st.sampled_from(["a", "b", "c", "a\\.b"])

@@ -1,7 +1,6 @@
-"""Unit tests of helmrelease_controller.values: merge, targetPath, composition, digests, redaction.
+"""Unit tests of helmrelease_controller.values: user values, targetPath, digests, redaction.
 
-The expected results of the merge table were observed with `helm template` (v4.3.1 and v3.17.3);
-tests/integration/test_values_vs_helm.py checks the same functions against the real binaries.
+tests/integration/test_values_vs_helm.py checks user_values and set_path against the real helm binaries.
 """
 
 from __future__ import annotations
@@ -19,10 +18,8 @@ from helmrelease_controller.redact import redact, secret_strings
 from helmrelease_controller.values import (
     PathValue,
     ValuesError,
-    compose_values,
     config_digest,
     digest,
-    merge_values,
     set_path,
     user_values,
 )
@@ -34,110 +31,7 @@ def strict(obj: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# merge_values: same result with helm 3 and helm 4
-
-MERGE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
-    (
-        "deep map merge",
-        {"a": {"b": 1, "c": {"d": 2, "e": 3}}, "f": 4},
-        {"a": {"c": {"e": 30, "g": 5}, "h": 6}},
-        {"a": {"b": 1, "c": {"d": 2, "e": 30, "g": 5}, "h": 6}, "f": 4},
-    ),
-    ("list replaces", {"l": [1, 2, 3], "m": {"l": [1]}}, {"l": [4], "m": {"l": []}},
-     {"l": [4], "m": {"l": []}}),
-    ("scalar replaces", {"a": "x", "b": 1}, {"a": "y"}, {"a": "y", "b": 1}),
-    ("null deletes top-level default", {"a": 1, "b": 2}, {"a": None}, {"b": 2}),
-    ("null deletes nested default", {"a": {"b": 1, "c": 2}}, {"a": {"b": None}}, {"a": {"c": 2}}),
-    ("null deletes a map default", {"a": {"b": {"c": 1}, "d": 1}}, {"a": {"b": None}}, {"a": {"d": 1}}),
-    ("null deletes deep default", {"a": {"b": {"c": 1, "d": 2}}}, {"a": {"b": {"c": None}}},
-     {"a": {"b": {"d": 2}}}),
-    ("null for a key absent from the chart is kept (top)", {"a": 1}, {"z": None}, {"a": 1, "z": None}),
-    ("null for a key absent from the chart is kept (nested)", {"a": {"b": 1}}, {"a": {"z": None}},
-     {"a": {"b": 1, "z": None}}),
-    ("nulls inside a new map are kept", {}, {"n": {"p": None, "q": {"r": None}}},
-     {"n": {"p": None, "q": {"r": None}}}),
-    ("scalar over map (top): user wins", {"a": {"b": 1}}, {"a": 5}, {"a": 5}),
-    ("scalar over map (nested): user wins", {"x": {"a": {"b": 1}}}, {"x": {"a": "s"}}, {"x": {"a": "s"}}),
-    ("map over scalar (top): user map as is, nulls too", {"a": 5}, {"a": {"b": 1, "n": None}},
-     {"a": {"b": 1, "n": None}}),
-    ("map over scalar (nested)", {"x": {"a": True}}, {"x": {"a": {"b": None}}}, {"x": {"a": {"b": None}}}),
-    ("list over map", {"a": {"b": 1}}, {"a": [1]}, {"a": [1]}),
-    ("map over list", {"a": [1]}, {"a": {"b": 1}}, {"a": {"b": 1}}),
-    ("bool over int", {"a": 1}, {"a": True}, {"a": True}),
-    ("empty override", {"a": {"b": [1, {"c": 2}]}, "d": "e"}, {}, {"a": {"b": [1, {"c": 2}]}, "d": "e"}),
-    ("empty base", {}, {"a": {"b": None}, "c": [None]}, {"a": {"b": None}, "c": [None]}),
-    ("empty map override keeps defaults", {"a": {"b": 1}}, {"a": {}}, {"a": {"b": 1}}),
-    ("user map merges into empty default map", {"e": {}}, {"e": {"z": None, "y": 1}},
-     {"e": {"z": None, "y": 1}}),
-    ("null inside list items is not special", {"l": [{"a": 1, "b": 2}]}, {"l": [{"a": None}]},
-     {"l": [{"a": None}]}),
-    ("list of nulls replaces", {"l": [1, 2]}, {"l": [None]}, {"l": [None]}),
-    ("chart lists keep their nulls", {"l": [None, {"x": None}]}, {}, {"l": [None, {"x": None}]}),
-    ("top-level user null over chart null deletes", {"n": None, "k": 1}, {"n": None}, {"k": 1}),
-    ("user map over chart null", {"a": None}, {"a": {"q": None}}, {"a": {"q": None}}),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("helm_major", [4, 3])
-@pytest.mark.parametrize(
-    ("base", "override", "expected"), [c[1:] for c in MERGE_CASES], ids=[c[0] for c in MERGE_CASES]
-)
-def test_merge_values(
-    helm_major: int, base: dict[str, Any], override: dict[str, Any], expected: dict[str, Any]
-) -> None:
-    assert strict(merge_values(base, override, helm_major=helm_major)) == strict(expected)
-
-
-# Where helm 3 and helm 4 differ: only nulls in the chart defaults.
-VERSIONED_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]] = [
-    (
-        "chart nulls, user silent",
-        {"a": None, "m": {"n": None, "k": 1, "s": {"nn": None}}},
-        {},
-        {"m": {"k": 1, "s": {}}},
-        {"a": None, "m": {"n": None, "k": 1, "s": {"nn": None}}},
-    ),
-    (
-        "nested user null over chart null",
-        {"m": {"n": None, "o": 1}},
-        {"m": {"n": None}},
-        {"m": {"n": None, "o": 1}},  # helm 4: a chart null is no default, the user null stays
-        {"m": {"o": 1}},  # helm 3: deleted
-    ),
-    (
-        "user null over a chart map holding nulls",
-        {"t": {"x": {"n": None}, "y": {"n": None}}},
-        {"t": {"x": None}},
-        {"t": {"y": {}}},
-        {"t": {"y": {"n": None}}},
-    ),
-    (
-        "user map merged over a chart map holding nulls",
-        {"a": {"n": None, "keep": 1, "sub": {"nn": None}}},
-        {"a": {"keep": 2}},
-        {"a": {"keep": 2, "sub": {}}},
-        {"a": {"keep": 2, "n": None, "sub": {"nn": None}}},
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("base", "override", "helm4", "helm3"),
-    [c[1:] for c in VERSIONED_CASES],
-    ids=[c[0] for c in VERSIONED_CASES],
-)
-def test_merge_values_chart_nulls_per_helm_version(
-    base: dict[str, Any], override: dict[str, Any], helm4: dict[str, Any], helm3: dict[str, Any]
-) -> None:
-    assert strict(merge_values(base, override)) == strict(helm4)  # helm 4 is the default
-    assert strict(merge_values(base, override, helm_major=4)) == strict(helm4)
-    assert strict(merge_values(base, override, helm_major=3)) == strict(helm3)
-
-
-def test_merge_values_rejects_unknown_helm_major() -> None:
-    with pytest.raises(ValueError, match="helm major"):
-        merge_values({}, {}, helm_major=2)
-
+# user_values: inputs never mutated nor aliased
 
 JSON_LIKE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=3),
@@ -149,18 +43,16 @@ JSON_LIKE = st.recursive(
 TABLES = st.dictionaries(st.sampled_from("abc"), JSON_LIKE, max_size=3)
 
 
-@given(base=TABLES, override=TABLES, helm_major=st.sampled_from([3, 4]))
-def test_merge_values_never_mutates_nor_aliases_inputs(
-    base: dict[str, Any], override: dict[str, Any], helm_major: int
-) -> None:
-    base_before, override_before = copy.deepcopy(base), copy.deepcopy(override)
-    result = merge_values(base, override, helm_major=helm_major)
-    assert strict(base) == strict(base_before)
-    assert strict(override) == strict(override_before)
+@given(source=TABLES, inline=TABLES)
+def test_user_values_never_mutates_nor_aliases_inputs(source: dict[str, Any], inline: dict[str, Any]) -> None:
+    source_before, inline_before = copy.deepcopy(source), copy.deepcopy(inline)
+    result = user_values([source], inline)
+    assert strict(source) == strict(source_before)
+    assert strict(inline) == strict(inline_before)
     # mutating the result (everywhere) leaves the inputs alone
     _scribble(result)
-    assert strict(base) == strict(base_before)
-    assert strict(override) == strict(override_before)
+    assert strict(source) == strict(source_before)
+    assert strict(inline) == strict(inline_before)
 
 
 def _scribble(obj: Any) -> None:
@@ -175,9 +67,10 @@ def _scribble(obj: Any) -> None:
 
 
 @given(values=TABLES)
-def test_merge_values_identities(values: dict[str, Any]) -> None:
-    assert strict(merge_values({}, values)) == strict(values)  # no defaults: user values as given
-    assert strict(merge_values(values, {}, helm_major=3)) == strict(values)  # helm 3: defaults as given
+def test_user_values_identities(values: dict[str, Any]) -> None:
+    assert strict(user_values([values], None)) == strict(values)
+    assert strict(user_values([], values)) == strict(values)
+    assert strict(user_values([values], values)) == strict(values)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -267,19 +160,17 @@ def test_path_value_repr_hides_the_value() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# user_values / compose_values
+# user_values
 
 
-def test_null_in_inline_still_deletes_chart_default_set_by_a_source() -> None:
-    chart = {"a": {"b": 5, "c": 1}}
+def test_null_in_inline_is_kept_over_a_source() -> None:
+    """Kept for helm to act on: it deletes the chart default, whatever a source set (test_values_vs_helm)."""
     sources = [{"a": {"b": 1}}]
     inline = {"a": {"b": None}}
-    assert user_values(sources, inline) == {"a": {"b": None}}  # kept, for helm to act on
-    assert compose_values(chart, sources, inline) == {"a": {"c": 1}}  # the chart default is gone too
+    assert user_values(sources, inline) == {"a": {"b": None}}
 
 
 def test_sources_apply_in_order_then_inline() -> None:
-    chart = {"image": {"repository": "nginx", "tag": "1.0"}, "replicas": 1}
     sources: list[dict[str, Any] | PathValue] = [
         {"image": {"tag": "1.1"}, "replicas": 2, "list": [1, 2, 3]},
         PathValue("list[1]", "two"),
@@ -290,19 +181,10 @@ def test_sources_apply_in_order_then_inline() -> None:
     assert strict(user_values(sources, inline)) == strict(
         {"image": {"tag": "1.2"}, "replicas": 3, "list": [1, "two", 3], "extra": {"x": True}}
     )
-    assert strict(compose_values(chart, sources, inline)) == strict(
-        {
-            "image": {"repository": "nginx", "tag": "1.2"},
-            "replicas": 3,
-            "list": [1, "two", 3],
-            "extra": {"x": True},
-        }
-    )
 
 
 def test_user_values_empty() -> None:
     assert user_values([], None) == {}
-    assert compose_values({"a": 1}, [], None) == {"a": 1}
 
 
 def test_user_values_bad_target_path() -> None:
