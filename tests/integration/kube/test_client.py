@@ -15,27 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from helmrelease_controller.kube.client import (
-    CONFIGMAPS,
-    CORE_EVENTS,
-    EVENTS,
-    HELMRELEASES,
-    LEASES,
-    NAMESPACES,
-    SECRETS,
-    ApiError,
-    Conflict,
-    Gone,
-    KubeClient,
-    NotFound,
-    Resource,
-    TransportError,
-    micro_time,
-    parse_time,
-)
+from helmrelease_controller.kube import client as kc
+from helmrelease_controller.kube.client import CONFIGMAPS, HELMRELEASES, NAMESPACES, SECRETS, KubeClient
 from kubesim import KubeSim
-
-CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition")
 
 
 @pytest.fixture
@@ -58,18 +40,18 @@ def test_resource_paths() -> None:
         HELMRELEASES.path("dev", "web", "status")
         == "/apis/helmrelease.dev/v1/namespaces/dev/helmreleases/web/status"
     )
-    assert LEASES.path("kube-system") == "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
-    assert EVENTS.api_version == "events.k8s.io/v1" and CORE_EVENTS.api_version == "v1"
+    assert kc.LEASES.path("kube-system") == "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+    assert kc.EVENTS.api_version == "events.k8s.io/v1" and kc.CORE_EVENTS.api_version == "v1"
     assert SECRETS.label == "secrets" and HELMRELEASES.label == "helmreleases.helmrelease.dev"
     assert CONFIGMAPS.path("ns", "a/b") == "/api/v1/namespaces/ns/configmaps/a%2Fb"
 
 
 def test_micro_time_round_trip() -> None:
     t = dt.datetime(2026, 1, 2, 3, 4, 5, 60, tzinfo=dt.UTC)
-    assert micro_time(t) == "2026-01-02T03:04:05.000060Z"
-    assert parse_time(micro_time(t)) == t
-    assert parse_time("2026-01-02T03:04:05Z") == t.replace(microsecond=0)
-    assert parse_time("garbage") is None and parse_time(None) is None
+    assert kc.micro_time(t) == "2026-01-02T03:04:05.000060Z"
+    assert kc.parse_time(kc.micro_time(t)) == t
+    assert kc.parse_time("2026-01-02T03:04:05Z") == t.replace(microsecond=0)
+    assert kc.parse_time("garbage") is None and kc.parse_time(None) is None
 
 
 async def test_crud(client: KubeClient, kubesim: KubeSim) -> None:
@@ -102,7 +84,7 @@ async def test_crud(client: KubeClient, kubesim: KubeSim) -> None:
     assert "fieldManager=helmrelease-controller" in kubesim.requests.entries()[-1].query
 
     await client.delete(CONFIGMAPS, "default", "a")
-    with pytest.raises(NotFound):
+    with pytest.raises(kc.NotFound):
         await client.get(CONFIGMAPS, "default", "a")
 
     ns = await client.create(NAMESPACES, None, {"metadata": {"name": "team"}})
@@ -113,23 +95,23 @@ async def test_crud(client: KubeClient, kubesim: KubeSim) -> None:
 
 
 async def test_errors(client: KubeClient) -> None:
-    with pytest.raises(NotFound) as nf:
+    with pytest.raises(kc.NotFound) as nf:
         await client.get(CONFIGMAPS, "default", "missing")
     assert (nf.value.status, nf.value.reason) == (404, "NotFound")
     assert "missing" in nf.value.message
-    with pytest.raises(NotFound):
+    with pytest.raises(kc.NotFound):
         await client.delete(CONFIGMAPS, "default", "missing")
 
     first = await client.create(CONFIGMAPS, "default", cm("a"))
-    with pytest.raises(Conflict) as exists:
+    with pytest.raises(kc.Conflict) as exists:
         await client.create(CONFIGMAPS, "default", cm("a"))
     assert exists.value.reason == "AlreadyExists"
 
     await client.patch(CONFIGMAPS, "default", "a", {"data": {"k": "changed"}})
-    with pytest.raises(Conflict) as stale:  # first's resourceVersion is now stale
+    with pytest.raises(kc.Conflict) as stale:  # first's resourceVersion is now stale
         await client.replace(CONFIGMAPS, "default", "a", first)
     assert (stale.value.status, stale.value.reason) == (409, "Conflict")
-    with pytest.raises(Conflict):
+    with pytest.raises(kc.Conflict):
         await client.delete(CONFIGMAPS, "default", "a", preconditions={"resourceVersion": "1"})
 
     with pytest.raises(ValueError):
@@ -138,12 +120,12 @@ async def test_errors(client: KubeClient) -> None:
 
 async def test_server_error_and_unreachable_server(client: KubeClient, kubesim: KubeSim) -> None:
     kubesim.add_fault(status=500, verb="get", resource="configmaps", times=1, message="etcd is sad")
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(kc.ApiError) as err:
         await client.get(CONFIGMAPS, "default", "x")
-    assert type(err.value) is ApiError and err.value.status == 500 and err.value.message == "etcd is sad"
+    assert type(err.value) is kc.ApiError and err.value.status == 500 and err.value.message == "etcd is sad"
 
     client.api_client.configuration.host = "http://127.0.0.1:1"  # nothing listens there
-    with pytest.raises(TransportError) as down:
+    with pytest.raises(kc.TransportError) as down:
         await client.get(CONFIGMAPS, "default", "x")
     assert down.value.status == 0
 
@@ -187,13 +169,13 @@ async def test_status_subresource_on_a_custom_resource(client: KubeClient) -> No
             ],
         },
     }
-    await client.create(CRDS, None, crd)
+    await client.create(kc.CRDS, None, crd)
     hr = {"apiVersion": "helmrelease.dev/v1", "kind": "HelmRelease", "metadata": {"name": "web"}, "spec": {}}
     for _ in range(100):  # the CRD is served once established
         try:
             created = await client.create(HELMRELEASES, "default", hr)
             break
-        except NotFound:
+        except kc.NotFound:
             await asyncio.sleep(0.02)
     else:
         pytest.fail("the HelmRelease CRD never became served")
@@ -222,7 +204,7 @@ async def test_watch_streams_events_and_raises_gone(client: KubeClient, kubesim:
     assert [s for s in seen if s[0] != "BOOKMARK"] == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
 
     kubesim.compact()
-    with pytest.raises(Gone) as gone:
+    with pytest.raises(kc.Gone) as gone:
         async for _ in client.watch(CONFIGMAPS, "default", rv):
             pass
     assert gone.value.status == 410
@@ -241,7 +223,7 @@ async def test_watch_ends_with_timeout_and_breaks_on_drop(client: KubeClient, ku
     task = asyncio.create_task(consume())
     await asyncio.sleep(0.1)
     assert kubesim.drop_watches() == 1
-    with pytest.raises(TransportError):
+    with pytest.raises(kc.TransportError):
         await asyncio.wait_for(task, 10)
 
 
@@ -252,7 +234,7 @@ async def test_bodies_are_never_logged(
     secret = {"metadata": {"name": "s"}, "stringData": {"password": "hunter2-very-secret"}}
     await client.create(SECRETS, "default", secret)
     kubesim.add_fault(status=500, verb="update", resource="secrets", times=1)
-    with pytest.raises(ApiError):
+    with pytest.raises(kc.ApiError):
         await client.replace(SECRETS, "default", "s", secret)
     assert "hunter2" not in caplog.text
 
