@@ -163,9 +163,9 @@ class ControllerProcess:
                     return str(rec["msg"]).rsplit(" ", 1)[1]
             return None
 
-        if self._metrics_url is None:
-            self._metrics_url = wait_for(find, timeout, what="metrics address in the controller log")
-        return self._metrics_url
+        url = self._metrics_url or str(wait_for(find, timeout, what="metrics address in the controller log"))
+        self._metrics_url = url
+        return url
 
     def metrics(self) -> dict[str, float]:
         """One scrape of the running controller's /metrics."""
