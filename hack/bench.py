@@ -59,7 +59,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from procs import kill_group, terminate
 
@@ -220,6 +220,25 @@ class Api:
         self.ok("DELETE", "/kubesim/requests")
 
 
+def kubesim_argv(kubeconfig: Path) -> list[str]:
+    """`python -m kubesim` on an ephemeral port, writing its kubeconfig to `kubeconfig`."""
+    return [sys.executable, "-m", "kubesim", "--port", "0", "--kubeconfig-out", str(kubeconfig)]
+
+
+def spawn_kubesim(
+    argv: list[str], work: Path, env: dict[str, str], log_path: Path, timeout: float
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start kubesim (`argv`, stderr into `log_path`, its own session): the process and the first
+    line it printed within `timeout` seconds (its URL; "" when it printed none)."""
+    with open(log_path, "wb") as logf:
+        proc = subprocess.Popen(
+            argv, cwd=work, env=env, stdout=subprocess.PIPE, stderr=logf, start_new_session=True
+        )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc, proc.stdout.readline().decode().strip() if ready else ""
+
+
 class KubeSimProcess:
     """`python -m kubesim` on an ephemeral port, writing a kubeconfig into `work`."""
 
@@ -227,14 +246,7 @@ class KubeSimProcess:
         work.mkdir(parents=True, exist_ok=True)
         self.kubeconfig = work / "kubeconfig"
         self.log_path = work / "kubesim.log"
-        argv = [sys.executable, "-m", "kubesim", "--port", "0", "--kubeconfig-out", str(self.kubeconfig)]
-        with open(self.log_path, "wb") as logf:
-            self.proc = subprocess.Popen(
-                argv, cwd=work, env=env, stdout=subprocess.PIPE, stderr=logf, start_new_session=True
-            )
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        line = self.proc.stdout.readline().decode().strip() if ready else ""
+        self.proc, line = spawn_kubesim(kubesim_argv(self.kubeconfig), work, env, self.log_path, 30)
         if not line.startswith("http"):
             self.stop()
             raise BenchError(f"kubesim did not print its URL within 30s (log: {self.log_path})")
@@ -839,11 +851,7 @@ def bench_controller(
         out["log_lines"] = dict(ctl.log_counts().most_common(15))
         return out
     finally:
-        if watcher is not None:
-            watcher.stop()
-        if ctl is not None:
-            ctl.stop()
-        sim.stop()
+        stop_all(watcher, ctl, sim)
 
 
 def hr_path(rel: Release) -> str:
@@ -1182,12 +1190,7 @@ def bench_gitsync(cfg: Config, env: Env, n: int, environments: int, work: Path) 
             "per_push": pushes,
         }
     finally:
-        if watcher is not None:
-            watcher.stop()
-        if ctl is not None:
-            ctl.stop()
-        server.stop()
-        sim.stop()
+        stop_all(watcher, ctl, server, sim)
 
 
 GITSYNC_PUSHES = 3
@@ -1583,6 +1586,50 @@ def workdir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def prepared(keep: bool) -> Iterator[tuple[Path, Env]]:
+    """A work directory (`workdir`) with the chart packaged and served (`prepare`); the chart
+    repository is stopped at the end."""
+    with workdir(keep) as work:
+        env = prepare(work)
+        try:
+            yield work, env
+        finally:
+            env.repo.stop()
+
+
+@dataclass
+class Guard:
+    """The exit code of a guarded run: 0, 1 (a BenchError, logged) or 130 (interrupted)."""
+
+    code: int = 0
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[Guard]:
+    """Run the body; a BenchError is one logged line and exit code 1, Ctrl-C exit code 130."""
+    guard = Guard()
+    try:
+        yield guard
+    except BenchError as e:
+        log(f"error: {e}")
+        guard.code = 1
+    except KeyboardInterrupt:
+        log("interrupted")
+        guard.code = 130
+
+
+class Stoppable(Protocol):
+    def stop(self) -> Any: ...
+
+
+def stop_all(*parts: Stoppable | None) -> None:
+    """Stop each part that was started, in order (watchers, the controller, servers, kubesim last)."""
+    for part in parts:
+        if part is not None:
+            part.stop()
+
+
 def parse_args(argv: list[str] | None) -> tuple[Config, bool, bool]:
     p = argparse.ArgumentParser(description="Benchmark helmrelease-controller against bare helm on kubesim.")
     p.add_argument("--sizes", default="10,100", help="comma-separated N values (default 10,100)")
@@ -1663,30 +1710,21 @@ def main(argv: list[str] | None = None) -> int:
     load_start = loadavg()
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     log(f"bench: N = {cfg.sizes}, {os.cpu_count()} CPUs, load average {load_start}")
-    env: Env | None = None
     runs: list[dict[str, Any]] = []
     gitsync: dict[str, Any] | None = None
-    try:
-        with workdir(keep) as work:
-            env = prepare(work)
-            machine = machine_info(env)
-            profile_dir = cfg.out / "profile" if cfg.profile else None
-            for n in [] if cfg.gitsync_only else cfg.sizes:
-                runs.append(bench_size(cfg, env, n, work, profile_dir))
-            if cfg.gitsync:
-                n, envs = cfg.gitsync_n, cfg.gitsync_environments
-                log(f"GitSync: {n} HelmReleases in {envs} environments, {GITSYNC_PUSHES} pushes")
-                gitsync = bench_gitsync(cfg, env, n, envs, work / f"gitsync-{n}")
-                gitsync.update(date=date, load={"start": load_start, "end": loadavg()})
-    except BenchError as e:
-        log(f"error: {e}")
-        return 1
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        if env is not None:
-            env.repo.stop()
+    machine: dict[str, Any] = {}
+    with guarded() as guard, prepared(keep) as (work, env):
+        machine = machine_info(env)
+        profile_dir = cfg.out / "profile" if cfg.profile else None
+        for n in [] if cfg.gitsync_only else cfg.sizes:
+            runs.append(bench_size(cfg, env, n, work, profile_dir))
+        if cfg.gitsync:
+            n, envs = cfg.gitsync_n, cfg.gitsync_environments
+            log(f"GitSync: {n} HelmReleases in {envs} environments, {GITSYNC_PUSHES} pushes")
+            gitsync = bench_gitsync(cfg, env, n, envs, work / f"gitsync-{n}")
+            gitsync.update(date=date, load={"start": load_start, "end": loadavg()})
+    if guard.code:
+        return guard.code
     self_end, children_end = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),

@@ -38,7 +38,6 @@ import http.server
 import json
 import os
 import secrets
-import select
 import shlex
 import shutil
 import subprocess
@@ -57,6 +56,8 @@ from typing import Any, TypeVar
 import yaml
 from gitdaemon import GitDaemon, github_signature
 from procs import kill_group, terminate
+
+from bench import kubesim_argv, spawn_kubesim
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART_SRC = ROOT / "tests" / "charts" / "webapp"
@@ -278,16 +279,9 @@ class Demo:
 
     # -- processes ---------------------------------------------------------------------------------------
     def start_kubesim(self) -> None:
-        argv = [sys.executable, "-m", "kubesim", "--port", "0", "--kubeconfig-out", str(self.kubeconfig)]
+        argv = kubesim_argv(self.kubeconfig)
         self.out.command(shlex.join(["python", *argv[1:]]) + " &")
-        log = open(self.kubesim_log, "wb")  # noqa: SIM115 - the process owns it
-        self.kubesim = subprocess.Popen(
-            argv, cwd=self.work, env=self.env, stdout=subprocess.PIPE, stderr=log, start_new_session=True
-        )
-        log.close()
-        assert self.kubesim.stdout is not None
-        ready, _, _ = select.select([self.kubesim.stdout], [], [], 20)
-        line = self.kubesim.stdout.readline().decode().strip() if ready else ""
+        self.kubesim, line = spawn_kubesim(argv, self.work, self.env, self.kubesim_log, 20)
         if not line.startswith("http"):
             self.check_alive()
             raise DemoError(f"kubesim did not print its URL within 20s (log: {self.kubesim_log})")
@@ -440,6 +434,21 @@ class Demo:
             raise DemoError(
                 f"{e} (lastAttemptedRevision {attempted}; {conditions or 'no conditions'})"
             ) from None
+
+    def push_dev_webapp(self, message: str, revision: int, also: str | None = None) -> None:
+        """Show the diff and push it; wait for dev's GitSync (then `also`'s) to sync it and for
+        dev-webapp to be Ready at `revision`."""
+        self.git("diff")
+        sha = self.push(message)
+        for ns in ("dev", also) if also else ("dev",):
+            self.synced(ns, sha)
+        self.wait(
+            lambda: (
+                self.release_revision("dev", "dev-webapp") == revision and self.ready("dev", "dev-webapp")
+            ),
+            60,
+            "dev-webapp upgraded",
+        )
 
     def ready(self, ns: str, name: str) -> bool:
         """Is the HelmRelease Ready for its current spec (the condition's observedGeneration)?"""
@@ -671,15 +680,7 @@ def story(d: Demo, out: Out) -> None:
     out.section("git push: upgrade dev")
     out.say("Change a value in dev's file, commit, push:")
     d.edit("platform/releases/dev/webapp.yaml", "message: hello from dev", "message: hello again")
-    d.git("diff")
-    sha = d.push("dev: say hello again")
-    d.synced("dev", sha)
-    d.synced("prod", sha)
-    d.wait(
-        lambda: d.release_revision("dev", "dev-webapp") == 2 and d.ready("dev", "dev-webapp"),
-        60,
-        "dev-webapp upgraded",
-    )
+    d.push_dev_webapp("dev: say hello again", 2, also="prod")
     d.sh("helm history dev-webapp -n dev")
     d.sh(f"kubectl get configmap dev-webapp-config -n dev -o {MESSAGE}")
     out.say(
@@ -718,14 +719,7 @@ def story(d: Demo, out: Out) -> None:
         "message: hello again: now in git",
         'message: "hello again: now in git"',
     )
-    d.git("diff")
-    sha = d.push("dev: quote the greeting")
-    d.synced("dev", sha)
-    d.wait(
-        lambda: d.release_revision("dev", "dev-webapp") == 3 and d.ready("dev", "dev-webapp"),
-        60,
-        "dev-webapp upgraded",
-    )
+    d.push_dev_webapp("dev: quote the greeting", 3)
     d.sh("kubectl get gs releases -n dev")
     d.sh(f"kubectl get configmap dev-webapp-config -n dev -o {MESSAGE}")
 

@@ -71,15 +71,16 @@ from bench import (
     Release,
     _ready,
     git_describe,
+    guarded,
     hr_object,
     hr_path,
     loadavg,
     log,
     median,
-    prepare,
+    prepared,
     setup_cluster,
+    stop_all,
     values_for,
-    workdir,
 )
 
 Obj = dict[str, Any]
@@ -464,12 +465,7 @@ def slow_source(args: argparse.Namespace, env: Env, work: Path) -> dict[str, Any
             "controller_sigterm": stop_controller(ctl),
         }
     finally:
-        if watcher is not None:
-            watcher.stop()
-        if ctl is not None:
-            ctl.stop()
-        hole.stop()
-        sim.stop()
+        stop_all(watcher, ctl, hole, sim)
 
 
 # --- experiment B: API outage ---------------------------------------------------------------------------
@@ -578,12 +574,7 @@ def outage(args: argparse.Namespace, env: Env, work: Path, seconds: float) -> di
             "controller_sigterm": stop_controller(ctl),
         }
     finally:
-        if watcher is not None:
-            watcher.stop()
-        if ctl is not None:
-            ctl.stop()
-        proxy.stop()
-        sim.stop()
+        stop_all(watcher, ctl, proxy, sim)
 
 
 # --- output ----------------------------------------------------------------------------------------------
@@ -705,35 +696,28 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_count": os.cpu_count(),
         "load_at_start": loadavg(),
     }
-    env: Env | None = None
     update: dict[str, Any] = {}
-    try:
-        with workdir(args.keep) as work:
-            env = prepare(work)
-            if args.controller_tree:
-                tree = Path(args.controller_tree).resolve()
-                env.env["PYTHONPATH"] = os.pathsep.join([str(tree), env.env["PYTHONPATH"]])
-                meta["controller_tree"] = str(tree)
-            if args.which in ("all", "slowsource"):
-                log("A: slow chart source")
-                update["slow_source"] = {**meta, **slow_source(args, env, work / "slowsource")}
-            if args.which in ("all", "outage"):
-                update["outage"] = {}
-                for secs in args.outages:
-                    log(f"B: API outage of {secs:g}s")
-                    res = outage(args, env, work / f"outage-{secs:g}", secs)
-                    update["outage"][f"{secs:g}"] = {**meta, "load_at_end": loadavg(), **res}
-    except BenchError as e:
-        log(f"error: {e}")
-        return 1
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        if env is not None:
-            env.repo.stop()
-        if update:
-            merge_results(out, update)
+    with guarded() as guard:
+        try:
+            with prepared(args.keep) as (work, env):
+                if args.controller_tree:
+                    tree = Path(args.controller_tree).resolve()
+                    env.env["PYTHONPATH"] = os.pathsep.join([str(tree), env.env["PYTHONPATH"]])
+                    meta["controller_tree"] = str(tree)
+                if args.which in ("all", "slowsource"):
+                    log("A: slow chart source")
+                    update["slow_source"] = {**meta, **slow_source(args, env, work / "slowsource")}
+                if args.which in ("all", "outage"):
+                    update["outage"] = {}
+                    for secs in args.outages:
+                        log(f"B: API outage of {secs:g}s")
+                        res = outage(args, env, work / f"outage-{secs:g}", secs)
+                        update["outage"][f"{secs:g}"] = {**meta, "load_at_end": loadavg(), **res}
+        finally:
+            if update:
+                merge_results(out, update)
+    if guard.code:
+        return guard.code
     print(table(update))
     log(f"wrote {out}")
     return 0
