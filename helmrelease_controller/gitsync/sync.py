@@ -59,6 +59,7 @@ __all__ = ["FAILURES_BEFORE_ALERT", "TRANSIENT_RETRY", "GitSyncReconciler"]
 log = logging.getLogger(__name__)
 TRANSIENT_RETRY = 30.0  # seconds, at most, after an unreachable repository or API server
 FAILURES_BEFORE_ALERT = 3  # failed syncs in a row before a notification (a blip pages nobody)
+_Obj = dict[str, Any]  # an object or its status, as the API serves it
 
 
 def _first(messages: list[str]) -> str:
@@ -241,13 +242,7 @@ class GitSyncReconciler:
         return co
 
     async def _applied(
-        self,
-        obj: dict[str, Any],
-        gs: GitSync,
-        status: dict[str, Any],
-        co: Checkout,
-        todo: Plan,
-        result: ApplyResult,
+        self, obj: _Obj, gs: GitSync, status: _Obj, co: Checkout, todo: Plan, result: ApplyResult
     ) -> float | None:
         """The commit is applied: status, the recovery notification and events say so."""
         key, gen = (gs.namespace, gs.name), gs.generation
