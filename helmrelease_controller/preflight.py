@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 
+from . import procs
 from .kube.client import HELMRELEASES, ApiError, KubeClient, NotFound, TransportError
 
 log = logging.getLogger("helmrelease_controller")
@@ -53,29 +54,16 @@ def check_helm(helm: str) -> None:
 
 
 async def helm_version(helm: str, timeout: float = 30.0) -> str:
-    """`helm version` ("v4.3.1"); StartupError when helm does not run or is not v3/v4."""
+    """`helm version` ("v4.3.1"; probed once, shared with the runner: procs.helm_version);
+    StartupError when helm does not run or is not v3/v4."""
     try:
-        proc = await asyncio.create_subprocess_exec(
-            helm,
-            "version",
-            "--template",
-            "{{ .Version }}",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as e:
-        raise StartupError(f"--helm {helm}: cannot run it: {e.strerror or e}") from None
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise StartupError(f"--helm {helm}: `helm version` did not answer in {timeout:g}s") from None
-    version = out.decode(errors="replace").strip()
-    if proc.returncode != 0:
-        why = _one_line(err.decode(errors="replace")) or f"exit code {proc.returncode}"
-        raise StartupError(f"--helm {helm}: `helm version` failed: {why}")
+        version = await procs.helm_version(helm, timeout)
+    except procs.ProcessError as e:
+        if e.timed_out:
+            raise StartupError(f"--helm {helm}: `helm version` did not answer in {timeout:g}s") from None
+        if e.rc is None:
+            raise StartupError(f"--helm {helm}: cannot run it: {e.why}") from None
+        raise StartupError(f"--helm {helm}: `helm version` {_one_line(e.why)}") from None
     if not re.fullmatch(r"v[34]\.\d+\.\d+\S*", version):
         raise StartupError(f"--helm {helm}: helm {_one_line(version, 40) or '?'} is not supported (v3 or v4)")
     return version

@@ -37,15 +37,16 @@ class Done(NamedTuple):
 
 
 class ProcessError(Exception):
-    """A process did not run to a good end. `summary` is one redacted line; `stderr` is redacted."""
+    """A process did not run to a good end. `summary` is one redacted line ("<what> <why>"), `why`
+    its cause alone; `rc` is None when the process did not start or timed out."""
 
     def __init__(
-        self, summary: str, *, rc: int | None = None, stderr: str = "", timed_out: bool = False,
+        self, what: str, why: str, *, rc: int | None = None, stderr: str = "", timed_out: bool = False,
         not_found: bool = False,
     ) -> None:  # fmt: skip
-        super().__init__(summary)
-        self.summary, self.rc, self.stderr = summary, rc, stderr
-        self.timed_out, self.not_found = timed_out, not_found
+        self.summary, self.why = _one_line(f"{what} {why}"), why
+        super().__init__(self.summary)
+        self.rc, self.stderr, self.timed_out, self.not_found = rc, stderr, timed_out, not_found
 
 
 @dataclass
@@ -115,9 +116,9 @@ async def run(
             start_new_session=True,  # its own process group: a timeout kills what it started too
         )
     except OSError as exc:
-        why = exc.strerror or str(exc)
-        not_found = isinstance(exc, FileNotFoundError)
-        raise ProcessError(scrub(f"cannot run {name} ({argv[0]}): {why}"), not_found=not_found) from None
+        why = scrub(exc.strerror or str(exc))
+        not_found = isinstance(exc, FileNotFoundError) and (cwd is None or exc.filename != str(cwd))
+        raise ProcessError(scrub(f"cannot run {name} ({argv[0]}):"), why, not_found=not_found) from None
     stats = counts(name)
     stats.started += 1
     stats.running += 1
@@ -126,7 +127,7 @@ async def run(
             out, err = await proc.communicate(stdin)
     except TimeoutError:
         await _stop(proc, grace)
-        raise ProcessError(scrub(f"{label} timed out after {timeout:g}s"), timed_out=True) from None
+        raise ProcessError(scrub(label), f"timed out after {timeout:g}s", timed_out=True) from None
     except BaseException:  # cancelled: the group goes too
         await _stop(proc, grace)
         raise
@@ -137,8 +138,8 @@ async def run(
     )
     if check and done.rc != 0:
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
-        why = lines[-1] if lines else f"exit code {done.rc}"
-        raise ProcessError(_one_line(f"{label} failed: {why}"), rc=done.rc, stderr=done.stderr)
+        why = lines[-1].strip() if lines else f"exit code {done.rc}"
+        raise ProcessError(scrub(label), f"failed: {why}", rc=done.rc, stderr=done.stderr)
     return done
 
 

@@ -1,16 +1,14 @@
-"""The Helm CLI runner: every helm process the controller starts goes through here.
+"""The Helm CLI runner: the helm release actions (upgrade --install, rollback, uninstall, test).
 
-Built on pyhelm3's `Command` (its `uninstall` is used as is), with what it lacks
-for us: processes started with exec (no shell) and values only on stdin, per-call
-`--history-max`, `--labels` on the release Secret, helm 3 / helm 4 flag names,
-wait strategies, `helm test`, a count of processes started and running, and
-errors summarised to one redacted line. pyhelm3's own `get_proceedable_revision`
-is never used: it uninstalls pending-install releases (DESIGN rule 2).
+Each is one helm process through `procs.run` (exec, no shell, its own process group; values only
+on stdin), with per-call `--history-max`, `--labels` on the release Secret, helm 3 / helm 4 flag
+names (from the one shared `helm version` probe), wait strategies, and errors summarised to one
+redacted line (`HelmError.summary`) with helm's stderr kept. Helm's storage is read elsewhere
+(helm/storage.py), never through helm.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -19,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyhelm3 import Command
-
+from .. import procs
 from ..reconcile.status import one_line
 from ..redact import redact
 
@@ -113,8 +110,8 @@ class UpgradeOptions:
     action: str = "upgrade"  # what a failure is called: "install" for a release's first install
 
 
-class Helm(Command):
-    """pyhelm3's Command, running helm the way the controller needs it."""
+class Helm:
+    """Runs helm the way the controller needs it (see the module docstring)."""
 
     def __init__(
         self,
@@ -123,65 +120,50 @@ class Helm(Command):
         env: dict[str, str] | None = None,
         default_timeout: str = "5m",
     ) -> None:
-        super().__init__(
-            executable=executable,
-            kubeconfig=Path(kubeconfig) if kubeconfig else None,
-            default_timeout=default_timeout,
-        )
+        self.executable, self.kubeconfig, self.default_timeout = executable, kubeconfig, default_timeout
         self.env = {**os.environ, **(env or {})}
-        self.processes_started = 0
-        self.running = 0
         self.secrets: set[str] = set()  # strings that must never leave in an error message
-        self._major: int | None = None
-        self._version_lock = asyncio.Lock()
+
+    @property
+    def processes_started(self) -> int:
+        """helm processes started by this controller process (any helm command; procs.counts)."""
+        return procs.counts("helm").started
+
+    @property
+    def running(self) -> int:
+        return procs.counts("helm").running
 
     # -- process ----------------------------------------------------------------------------
     async def run(self, command: list[Any], input: bytes | None = None, action: str = "") -> bytes:
-        argv = [self._executable, *(str(c) for c in command)]
-        if self._kubeconfig:
-            argv += ["--kubeconfig", str(self._kubeconfig)]
-        self.processes_started += 1
-        self.running += 1
+        """helm's stdout; HelmError (one redacted line, helm's stderr kept) when it fails."""
+        argv = [self.executable, *(str(c) for c in command)]
+        if self.kubeconfig:
+            argv += ["--kubeconfig", self.kubeconfig]
+        verb = action or (str(command[0]) if command else "helm")
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=self.env,
+            # Cancelled (shutdown past its grace period): helm gets SIGTERM and 10 s to stop; a
+            # release left pending is unlocked by the next reconcile (DESIGN rule 2).
+            done = await procs.run(
+                argv, stdin=input, env=self.env, redact=self._redact, grace=10.0, tool="helm"
             )
-            try:
-                stdout, stderr = await proc.communicate(input)
-            except asyncio.CancelledError:
-                # Hard cancellation (shutdown past its grace period): stop helm; a release left
-                # pending is unlocked by the next reconcile (DESIGN rule 2).
-                try:
-                    proc.terminate()
-                    async with asyncio.timeout(10):
-                        await proc.communicate()
-                except (TimeoutError, ProcessLookupError):
-                    pass
-                raise
-        finally:
-            self.running -= 1
-        if proc.returncode != 0:
-            err = redact(stderr.decode(errors="replace"), self.secrets)
-            verb = action or (str(command[0]) if command else "helm")
-            timeout = None
-            if "--timeout" in command:
-                timeout = str(command[command.index("--timeout") + 1])
-            raise HelmError(summarize_error(err, verb, timeout), err, proc.returncode or 1)
-        return stdout
+        except procs.ProcessError as exc:
+            raise HelmError(one_line(f"{verb} failed: {exc.summary}", SUMMARY_LIMIT), exc.stderr) from None
+        if done.rc != 0:
+            timeout = str(command[command.index("--timeout") + 1]) if "--timeout" in command else None
+            raise HelmError(summarize_error(done.stderr, verb, timeout), done.stderr, done.rc)
+        return done.stdout
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.secrets)
 
     async def major_version(self) -> int:
-        async with self._version_lock:  # the workers all ask at start: one `helm version`
-            return await self._probe_major()
-
-    async def _probe_major(self) -> int:
-        if self._major is None:
-            out = (await self.run(["version", "--template", "{{ .Version }}"])).decode().strip()
-            self._major = int(out.lstrip("v").split(".")[0])
-        return self._major
+        """3 or 4: one `helm version` for the whole process (procs.helm_version)."""
+        try:
+            return await procs.helm_major(self.executable)
+        except procs.ProcessError as exc:
+            raise HelmError(one_line(exc.summary, SUMMARY_LIMIT), exc.stderr, exc.rc or 1) from None
+        except ValueError:
+            raise HelmError("`helm version` printed no version") from None
 
     # -- actions ------------------------------------------------------------------------------
     def _wait_args(self, major: int, wait: bool) -> list[str]:
@@ -265,6 +247,27 @@ class Helm(Command):
         if cleanup_on_fail:
             cmd.append("--cleanup-on-fail")
         cmd += self._wait_args(major, wait)
+        await self.run(cmd)
+
+    async def uninstall(
+        self,
+        release_name: str,
+        *,
+        namespace: str | None = None,
+        keep_history: bool = False,
+        no_hooks: bool = False,
+        timeout: str | None = None,
+        wait: bool = False,
+    ) -> None:
+        cmd: list[Any] = ["uninstall", release_name, "--timeout", timeout or self.default_timeout]
+        if namespace:
+            cmd += ["--namespace", namespace]
+        if keep_history:
+            cmd.append("--keep-history")
+        if no_hooks:
+            cmd.append("--no-hooks")
+        if wait:
+            cmd.append("--wait")
         await self.run(cmd)
 
     async def test(self, release: str, namespace: str, timeout: str) -> str:

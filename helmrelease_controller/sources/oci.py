@@ -50,6 +50,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .. import procs
 from .archive import ArchiveError, ChartMeta, read_chart_archive
 from .base import ClosingSource, Credentials, ResolvedChart, SourceError, source_section, spec_field
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
@@ -183,7 +184,6 @@ class OCISource(ClosingSource):
         self._lookup_flight: SingleFlight[Pin] = SingleFlight()
         self._pull_flight: SingleFlight[tuple[Path, ChartMeta]] = SingleFlight()
         self._meta: OrderedDict[str, ChartMeta] = OrderedDict()  # manifest hex -> chart, LRU
-        self._helm_major: int | None = None
         self.tag_lists = self.manifest_lookups = self.lookup_cache_hits = 0
         self.pulls = self.logins = self.cache_hits = self.shared_pulls = 0
 
@@ -320,7 +320,7 @@ class OCISource(ClosingSource):
                 if basic is not None:
                     args = ["registry", "login", spec.host, "--username", basic[0], "--password-stdin"]
                     if plain:  # helm 3's login has no --plain-http; its --insecure falls back to HTTP
-                        args.append("--plain-http" if await self._major(env) >= 4 else "--insecure")
+                        args.append("--plain-http" if await self._major() >= 4 else "--insecure")
                     self.logins += 1
                     await self._run(args, env, creds, basic[1].encode())
                 self.pulls += 1
@@ -345,42 +345,31 @@ class OCISource(ClosingSource):
         self._remember(hexd, meta)
         return path, meta
 
-    async def _major(self, env: dict[str, str]) -> int:
-        if self._helm_major is None:
-            out = await self._run(["version", "--template", "{{ .Version }}"], env, None)
-            m = re.search(r"v?(\d+)\.", out)
-            self._helm_major = int(m.group(1)) if m else 3
-        return self._helm_major
+    async def _major(self) -> int:
+        """helm's major version, from the one shared probe (procs.helm_version); 3 when unreadable."""
+        try:
+            return await procs.helm_major(self.helm)
+        except procs.ProcessError as exc:
+            raise SourceError(exc.summary, transient=True) from None
+        except ValueError:
+            return 3
 
     async def _run(
         self, args: list[str], env: dict[str, str], creds: Credentials | None, stdin: bytes | None = None
     ) -> str:
-        """Run helm (exec, no shell); stdout + stderr as text. SourceError (scrubbed, one line) on failure."""
+        """Run helm (procs.run); stdout + stderr as text. SourceError (scrubbed, one line) on failure."""
+        scrub = creds.scrub if creds is not None else None
         what = f"helm {' '.join(args[:2])}"
         try:
-            proc = await asyncio.create_subprocess_exec(
-                self.helm,
-                *args,
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            )
-        except OSError as exc:
-            raise SourceError(f"cannot run helm ({self.helm}): {exc.strerror or exc}") from None
-        try:
-            async with asyncio.timeout(self.timeout):  # not wait_for: it can swallow a cancel on 3.11
-                out, err = await proc.communicate(stdin)
-        except (TimeoutError, asyncio.CancelledError) as exc:
-            proc.kill()
-            await proc.wait()
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            raise SourceError(f"{what} timed out after {self.timeout:g}s", transient=True) from None
-        text = (out + err).decode(errors="replace")
-        if creds is not None:
-            text = creds.scrub(text)
-        if proc.returncode != 0:
+            done = await procs.run([self.helm, *args], stdin=stdin, env=env, timeout=self.timeout,
+                                   redact=scrub, tool="helm", what=what)  # fmt: skip
+        except procs.ProcessError as exc:
+            if exc.rc is None and not exc.timed_out:
+                raise SourceError(f"cannot run helm ({self.helm}): {exc.why}") from None
+            raise SourceError(exc.summary, transient=True) from None
+        out = done.stdout.decode(errors="replace")
+        text = (scrub(out) if scrub is not None else out) + done.stderr
+        if done.rc != 0:
             raise SourceError(f"{what} failed: {_helm_error(text)}", transient=True)
         return text
 

@@ -9,24 +9,7 @@ from pathlib import Path
 import pytest
 
 from helmrelease_controller import procs
-
-
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie (an orphan may wait for its reaper a moment)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-async def gone(pid: int) -> bool:
-    """Wait (bounded) for `pid` to die; SIGKILL is delivered asynchronously."""
-    for _ in range(500):
-        if not alive(pid):
-            return True
-        await asyncio.sleep(0.01)
-    return False
+from tests.helpers.processes import gone
 
 
 async def child_pid(pidfile: Path) -> int:

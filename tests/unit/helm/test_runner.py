@@ -1,0 +1,59 @@
+"""The Helm runner's processes, with a helm stand-in (sh) that records its argv and stdin."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from helmrelease_controller import procs
+from helmrelease_controller.helm.runner import Helm, HelmError
+from tests.helpers.processes import gone
+
+
+def fake_helm(tmp_path: Path, body: str) -> str:
+    helm = tmp_path / "helm"
+    version = 'if [ "$1" = version ]; then printf v4.3.1; exit 0; fi'
+    helm.write_text(f'#!/bin/sh\n{version}\necho "$@" >> {tmp_path}/argv\n{body}\n')
+    helm.chmod(0o755)
+    return str(helm)
+
+
+async def test_uninstall_argv_and_kubeconfig(tmp_path: Path) -> None:
+    helm = Helm(fake_helm(tmp_path, "exit 0"), kubeconfig="/k/config")
+    await helm.uninstall("web", namespace="apps", keep_history=True, no_hooks=True, timeout="2m", wait=True)
+    await helm.uninstall("db")
+    assert (tmp_path / "argv").read_text().splitlines() == [
+        "uninstall web --timeout 2m --namespace apps --keep-history --no-hooks --wait --kubeconfig /k/config",
+        "uninstall db --timeout 5m --kubeconfig /k/config",
+    ]
+
+
+async def test_failure_is_one_redacted_line_with_helms_stderr_kept(tmp_path: Path) -> None:
+    helm = Helm(fake_helm(tmp_path, "echo 'Error: UPGRADE FAILED: bad value s3cret-pw' >&2; exit 1"))
+    helm.add_secrets(["s3cret-pw"])
+    with pytest.raises(HelmError) as err:
+        await helm.test("web", "apps", "1m")
+    assert err.value.summary == "test failed: bad value ***"
+    assert "s3cret-pw" not in err.value.stderr and err.value.returncode == 1
+
+
+async def test_missing_helm_is_a_helm_error(tmp_path: Path) -> None:
+    with pytest.raises(HelmError, match=r"^uninstall failed: cannot run helm \(/nonexistent/helm\)"):
+        await Helm("/nonexistent/helm").uninstall("web")
+
+
+async def test_cancel_stops_helm_and_its_children(tmp_path: Path) -> None:
+    """Shutdown past its grace period cancels an action: helm and whatever it started are stopped."""
+    pidfile = tmp_path / "child.pid"
+    helm = Helm(fake_helm(tmp_path, f"sleep 1000 & echo $! > {pidfile}; wait"))
+    started = procs.counts("helm").started
+    task = asyncio.create_task(helm.rollback_to("web", "apps", 1, history_max=5, timeout="1m", wait=False))
+    while not pidfile.is_file() or not pidfile.read_text().strip():
+        await asyncio.sleep(0.01)
+    assert helm.running >= 1 and helm.processes_started > started
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await gone(int(pidfile.read_text()))
