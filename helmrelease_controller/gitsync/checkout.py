@@ -13,6 +13,7 @@ belong in a public GitSource method once sources/git.py is free to change (repor
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import tarfile
@@ -45,26 +46,31 @@ class Checkout:
     root: Path  # the commit's files
 
 
-def _export(git_dir: Path, commit: str, final: Path) -> str:
+async def _export(git_dir: Path, commit: str, final: Path) -> str:
     """Export `commit` into `final/tree` (once; atomically) and return its subject line."""
     if not (final / "subject").is_file():
         tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
         try:
             (tmp / "tree").mkdir(parents=True)
-            run_git(git_dir, "archive", "--format=tar", "-o", str(tmp / "commit.tar"), commit)
-            with tarfile.open(tmp / "commit.tar") as tar:
-                tar.extractall(tmp / "tree", filter="data")
-            (tmp / "commit.tar").unlink()
-            subject = run_git(git_dir, "log", "-1", "--format=%s", commit).strip()
-            (tmp / "subject").write_text(subject, encoding="utf-8")
-            try:
-                tmp.rename(final)
-            except OSError:
-                if not (final / "subject").is_file():
-                    raise
+            await run_git(git_dir, "archive", "--format=tar", "-o", str(tmp / "commit.tar"), commit)
+            subject = (await run_git(git_dir, "log", "-1", "--format=%s", commit)).strip()
+            await asyncio.to_thread(_unpack, tmp, subject, final)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
     return (final / "subject").read_text(encoding="utf-8")
+
+
+def _unpack(tmp: Path, subject: str, final: Path) -> None:
+    """`tmp/commit.tar` unpacked into `tmp/tree` and moved into place as `final` (blocking)."""
+    with tarfile.open(tmp / "commit.tar") as tar:
+        tar.extractall(tmp / "tree", filter="data")
+    (tmp / "commit.tar").unlink()
+    (tmp / "subject").write_text(subject, encoding="utf-8")
+    try:
+        tmp.rename(final)
+    except OSError:
+        if not (final / "subject").is_file():
+            raise
 
 
 # A `.tmp-*` export younger than this may be another GitSync's export in progress; older, a crash's.
@@ -129,7 +135,7 @@ async def checkout(
         final = work_dir / f"c-{commit}"
         work_dir.mkdir(parents=True, exist_ok=True)
         try:
-            subject = await source._io(_export, m.path, commit, final)
+            subject = await _export(m.path, commit, final)
         except (GitFailed, tarfile.TarError, OSError) as exc:
             detail = scrub(exc.stderr if isinstance(exc, GitFailed) else str(exc), credentials)
             raise SourceError(f"cannot export commit {commit[:12]} of {url.display}: {detail}") from None

@@ -24,8 +24,10 @@ Counters: `fetches` (network fetches), `fetch_seconds` (their total time), `expo
 `cache_hits` (resolves needing no export), plus `fresh_hits`, `shared_fetches`, `fetch_failures`,
 `dependency_builds`, `mirror_rebuilds`, `mirror_evictions`, `export_evictions`; see `stats()`.
 
-This module decides and caches (on the event loop); `gitauth` reads the spec and URL and turns credentials
-into git's environment; `gitmirror` does the blocking disk and process work, in the source's own threads.
+This module decides and caches (on the event loop); `gitauth` reads the spec and URL, turns credentials
+into git's environment and runs git; `gitmirror` does the disk and process work. Every git and helm
+process goes through `procs.run` (async, its own process group, killed on timeout or cancellation):
+a slow git server or `helm dependency build` holds no thread; blocking disk work runs in threads.
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ class GitSource(ClosingSource):
         self._bad: OrderedDict[str, str] = OrderedDict()  # export key -> why it is not a chart
         self._active: Counter[str] = Counter()  # export keys in use by resolves (never evicted)
         self._helm_lock = asyncio.Lock()
-        # Own threads for git and helm (a fetch may block for minutes): never the loop's default executor.
+        # Own threads for the blocking disk work (scans, sizes, removals of whole mirrors). git and
+        # helm processes hold no thread: they run through procs.run on the event loop.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="git-source")
         self._started: asyncio.Future[None] | None = None
         self.fetches = self.exports = self.cache_hits = self.fresh_hits = self.shared_fetches = 0
@@ -245,7 +248,7 @@ class GitSource(ClosingSource):
             if ref in refs.values():
                 return ref, ""
             try:
-                out = await self._io(run_git, m.path, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+                out = await run_git(m.path, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
             except GitFailed:
                 return None, ""
             return (out.strip(), "") if out.strip().startswith(ref) else (None, "")
@@ -286,9 +289,10 @@ class GitSource(ClosingSource):
             self.fetches += 1
             started = time.monotonic()
             try:
-                rebuilt = await self._io(fetch_mirror, m.url, m.path, creds, self.tmp_root,
-                                                  timeout=self.fetch_timeout, rebuild=rebuild)  # fmt: skip
-                m.refs, m.head = await self._io(read_refs, m.path)
+                rebuilt = await fetch_mirror(
+                    m.url, m.path, creds, self.tmp_root, timeout=self.fetch_timeout, rebuild=rebuild
+                )
+                m.refs, m.head = await read_refs(m.path)
             except SourceError:
                 self.fetch_failures += 1
                 raise
@@ -320,7 +324,7 @@ class GitSource(ClosingSource):
 
     async def _lookup_tree(self, m: _Mirror, commit: str, path: str) -> tuple[str, str]:
         try:
-            found = self._trees[(commit, path)] = await self._io(tree_entry, m.path, commit, path)
+            found = self._trees[(commit, path)] = await tree_entry(m.path, commit, path)
         except GitFailed as exc:
             raise _Damaged(exc.stderr) from None
         while len(self._trees) > 4096:
@@ -359,7 +363,7 @@ class GitSource(ClosingSource):
         async def make() -> Exported:
             self.exports += 1
             try:
-                return await self._io(export_tree, m.path, tree, self.export_root / f"t-{tree}")
+                return await export_tree(m.path, tree, self.export_root / f"t-{tree}")
             except GitFailed as exc:
                 raise (_Damaged if looks_damaged(exc.stderr) else SourceError)(
                     f"git archive of {path or '.'!r} in {at} failed: {scrub(exc.stderr)}"
@@ -372,8 +376,8 @@ class GitSource(ClosingSource):
     ) -> Exported:
         async with self._helm_lock:  # helm's repository cache is shared: one dependency build at a time
             self.dependency_builds += 1
-            return await self._io(
-                build_chart, parts, path, tree, self.export_root / key, helm=self.helm,
+            return await build_chart(
+                parts, path, tree, self.export_root / key, helm=self.helm,
                 helm_home=self.helm_home, timeout=self.helm_timeout, at=at,
             )  # fmt: skip
 

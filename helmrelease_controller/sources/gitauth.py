@@ -9,10 +9,10 @@
   script that reads username and password from 0600 files and answers only prompts for the
   repository's own origin. Credentials are never in a URL, an argument list (`ps`) or the
   environment; the files live in a private directory removed when the command ends.
-- `run_git` runs one git command through GitPython with an isolated configuration (no system or
-  global config, so no credential helper stores anything; only the allowed protocols; C locale).
-  GitPython is imported on first use (it refuses to import without a git executable): without git
-  the controller still runs, and a git source fails with the one-line `NO_GIT` reason.
+- `run_git` runs one git command (async, through `procs.run`: its own process group, killed with
+  its ssh on timeout) with an isolated configuration (no system or global config, so no credential
+  helper stores anything; only the allowed protocols; C locale). Without a git executable the
+  controller still runs, and a git source fails with the one-line `NO_GIT` reason.
 - `git_error` maps git's and ssh's stderr to a one-line, credential-free `SourceError`.
 """
 
@@ -28,13 +28,11 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
+from .. import procs
 from .base import Credentials, SourceError, redact_url, source_section, spec_field
-
-if TYPE_CHECKING:
-    from types import ModuleType
 
 __all__ = [
     "GitChartSpec",
@@ -270,36 +268,24 @@ class GitFailed(Exception):
 NO_GIT = "git is not installed (no git executable on the controller's PATH): git chart sources need it"
 
 
-def _gitpython() -> ModuleType:
-    """The `git` (GitPython) module, imported on first use; SourceError(NO_GIT) without a git executable."""
-    try:
-        import git
-    except ImportError:  # GitPython's import runs `git version`: "Bad git executable"
-        raise SourceError(NO_GIT) from None
-    return git
-
-
-def run_git(
+async def run_git(
     git_dir: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float | None = None
 ) -> str:
-    """Run `git <args>` on the bare repository `git_dir` and return its stdout (blocking).
+    """Run `git <args>` on the bare repository `git_dir` (procs.run) and return its stdout.
 
-    Raises GitFailed with git's stderr on a non-zero exit or when `timeout` seconds pass.
+    Raises GitFailed with git's stderr on a non-zero exit or when `timeout` seconds pass (git and
+    what it started, ssh included, are killed), SourceError(NO_GIT) without a git executable.
     """
-    git = _gitpython()
-    runner = git.Git(str(git_dir.parent))  # the mirror itself may not exist yet (init)
-    full_env = {**_BASE_ENV, "GIT_DIR": str(git_dir), **(env or {})}
-    try:
-        out = runner.execute(
-            ["git", *args], env=full_env, kill_after_timeout=timeout, strip_newline_in_stdout=False
-        )
-    except git.GitCommandNotFound:  # git was removed after GitPython found it
-        raise SourceError(NO_GIT) from None
-    except git.GitCommandError as exc:
-        stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
-        stderr = stderr.strip().removeprefix("stderr:").strip().strip("'")
-        raise GitFailed(stderr, exc.status if isinstance(exc.status, int | str) else None) from None
-    return cast(str, out)
+    full_env = {**os.environ, **_BASE_ENV, "GIT_DIR": str(git_dir), **(env or {})}
+    try:  # from the mirror's parent: the mirror itself may not exist yet (init)
+        done = await procs.run(["git", *args], env=full_env, timeout=timeout, cwd=git_dir.parent, tool="git")
+    except procs.ProcessError as exc:
+        if exc.not_found:
+            raise SourceError(NO_GIT) from None
+        raise GitFailed(exc.why, "timeout" if exc.timed_out else None) from None
+    if done.rc != 0:
+        raise GitFailed(done.stderr.strip(), done.rc)
+    return done.stdout.decode(errors="replace")
 
 
 def _first(lines: list[str], *needles: str) -> str | None:

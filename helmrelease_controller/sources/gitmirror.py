@@ -1,4 +1,8 @@
-"""The on-disk side of the git chart source: bare mirrors, chart exports, dependency builds. Blocking.
+"""The on-disk side of the git chart source: bare mirrors, chart exports, dependency builds.
+
+The functions that run git or helm are async (every process goes through `procs.run`, via
+`gitauth.run_git` for git) and do their heavier disk work (unpacking, copying, digesting,
+removing) in threads; the others are blocking, for the caller to run in a thread.
 
 - `fetch_mirror` creates (or re-creates) a bare mirror and fetches branches, tags and the remote HEAD
   into it, pruned; `read_refs` lists them (annotated tags peeled) with the remote's default branch.
@@ -11,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -18,7 +23,6 @@ import os
 import posixpath
 import re
 import shutil
-import subprocess
 import tarfile
 import time
 import uuid
@@ -26,10 +30,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
+from .. import procs
 from .archive import StringLoader, load_yaml, yaml_problem
 from .base import Credentials, SourceError
 from .gitauth import GitFailed, GitURL, git_auth_env, git_error, run_git, scrub
@@ -88,25 +93,25 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(moved, ignore_errors=True)
 
 
-def _init_mirror(url: GitURL, path: Path) -> None:
-    remove_tree(path)
-    run_git(path, "init", "--quiet", "--bare", str(path))
-    run_git(path, "config", "hrc.url", url.display)  # for people looking at the cache
+async def _init_mirror(url: GitURL, path: Path) -> None:
+    await asyncio.to_thread(remove_tree, path)
+    await run_git(path, "init", "--quiet", "--bare", str(path))
+    await run_git(path, "config", "hrc.url", url.display)  # for people looking at the cache
 
 
-def _fetch(url: GitURL, path: Path, env: Mapping[str, str], timeout: float) -> None:
+async def _fetch(url: GitURL, path: Path, env: Mapping[str, str], timeout: float) -> None:
     args = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", url.url, *_REFSPECS]
     try:
-        run_git(path, *args, f"+HEAD:{HEAD_REF}", env=env, timeout=timeout)
+        await run_git(path, *args, f"+HEAD:{HEAD_REF}", env=env, timeout=timeout)
     except GitFailed as exc:
         if "couldn't find remote ref HEAD" not in exc.stderr:
             raise
-        run_git(path, *args, env=env, timeout=timeout)  # an empty remote, or its HEAD dangles
+        await run_git(path, *args, env=env, timeout=timeout)  # an empty remote, or its HEAD dangles
         with contextlib.suppress(GitFailed):
-            run_git(path, "update-ref", "-d", HEAD_REF)
+            await run_git(path, "update-ref", "-d", HEAD_REF)
 
 
-def fetch_mirror(
+async def fetch_mirror(
     url: GitURL,
     path: Path,
     creds: Credentials | None,
@@ -120,31 +125,31 @@ def fetch_mirror(
     rebuilt = False
     if rebuild or not ((path / "HEAD").is_file() and (path / "objects").is_dir()):
         rebuilt = path.exists()
-        _init_mirror(url, path)
-    with git_auth_env(url, creds, tmp_root) as env:
+        await _init_mirror(url, path)
+    with git_auth_env(url, creds, tmp_root) as env:  # a few small private files
         try:
-            _fetch(url, path, env, timeout)
+            await _fetch(url, path, env, timeout)
         except GitFailed as exc:
             if rebuilt or not looks_damaged(exc.stderr):
                 raise git_error(exc.stderr, url, creds, timeout=timeout) from None
-            _init_mirror(url, path)
+            await _init_mirror(url, path)
             rebuilt = True
             try:
-                _fetch(url, path, env, timeout)
+                await _fetch(url, path, env, timeout)
             except GitFailed as again:
                 raise git_error(again.stderr, url, creds, timeout=timeout) from None
     return rebuilt
 
 
-def tree_entry(path: Path, commit: str, rel: str) -> tuple[str, str]:
+async def tree_entry(path: Path, commit: str, rel: str) -> tuple[str, str]:
     """(object type, sha) of `rel` in `commit` ("" is the root), or ("missing", "")."""
     if not rel:
-        return "tree", run_git(path, "rev-parse", "--verify", f"{commit}^{{tree}}").strip()
-    parts = run_git(path, "ls-tree", commit, "--", rel).split(None, 3)
+        return "tree", (await run_git(path, "rev-parse", "--verify", f"{commit}^{{tree}}")).strip()
+    parts = (await run_git(path, "ls-tree", commit, "--", rel)).split(None, 3)
     return (parts[1], parts[2]) if len(parts) == 4 else ("missing", "")
 
 
-def read_refs(path: Path) -> tuple[dict[str, str], str | None]:
+async def read_refs(path: Path) -> tuple[dict[str, str], str | None]:
     """Ref name -> commit (annotated tags peeled) and the branch the remote HEAD is on (None if unknown).
 
     git fetch does not tell which branch HEAD names, only its commit: the branch is the mirror's own
@@ -153,7 +158,7 @@ def read_refs(path: Path) -> tuple[dict[str, str], str | None]:
     """
     fmt = "--format=%(refname)%09%(objecttype)%09%(objectname)%09%(*objecttype)%09%(*objectname)"
     try:
-        out = run_git(path, "for-each-ref", fmt)
+        out = await run_git(path, "for-each-ref", fmt)
     except GitFailed as exc:
         raise SourceError(f"git mirror {path.name} unreadable: {scrub(exc.stderr)}") from None
     refs: dict[str, str] = {}
@@ -172,7 +177,7 @@ def read_refs(path: Path) -> tuple[dict[str, str], str | None]:
     head = next((b for b in (current, "main", "master") if b in branches), branches[0] if branches else None)
     if head is not None and head != current:
         with contextlib.suppress(GitFailed):
-            run_git(path, "symbolic-ref", "HEAD", f"refs/heads/{head}")
+            await run_git(path, "symbolic-ref", "HEAD", f"refs/heads/{head}")
     return refs, head
 
 
@@ -247,7 +252,7 @@ def _finish(tmp: Path, final: Path, meta: dict[str, Any]) -> Exported:
     return _exported(final, meta, size)
 
 
-def export_tree(git_dir: Path, tree: str, final: Path) -> Exported:
+async def export_tree(git_dir: Path, tree: str, final: Path) -> Exported:
     """Export git tree `tree` of the mirror as the chart directory `final/chart`.
 
     Raises GitFailed when the mirror cannot produce it, NotAChart when it is not a chart.
@@ -255,18 +260,23 @@ def export_tree(git_dir: Path, tree: str, final: Path) -> Exported:
     tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
     try:
         (tmp / "chart").mkdir(parents=True)
-        run_git(git_dir, "archive", "--format=tar", "-o", str(tmp / "tree.tar"), tree)
-        try:
-            with tarfile.open(tmp / "tree.tar") as tar:
-                tar.extractall(tmp / "chart", filter="data")
-        except tarfile.FilterError as exc:
-            raise NotAChart(f"cannot be exported safely: {exc}") from None
-        (tmp / "tree.tar").unlink()
-        meta = _read_chart_dir(tmp / "chart")
-        meta.update(dir="chart", digest=hashlib.sha256(f"tree {tree}\n".encode()).hexdigest())
-        return _finish(tmp, final, meta)
+        await run_git(git_dir, "archive", "--format=tar", "-o", str(tmp / "tree.tar"), tree)
+        return await asyncio.to_thread(_unpack_export, tmp, tree, final)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
+
+
+def _unpack_export(tmp: Path, tree: str, final: Path) -> Exported:
+    """`tmp/tree.tar` unpacked into `tmp/chart`, read, and moved into place as `final` (blocking)."""
+    try:
+        with tarfile.open(tmp / "tree.tar") as tar:
+            tar.extractall(tmp / "chart", filter="data")
+    except tarfile.FilterError as exc:
+        raise NotAChart(f"cannot be exported safely: {exc}") from None
+    (tmp / "tree.tar").unlink()
+    meta = _read_chart_dir(tmp / "chart")
+    meta.update(dir="chart", digest=hashlib.sha256(f"tree {tree}\n".encode()).hexdigest())
+    return _finish(tmp, final, meta)
 
 
 def _tgz_content_digest(archive: Path) -> str:
@@ -419,7 +429,7 @@ def dependency_build_failure(output: str, repositories: list[str]) -> str:
     return line.replace(" (try 'helm repo update')", "")
 
 
-def build_chart(
+async def build_chart(
     parts: list[tuple[str, Path]], path: str, tree: str, final: Path, *, helm: str, helm_home: Path,
     timeout: float, at: str,
 ) -> Exported:  # fmt: skip
@@ -428,46 +438,57 @@ def build_chart(
     chart and digest its git tree plus the content of every archive in `charts/`.
 
     The caller runs it only when `missing_dependencies` finds some, and helm fetches only those: the
-    ones committed under `charts/` are used as they are (`_only_missing`)."""
+    ones committed under `charts/` are used as they are (`_only_missing`). helm runs through
+    `procs.run`: the event loop goes on meanwhile, and a timeout kills helm and what it started."""
     tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
     where = f"chart {path or '.'} in {at}"
     try:
-        for part, src in parts:
-            shutil.copytree(src, tmp / "src" / part, symlinks=True, dirs_exist_ok=True)
+        await asyncio.to_thread(_copy_parts, parts, tmp / "src")
         chart_dir = tmp / "src" / path
         env = {**os.environ, "HOME": str(helm_home)}
         env.update({f"HELM_{d.upper()}_HOME": str(helm_home / d) for d in ("cache", "config", "data")})
+        argv = [helm, "dependency", "build", str(chart_dir)]
         try:
-            with _only_missing(chart_dir):
-                try:
-                    proc = subprocess.run([helm, "dependency", "build", str(chart_dir)], env=env,
-                                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
-                except subprocess.TimeoutExpired:
-                    raise SourceError(
-                        f"{where}: dependency build timed out after {timeout:g}s", transient=True
-                    ) from None
-                except OSError as exc:
-                    raise SourceError(
-                        f"{where}: dependency build: cannot run helm ({exc.strerror})"
-                    ) from None
+            with _only_missing(chart_dir):  # small YAML files, read and put back
+                done = await procs.run(argv, env=env, timeout=timeout, redact=scrub, tool="helm")
+        except procs.ProcessError as exc:
+            if exc.timed_out:
+                raise SourceError(
+                    f"{where}: dependency build timed out after {timeout:g}s", transient=True
+                ) from None
+            raise SourceError(f"{where}: dependency build: cannot run helm ({exc.why})") from None
         except (OSError, yaml.YAMLError) as exc:
             raise SourceError(f"{where}: dependency build: cannot prepare the chart ({exc})") from None
-        if proc.returncode != 0:
-            missing = missing_dependencies(chart_dir)
-            reason = scrub(
-                dependency_build_failure(f"{proc.stdout}\n{proc.stderr}", [r for _, _, r in missing])
-            )
-            names = ", ".join(f"{n} {v}" for n, v, _ in missing)
-            needed = f" (needed for {names} missing from charts/)" if missing else ""
-            raise SourceError(f"{where}: dependency build failed: {reason}{needed}", transient=True)
-        h = hashlib.sha256(f"tree {tree}\n".encode())
-        for archive in sorted((chart_dir / "charts").glob("*.tgz")):
-            h.update(f"dep {archive.name} {_tgz_content_digest(archive)}\n".encode())
-        meta = _read_chart_dir(chart_dir)
-        meta.update(dir=posixpath.join("src", path) if path else "src", digest=h.hexdigest())
-        return _finish(tmp, final, meta)
+        if done.rc != 0:
+            _build_failed(where, chart_dir, f"{scrub(done.stdout.decode(errors='replace'))}\n{done.stderr}")
+        return await asyncio.to_thread(_finish_build, tmp, final, chart_dir, path, tree)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
+
+
+def _copy_parts(parts: list[tuple[str, Path]], root: Path) -> None:
+    for part, src in parts:
+        shutil.copytree(src, root / part, symlinks=True, dirs_exist_ok=True)
+
+
+def _build_failed(where: str, chart_dir: Path, output: str) -> NoReturn:
+    """Raise the one-line SourceError of a failed `helm dependency build` (its stdout and stderr)."""
+    missing = missing_dependencies(chart_dir)
+    reason = scrub(dependency_build_failure(output, [r for _, _, r in missing]))
+    names = ", ".join(f"{n} {v}" for n, v, _ in missing)
+    needed = f" (needed for {names} missing from charts/)" if missing else ""
+    raise SourceError(f"{where}: dependency build failed: {reason}{needed}", transient=True)
+
+
+def _finish_build(tmp: Path, final: Path, chart_dir: Path, path: str, tree: str) -> Exported:
+    """Digest a built chart (its tree, and the content of each archive in `charts/`) and move it
+    into place (blocking)."""
+    h = hashlib.sha256(f"tree {tree}\n".encode())
+    for archive in sorted((chart_dir / "charts").glob("*.tgz")):
+        h.update(f"dep {archive.name} {_tgz_content_digest(archive)}\n".encode())
+    meta = _read_chart_dir(chart_dir)
+    meta.update(dir=posixpath.join("src", path) if path else "src", digest=h.hexdigest())
+    return _finish(tmp, final, meta)
 
 
 class DirLRU:

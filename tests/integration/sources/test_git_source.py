@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -21,6 +22,7 @@ from helmrelease_controller.sources import ChartSource, Credentials, SourceError
 from helmrelease_controller.sources.git import GitSource
 from tests.helpers.chartrepo import ChartRepo, helm_binary
 from tests.helpers.gitserver import GitDaemon, GitRepo, HTTPGitServer, SSHServer, self_signed_tls
+from tests.helpers.processes import gone
 
 CHART = "charts/webapp"
 
@@ -382,6 +384,88 @@ async def test_file_dependency_outside_the_repository_is_refused(
     repo.commit("escape")
     with pytest.raises(SourceError, match=r"dependency x \(file://../../etc\) is outside the repository"):
         await source.resolve(spec(daemon.url("charts"), "chart"), refresh=True)
+
+
+def stack_with_a_file_dependency(repo: GitRepo) -> None:
+    """charts/stack needs `helm dependency build` for charts/common (file://, so no network)."""
+    repo.copy_chart("charts/common", name="common", version="0.1.0")
+    repo.copy_chart("charts/stack", name="stack", version="1.0.0")
+    chart_yaml = yaml.safe_load((repo.work / "charts/stack/Chart.yaml").read_text())
+    chart_yaml["dependencies"] = [{"name": "common", "version": "0.1.0", "repository": "file://../common"}]
+    repo.write("charts/stack/Chart.yaml", yaml.safe_dump(chart_yaml))
+    repo.commit("stack with a file:// dependency")
+
+
+def helm_shim(tmp_path: Path, dependency_build: str) -> str:
+    """A helm that runs `dependency_build` (sh) for `helm dependency build`, the real helm otherwise."""
+    shim = tmp_path / "helm-shim"
+    shim.write_text(
+        f'#!/bin/sh\nif [ "$1" = dependency ]; then\n{dependency_build}\nfi\nexec {helm_binary()} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return str(shim)
+
+
+async def appears(path: Path) -> None:
+    for _ in range(3000):
+        if path.exists():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{path} never appeared")
+
+
+async def test_dependency_build_holds_no_thread_and_never_stops_the_loop(
+    repo: GitRepo, daemon: GitDaemon, tmp_path: Path
+) -> None:
+    """While one chart's `helm dependency build` runs (here: until the test lets it go), the event
+    loop goes on and another chart of the same source resolves, even with a single thread."""
+    stack_with_a_file_dependency(repo)
+    started, release = tmp_path / "started", tmp_path / "release"
+    helm = helm_shim(tmp_path, f"touch {started}; while [ ! -e {release} ]; do sleep 0.05; done")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    url = daemon.url("charts")
+    async with GitSource(tmp_path / "cache", helm=helm, workers=1, eviction_min_age=0) as source:
+        building = asyncio.create_task(source.resolve(spec(url, "charts/stack")))
+        tick = asyncio.create_task(ticker())
+        try:
+            await appears(started)
+            before = ticks
+            other = await asyncio.wait_for(source.resolve(spec(url, CHART)), 60)  # a hang guard only
+            assert other.name == "webapp" and not building.done() and ticks > before
+            release.touch()
+            stack = await asyncio.wait_for(building, 60)
+            assert (stack.path / "charts" / "common-0.1.0.tgz").is_file()
+        finally:
+            release.touch()
+            tick.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(building, 60)
+
+
+async def test_dependency_build_timeout_kills_helm_and_what_it_started(
+    repo: GitRepo, daemon: GitDaemon, tmp_path: Path
+) -> None:
+    """helm (a plugin, a getter) may start children: on timeout they go too, none is left running."""
+    stack_with_a_file_dependency(repo)
+    pidfile = tmp_path / "child.pid"
+    helm = helm_shim(tmp_path, f"sleep 1000 & echo $! > {pidfile}; wait; exit 1")
+    async with GitSource(tmp_path / "cache", helm=helm, helm_timeout=1, eviction_min_age=0) as source:
+        with pytest.raises(SourceError, match=r"dependency build timed out after 1s") as err:
+            await asyncio.wait_for(source.resolve(spec(daemon.url("charts"), "charts/stack")), 60)
+    assert err.value.transient
+    child = int(pidfile.read_text())
+    try:
+        assert await gone(child), "helm's child outlived the timeout"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 # --- the cache -----------------------------------------------------------------------------------

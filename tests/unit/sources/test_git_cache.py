@@ -95,7 +95,7 @@ def test_lru_scan_adopts_by_last_use_and_clears_leftovers(tmp_path: Path) -> Non
 # --- refs of a mirror ----------------------------------------------------------------------------
 
 
-def test_read_refs_peels_tags_and_names_the_default_branch(tmp_path: Path) -> None:
+async def test_read_refs_peels_tags_and_names_the_default_branch(tmp_path: Path) -> None:
     work, mirror = tmp_path / "work", tmp_path / "m.git"
     work.mkdir()
     git(work, "init", "-q", "-b", "trunk")
@@ -107,13 +107,13 @@ def test_read_refs_peels_tags_and_names_the_default_branch(tmp_path: Path) -> No
     git(tmp_path, "init", "-q", "--bare", str(mirror))
     git(mirror, "fetch", "-q", str(work), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
         f"+HEAD:{HEAD_REF}")  # fmt: skip
-    refs, default = read_refs(mirror)
+    refs, default = await read_refs(mirror)
     assert refs["refs/tags/v1.0.0"] == refs["refs/tags/light"] == refs["refs/heads/trunk"] == head
     assert refs[HEAD_REF] == head
     assert default == "also-here"  # two branches at HEAD's commit, neither main nor master: the first
     assert (mirror / "HEAD").read_text().strip() == "ref: refs/heads/also-here"  # sticky from now on
     git(mirror, "symbolic-ref", "HEAD", "refs/heads/trunk")
-    assert read_refs(mirror)[1] == "trunk"  # the mirror's own choice wins while it still matches
+    assert (await read_refs(mirror))[1] == "trunk"  # the mirror's own choice wins while it still matches
 
 
 # --- dependency digests --------------------------------------------------------------------------
