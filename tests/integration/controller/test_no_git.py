@@ -1,7 +1,7 @@
 """Without a git executable the controller still runs: only git chart sources fail, with a clear reason.
 
-GitPython refuses to import when it cannot run `git version`; it is imported on first use, so
-repository and OCI sources work and a `spec.chart.git` HelmRelease says git is not installed.
+git is run only when a git source needs it, so repository and OCI sources work and a
+`spec.chart.git` HelmRelease says git is not installed.
 """
 
 from __future__ import annotations
