@@ -83,8 +83,7 @@ async def _stop(proc: asyncio.subprocess.Process, grace: float) -> None:
                     await proc.wait()
     finally:
         _signal_group(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(asyncio.CancelledError):
-        await proc.wait()
+    await proc.wait()
 
 
 async def run(
