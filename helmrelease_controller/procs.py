@@ -78,9 +78,10 @@ async def _stop(proc: asyncio.subprocess.Process, grace: float) -> None:
     try:
         if grace > 0 and proc.returncode is None:
             _signal_group(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await proc.wait()
+            # Not proc.wait(): it also waits for the pipes, which a child ignoring SIGTERM holds.
+            deadline = asyncio.get_running_loop().time() + grace
+            while proc.returncode is None and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
     finally:
         _signal_group(proc.pid, signal.SIGKILL)
     await proc.wait()
