@@ -32,7 +32,6 @@ from typing import Any
 from . import logctx
 from .api.models import CRD_NAME
 from .charts import ChartResolver
-from .executor import Executor
 from .gitsync.runtime import GitSyncRuntime
 from .helm.runner import Helm
 from .kube.apihealth import ApiHealth
@@ -45,7 +44,7 @@ from .kube.workers import work
 from .kube.workqueue import WorkQueue
 from .metrics import Metrics, reconcile_result
 from .notify import Dispatcher, load_config
-from .reconciler import Reconciler
+from .reconcile.pipeline import Reconciler
 from .refindex import RefIndex
 from .sources.git import GitSource
 from .sources.oci import OCISource
@@ -148,7 +147,7 @@ class Controller:
         self.sources = _chart_sources(opts, self.metrics)
         self.reconciler = Reconciler(
             client,
-            Executor(self.helm, client),
+            self.helm,
             self.sources,
             self.events,
             self.informer,

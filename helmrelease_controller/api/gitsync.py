@@ -17,6 +17,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
 )
 
@@ -24,7 +25,7 @@ from helmrelease_controller.api.models import (
     ANNOTATION_PREFIX,
     ANNOTATION_SUSPEND,
     GROUP,
-    Condition,
+    ConditionedStatus,
     GitRef,
     KubeObject,
     NonEmptyStr,
@@ -117,6 +118,8 @@ class GitSyncSpec(_Scheduled):
 class InventoryEntry(_Status):
     """One object applied by the GitSync."""
 
+    model_config = ConfigDict(frozen=True)
+
     kind: str
     """HelmRelease, ConfigMap or Namespace."""
     namespace: str | None = None
@@ -125,16 +128,9 @@ class InventoryEntry(_Status):
     """Its name."""
 
 
-class GitSyncStatus(_Status):
-    """The observed state, written by the controller only."""
+class GitSyncStatus(ConditionedStatus):
+    """The observed state, written by the controller only (conditions: Ready, Reconciling, Stalled)."""
 
-    observed_generation: int | None = None
-    """metadata.generation last synced."""
-    conditions: Annotated[list[Condition], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-    )
-    """Ready, Reconciling, Stalled."""
     suspended: bool = False
     """Whether syncing is suspended (spec.suspend or the helmrelease.dev/suspend annotation)."""
     last_applied_revision: str | None = None
@@ -149,16 +145,10 @@ class GitSyncStatus(_Status):
         default_factory=list
     )
     """The objects of the last applied commit."""
-    orphans: Annotated[list[InventoryEntry], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list
-    )
+    orphans: list[InventoryEntry] | None = None
     """Objects applied earlier and gone from the commit, left in place (no prune, or protected)."""
     last_handled_reconcile_at: str | None = None
     """Last handled value of the helmrelease.dev/reconcile-requested-at annotation."""
-
-    def condition(self, type_: str) -> Condition | None:
-        """The condition of type `type_`, if present."""
-        return next((c for c in self.conditions if c.type == type_), None)
 
 
 class GitSync(KubeObject):

@@ -710,6 +710,8 @@ class HelmReleaseSpec(_Scheduled):
 class Condition(_Status):
     """A Kubernetes condition (metav1.Condition)."""
 
+    model_config = ConfigDict(frozen=True)
+
     type: str
     """Ready, Released, Reconciling, Stalled, Remediated, TestSuccess or Drifted."""
     status: Literal["True", "False", "Unknown"]
@@ -738,6 +740,8 @@ class HelmTestHookStatus(_Status):
 class HistoryEntry(_Status):
     """A short snapshot of one Helm release revision."""
 
+    model_config = ConfigDict(frozen=True)
+
     revision: int
     """Helm release revision."""
     name: str | None = None
@@ -764,16 +768,30 @@ class HistoryEntry(_Status):
     """Test hooks of this revision by name, when helm test ran."""
 
 
-class HelmReleaseStatus(_Status):
-    """The observed state, written by the controller only."""
+class ConditionedStatus(_Status):
+    """What every status of ours starts with: the generation last handled and the conditions.
+
+    Status models are immutable: a new status is `model_copy(update=...)` of the old one, so a
+    status computed twice from the same inputs is equal and an unchanged one is never written."""
+
+    model_config = ConfigDict(frozen=True)
 
     observed_generation: int | None = None
-    """metadata.generation last reconciled."""
+    """metadata.generation last handled."""
     conditions: Annotated[list[Condition], BeforeValidator(_none_to_empty_list)] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    """Ready, Released, Reconciling, Stalled, Remediated, TestSuccess, Drifted."""
+    """Ready, Reconciling, Stalled; HelmReleases also Released, Remediated, TestSuccess."""
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition of type `type_`, if present."""
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+class HelmReleaseStatus(ConditionedStatus):
+    """The observed state, written by the controller only."""
+
     suspended: bool = False
     """Whether reconciliation is suspended (spec.suspend or the helmrelease.dev/suspend annotation)."""
     helm_chart: str | None = None
@@ -810,10 +828,6 @@ class HelmReleaseStatus(_Status):
     """Last handled value of the helmrelease.dev/force-at annotation."""
     last_handled_reset_at: str | None = None
     """Last handled value of the helmrelease.dev/reset-at annotation."""
-
-    def condition(self, type_: str) -> Condition | None:
-        """The condition of type `type_`, if present."""
-        return next((c for c in self.conditions if c.type == type_), None)
 
 
 def status_to_obj(status: HelmReleaseStatus, *, nulls: bool = False) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from helmrelease_controller.api.gitsync import GitSync, owner_label_value
+from helmrelease_controller.api.gitsync import GitSync, GitSyncStatus, InventoryEntry, owner_label_value
 from helmrelease_controller.api.models import ANNOTATION_RECONCILE_REQUESTED_AT, FINALIZER, SpecError
 from helmrelease_controller.charts import ChartResolver
 from helmrelease_controller.kube.client import ApiError, KubeClient, NotFound
@@ -107,7 +107,7 @@ class GitSyncReconciler:
         if obj["metadata"].get("deletionTimestamp"):
             self._forget(namespace, name)
             return await self._finalize(obj) if FINALIZER in finalizers else None
-        status: dict[str, Any] = dict(obj.get("status") or {})
+        status = st.load(obj, GitSyncStatus)
         gen, now = int(obj["metadata"].get("generation") or 0), self._clock()
         try:
             gs = GitSync.from_obj(obj)
@@ -122,7 +122,7 @@ class GitSyncReconciler:
             except ApiError as exc:
                 log.info("GitSync %s/%s: finalizer not updated (%s); retrying", namespace, name, exc)
                 return 1.0
-        status["suspended"] = gs.suspended
+        status = status.model_copy(update={"suspended": gs.suspended})
         if gs.suspended:
             status = st.drop_condition(status, st.RECONCILING)
             await self._finish(obj, status, "suspended")
@@ -188,22 +188,22 @@ class GitSyncReconciler:
         self._commits.pop((namespace, name), None)
 
     # -- one sync -----------------------------------------------------------------------------------
-    async def _sync(self, obj: dict[str, Any], gs: GitSync, status: dict[str, Any]) -> float | None:
+    async def _sync(self, obj: dict[str, Any], gs: GitSync, status: GitSyncStatus) -> float | None:
         key, gen = (gs.namespace, gs.name), gs.generation
         try:
-            co = await self._checkout(gs, status)
+            co, status = await self._checkout(gs, status)
         except SourceError as exc:
             return await self._failed(
                 obj, gs, status, "GitOperationFailed", str(exc), transient=exc.transient
             )
-        status["lastAttemptedRevision"], status["lastAttemptedSubject"] = co.revision, co.subject
-
+        status = status.model_copy(
+            update={"last_attempted_revision": co.revision, "last_attempted_subject": co.subject}
+        )
         validated = await self._validate(key, gs, co.commit, co.root)
         if not validated.ok:
             return await self._rejected(obj, gs, status, validated.errors)
         namespaces = {gs.namespace} | {d.namespace for d in validated.objects if d.namespace}
-        inventory = [e for e in status.get("inventory") or [] if isinstance(e, dict)]
-        namespaces |= {str(e["namespace"]) for e in inventory if e.get("namespace")}
+        namespaces |= {e.namespace for e in status.inventory if e.namespace}
         try:
             live = await list_live(self.client, namespaces)
         except ApiError as exc:
@@ -224,14 +224,15 @@ class GitSyncReconciler:
         self._written[key] = (result.total_applied, result.total_pruned)
         return await self._applied(obj, gs, status, co, todo, result)
 
-    async def _checkout(self, gs: GitSync, status: dict[str, Any]) -> Checkout:
+    async def _checkout(self, gs: GitSync, status: GitSyncStatus) -> tuple[Checkout, GitSyncStatus]:
         """The commit to sync, checked out; fetched first when a reconcile was requested (the
-        annotation's token is recorded in `status`) or a webhook asked for it. Raises SourceError."""
+        annotation's token is recorded in the status returned) or a webhook asked for it. Raises
+        SourceError."""
         key = (gs.namespace, gs.name)
         token = (gs.metadata.get("annotations") or {}).get(ANNOTATION_RECONCILE_REQUESTED_AT)
-        requested = bool(token) and token != status.get("lastHandledReconcileAt")
+        requested = bool(token) and token != status.last_handled_reconcile_at
         if requested:
-            status["lastHandledReconcileAt"] = token
+            status = status.model_copy(update={"last_handled_reconcile_at": token})
         refresh = requested or key in self._refresh
         self._refresh.discard(key)
         creds = await ChartResolver(None).credentials(self.client, gs.namespace, gs.spec.secret_ref)
@@ -239,23 +240,25 @@ class GitSyncReconciler:
         if self._commits.get(key) != co.commit:
             self._commits[key] = co.commit
             await asyncio.to_thread(drop_checkouts, self.work_dir, set(self._commits.values()))
-        return co
+        return co, status
 
     async def _applied(
-        self, obj: _Obj, gs: GitSync, status: _Obj, co: Checkout, todo: Plan, result: ApplyResult
+        self, obj: _Obj, gs: GitSync, status: GitSyncStatus, co: Checkout, todo: Plan, result: ApplyResult
     ) -> float | None:
         """The commit is applied: status, the recovery notification and events say so."""
         key, gen = (gs.namespace, gs.name), gs.generation
-        status["lastAppliedRevision"], status["lastAppliedSubject"] = co.revision, co.subject
-        status["inventory"] = [r.entry() for r in todo.inventory]
-        if todo.orphans:
-            status["orphans"] = [r.entry() for r in todo.orphans]
-        else:
-            status.pop("orphans", None)
+        status = status.model_copy(
+            update={
+                "last_applied_revision": co.revision,
+                "last_applied_subject": co.subject,
+                "inventory": [InventoryEntry.model_validate(r.entry()) for r in todo.inventory],
+                "orphans": [InventoryEntry.model_validate(r.entry()) for r in todo.orphans] or None,
+            }
+        )
         summary = f"applied revision {co.revision}: {len(todo.inventory)} objects"
         if todo.orphans:
             summary += f", {len(todo.orphans)} gone from git left in place"
-        was_ready = (st.get_condition(obj.get("status") or {}, st.READY) or {}).get("status") == "True"
+        was_ready = st.is_true(st.load(obj, GitSyncStatus), st.READY)
         status = st.ready(status, True, "Succeeded", summary, gen, self._clock())
         await self._finish(obj, status, "succeeded")
         self._failures.pop(key, None)
@@ -267,7 +270,7 @@ class GitSyncReconciler:
                 f"revision {co.revision} ({co.subject}): {result.total_applied} applied, "
                 f"{result.unchanged} unchanged, {result.total_pruned} pruned",
             )  # fmt: skip
-        if todo.orphans and (result.total_applied or result.total_pruned or obj.get("status") != status):
+        if todo.orphans and (result.total_applied or result.total_pruned or _changed(obj, status)):
             names = ", ".join(r.describe() for r in todo.orphans[:5])
             more = f" and {len(todo.orphans) - 5} more" if len(todo.orphans) > 5 else ""
             why = "prune is off" if not gs.spec.prune else "helmrelease.dev/prune: disabled"
@@ -296,12 +299,12 @@ class GitSyncReconciler:
 
     # -- outcomes -----------------------------------------------------------------------------------
     async def _rejected(
-        self, obj: dict[str, Any], gs: GitSync, status: dict[str, Any], errors: list[str]
+        self, obj: dict[str, Any], gs: GitSync, status: GitSyncStatus, errors: list[str]
     ) -> float | None:
         message = f"commit rejected, nothing applied: {_first(errors)}"
         status = st.stalled(status, "ValidationFailed", message, gs.generation, self._clock())
-        revision = status.get("lastAttemptedRevision") or ""
-        if obj.get("status") != status:
+        revision = status.last_attempted_revision or ""
+        if _changed(obj, status):
             self.events.emit(obj, "Warning", "ValidationFailed", f"{revision}: {message}")
             # One message per rejected commit: its attempt is the commit (a restart, a resync or
             # another sync of the same commit changes no status and sends nothing).
@@ -314,18 +317,18 @@ class GitSyncReconciler:
         self,
         obj: dict[str, Any],
         gs: GitSync,
-        status: dict[str, Any],
+        status: GitSyncStatus,
         reason: str,
         message: str,
         transient: bool,
     ) -> float | None:
         status = st.ready(status, False, reason, message, gs.generation, self._clock())
-        if obj.get("status") != status:
+        if _changed(obj, status):
             self.events.emit(obj, "Warning", reason, message)
         key = (gs.namespace, gs.name)
         self._failures[key] += 1
         if self._failures[key] >= FAILURES_BEFORE_ALERT:  # deduplicated per reason and message
-            revision = status.get("lastAttemptedRevision") or ""
+            revision = status.last_attempted_revision or ""
             self._notify(obj, FAILED, f"{reason}: {message}", revision, attempt=f"{reason}:{message}")
         await self._finish(obj, status, "failed")
         interval = gs.spec.interval_seconds
@@ -343,7 +346,7 @@ class GitSyncReconciler:
                 )
             )  # fmt: skip
 
-    async def _finish(self, obj: dict[str, Any], status: dict[str, Any], outcome: str) -> None:
+    async def _finish(self, obj: dict[str, Any], status: GitSyncStatus, outcome: str) -> None:
         self.results[outcome] += 1
         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         self.reports[key] = (outcome, *self._written.pop(key, (0, 0)))
@@ -353,7 +356,7 @@ class GitSyncReconciler:
             log.warning("GitSync %s/%s: status not written: %s", obj["metadata"].get("namespace"),
                         obj["metadata"]["name"], exc)  # fmt: skip
 
-    async def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    async def _write(self, obj: dict[str, Any], status: GitSyncStatus) -> dict[str, Any]:
         """Write `status` as a merge patch of what changed; nothing when nothing did."""
         patch = st.diff_patch(obj.get("status") or {}, status)
         if patch is None:
@@ -363,3 +366,8 @@ class GitSyncReconciler:
             GITSYNCS, meta.get("namespace"), meta["name"], {"status": patch}, subresource="status"
         )
         return out
+
+
+def _changed(obj: dict[str, Any], status: GitSyncStatus) -> bool:
+    """Whether `status` differs from what `obj` stores (a write, and news worth an event)."""
+    return st.diff_patch(obj.get("status") or {}, status) is not None

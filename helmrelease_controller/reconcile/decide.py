@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from ..helm.storage import ReleaseObservation
+from .helmstorage import ReleaseObservation
 from .state import ReleaseState, classify
 
 

@@ -48,8 +48,9 @@ def blocking(lookup: Lookup, ns: str, name: str, depends_on: list[tuple[str | No
         if other is None:
             return f"dependency {dns}/{dep_name} not found"
         status = other.get("status") or {}
-        cond = st.get_condition(status, st.READY)
+        conditions = status.get("conditions") or []
+        ready: dict[str, Any] = next((c for c in conditions if c.get("type") == st.READY), {})
         current = status.get("observedGeneration") == other["metadata"].get("generation")
-        if cond is None or cond.get("status") != "True" or not current:
+        if ready.get("status") != "True" or not current:
             return f"dependency {dns}/{dep_name} is not ready"
     return ""

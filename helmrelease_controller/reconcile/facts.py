@@ -7,22 +7,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..helm.storage import ReleaseObservation
+from ..api.models import HelmRelease, HelmReleaseStatus
 from . import status as st
 from .decide import Facts
+from .helmstorage import ReleaseObservation
 
 
 def facts_for(
-    hr: Any,
-    status: st.Status,
+    hr: HelmRelease,
+    status: HelmReleaseStatus,
     release: ReleaseObservation,
     digest: str,
     now: float,
     force: bool,
 ) -> Facts:
-    """`hr` is an `api.models.HelmRelease`; `status` the status as it stands in this reconcile."""
+    """`status` is the status as it stands in this reconcile (not `hr.status`, the stored one)."""
     spec = hr.spec
     up = spec.upgrade.remediation
     return Facts(
@@ -37,10 +36,10 @@ def facts_for(
         keep_failed_release=spec.keep_failed_release,
         test_enabled=spec.test.enable,
         force_requested=force,
-        last_attempted_digest=status.get("lastAttemptedConfigDigest") or "",
-        install_failures=int(status.get("installFailures") or 0),
-        upgrade_failures=int(status.get("upgradeFailures") or 0),
-        next_retry_at=st.parse_rfc3339(status.get("nextRetryAt")),
-        tested_revision=int(status.get("lastTestedRevision") or 0),
-        remediated_digest=status.get("remediatedConfigDigest") or "",
+        last_attempted_digest=status.last_attempted_config_digest or "",
+        install_failures=status.install_failures,
+        upgrade_failures=status.upgrade_failures,
+        next_retry_at=st.parse_rfc3339(status.next_retry_at),
+        tested_revision=status.last_tested_revision or 0,
+        remediated_digest=status.remediated_config_digest or "",
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ..helm.storage import ReleaseObservation, label_digest
+from .helmstorage import ReleaseObservation, label_digest
 
 
 class ReleaseState(StrEnum):

@@ -1,18 +1,21 @@
-"""What the HelmRelease status says: conditions, counters and history, computed from outcomes. Pure.
+"""What a status says: conditions, history snapshots and the write between two statuses. Pure.
 
-Status is handled as the plain camelCase dict that is written to the API. Every
-function returns a new dict; `lastTransitionTime` moves only when a condition's
-status changes, so re-computing an unchanged status gives an identical dict and the
-controller can skip the write (zero API writes per no-op reconcile).
+Status is the typed, immutable model of api/models.py (`HelmReleaseStatus`, and any
+`ConditionedStatus`): every function here returns a new one. `lastTransitionTime` moves only
+when a condition's status changes, so re-computing an unchanged status gives an equal model
+and `diff_patch` finds nothing to write (zero API writes per no-op reconcile). Defaults live
+in the model, once.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, TypeVar
 
-Status = dict[str, Any]
+from ..api.models import Condition, ConditionedStatus, HelmReleaseStatus, HistoryEntry
+
+S = TypeVar("S", bound=ConditionedStatus)
+Status = HelmReleaseStatus
 
 READY, RELEASED, RECONCILING, STALLED, REMEDIATED, TEST_SUCCESS = (
     "Ready",
@@ -23,6 +26,7 @@ READY, RELEASED, RECONCILING, STALLED, REMEDIATED, TEST_SUCCESS = (
     "TestSuccess",
 )
 CONDITION_ORDER = (READY, RELEASED, RECONCILING, STALLED, REMEDIATED, TEST_SUCCESS, "Drifted")
+_ORDER = {t: i for i, t in enumerate(CONDITION_ORDER)}
 
 
 def rfc3339(ts: float) -> str:
@@ -48,101 +52,94 @@ def one_line(msg: str, limit: int = 300) -> str:
     return line[:head].rstrip() + "…" + line[len(line) - (limit - 1 - head) :].lstrip()
 
 
-def get_condition(status: Status, type_: str) -> dict[str, Any] | None:
-    for c in status.get("conditions") or []:
-        if c.get("type") == type_:
-            return dict(c)
-    return None
+def is_true(status: ConditionedStatus, type_: str) -> bool:
+    c = status.condition(type_)
+    return c is not None and c.status == "True"
 
 
 def set_condition(
-    status: Status, type_: str, value: bool | None, reason: str, message: str, generation: int, now: float
-) -> Status:
-    out = copy.deepcopy(status)
-    conds = [c for c in out.get("conditions") or [] if c.get("type") != type_]
-    old = get_condition(status, type_)
-    s = "Unknown" if value is None else ("True" if value else "False")
-    ltt = (
-        old["lastTransitionTime"]
-        if old and old.get("status") == s and old.get("lastTransitionTime")
-        else rfc3339(now)
+    status: S, type_: str, value: bool | None, reason: str, message: str, generation: int, now: float
+) -> S:
+    old = status.condition(type_)
+    s: Literal["True", "False", "Unknown"] = "Unknown" if value is None else ("True" if value else "False")
+    ltt = old.last_transition_time if old and old.status == s and old.last_transition_time else None
+    new = Condition(
+        type=type_,
+        status=s,
+        reason=reason,
+        message=one_line(message),
+        last_transition_time=ltt or rfc3339(now),
+        observed_generation=generation,
     )
-    conds.append(
-        {
-            "type": type_,
-            "status": s,
-            "reason": reason,
-            "message": one_line(message),
-            "lastTransitionTime": ltt,
-            "observedGeneration": generation,
-        }
-    )
-    order = {t: i for i, t in enumerate(CONDITION_ORDER)}
-    out["conditions"] = sorted(conds, key=lambda c: order.get(c["type"], 99))
-    return out
+    conds = [c for c in status.conditions if c.type != type_] + [new]
+    conds.sort(key=lambda c: _ORDER.get(c.type, 99))
+    return status.model_copy(update={"conditions": conds})
 
 
-def drop_condition(status: Status, type_: str) -> Status:
-    if get_condition(status, type_) is None:
+def drop_condition(status: S, type_: str) -> S:
+    if status.condition(type_) is None:
         return status
-    out = copy.deepcopy(status)
-    out["conditions"] = [c for c in out.get("conditions") or [] if c.get("type") != type_]
-    return out
+    return status.model_copy(update={"conditions": [c for c in status.conditions if c.type != type_]})
 
 
-def ready(
-    status: Status, value: bool | None, reason: str, message: str, generation: int, now: float
-) -> Status:
+def ready(status: S, value: bool | None, reason: str, message: str, generation: int, now: float) -> S:
     """Ready is what `kubectl get hr` shows: set it, and keep Stalled/Reconciling consistent with it."""
     out = set_condition(status, READY, value, reason, message, generation, now)
     if value is not None:
         out = drop_condition(out, RECONCILING)
     if value is True:
         out = drop_condition(out, STALLED)
-    out["observedGeneration"] = generation
-    return out
+    return out.model_copy(update={"observed_generation": generation})
 
 
-def stalled(status: Status, reason: str, message: str, generation: int, now: float) -> Status:
+def stalled(status: S, reason: str, message: str, generation: int, now: float) -> S:
     out = ready(status, False, reason, message, generation, now)
     return set_condition(out, STALLED, True, reason, message, generation, now)
 
 
-def record_history(
-    status: Status,
-    entry: dict[str, Any],
-    max_history: int,
-) -> Status:
+def progressing(status: S, ready_message: str, message: str, generation: int, now: float) -> S:
+    """Reconciling=True and Ready=Unknown, both "Progressing": work is under way."""
+    out = set_condition(status, RECONCILING, True, "Progressing", message, generation, now)
+    return set_condition(out, READY, None, "Progressing", ready_message, generation, now)
+
+
+def record_history(status: Status, entry: HistoryEntry, max_history: int) -> Status:
     """Add or update the snapshot of one revision; keep at most max_history, newest first."""
-    out = copy.deepcopy(status)
-    hist = [h for h in out.get("history") or [] if h.get("revision") != entry.get("revision")]
-    hist.insert(0, entry)
-    hist.sort(key=lambda h: -int(h.get("revision") or 0))
-    out["history"] = hist[:max_history] if max_history > 0 else hist
-    return out
+    hist = [h for h in status.history if h.revision != entry.revision] + [entry]
+    hist.sort(key=lambda h: -h.revision)
+    return status.model_copy(update={"history": hist[:max_history] if max_history > 0 else hist})
 
 
 def sync_history_statuses(status: Status, statuses: dict[int, str]) -> Status:
     """Refresh each snapshot's status from Helm storage (superseded, failed ...); drop purged revisions."""
-    hist = status.get("history") or []
-    new = []
-    for h in hist:
-        rev = int(h.get("revision") or 0)
-        if rev in statuses:
-            new.append({**h, "status": statuses[rev]})
-    if new == hist:
+    new = [
+        h.model_copy(update={"status": statuses[h.revision]})
+        for h in status.history
+        if h.revision in statuses
+    ]
+    if new == status.history:
         return status
-    out = copy.deepcopy(status)
-    out["history"] = new
-    return out
+    return status.model_copy(update={"history": new})
 
 
-def diff_patch(old: Status, new: Status) -> dict[str, Any] | None:
-    """A JSON merge patch turning old into new at the top level (None: nothing to write)."""
-    if old == new:
-        return None
-    patch: dict[str, Any] = {k: v for k, v in new.items() if old.get(k) != v}
-    for k in old:
-        if k not in new:
-            patch[k] = None
-    return patch
+def load(obj: dict[str, Any], model: type[S]) -> S:
+    """The status of `obj` as `model`; an unreadable one (hand-edited) starts afresh."""
+    try:
+        return model.model_validate(obj.get("status") or {})
+    except ValueError:
+        return model()
+
+
+def to_obj(status: ConditionedStatus) -> dict[str, Any]:
+    """`status` as stored in the object: camelCase, None left out."""
+    return status.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def diff_patch(old: dict[str, Any], new: ConditionedStatus) -> dict[str, Any] | None:
+    """A JSON merge patch turning the stored status `old` into `new` at the top level (None: nothing
+    to write). Fields this controller does not know (a newer one wrote them) are left alone."""
+    want = to_obj(new)
+    patch: dict[str, Any] = {k: v for k, v in want.items() if old.get(k) != v}
+    known = {f.alias or n for n, f in type(new).model_fields.items()}
+    patch.update({k: None for k in old if k not in want and k in known})
+    return patch or None

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from helmrelease_controller.reconciler import Reconciler
+from helmrelease_controller.reconcile.objects import Objects
 
 
 class Cache:
@@ -38,10 +38,10 @@ def obj(rv: str, uid: str = "u1") -> dict[str, Any]:
 )
 def test_current(cached_before: str, writes: list[str], cached_now: str, expected: str) -> None:
     cache = Cache()
-    r = Reconciler(None, None, None, None, cache)  # type: ignore[arg-type]
+    r = Objects(None, cache)  # type: ignore[arg-type]
     cache.obj = obj(cached_before)
     for rv in writes:
-        r._remember(obj(rv))
+        r.remember(obj(rv))
     cache.obj = obj(cached_now)
     current = r.current("apps", "web")
     assert current is not None and current["metadata"]["resourceVersion"] == expected
@@ -49,9 +49,9 @@ def test_current(cached_before: str, writes: list[str], cached_now: str, expecte
 
 def test_a_recreated_object_is_never_mixed_with_the_old_ones_write() -> None:
     cache = Cache()
-    r = Reconciler(None, None, None, None, cache)  # type: ignore[arg-type]
+    r = Objects(None, cache)  # type: ignore[arg-type]
     cache.obj = obj("x")
-    r._remember(obj("b9"))
+    r.remember(obj("b9"))
     cache.obj = obj("x", uid="u2")  # same name, new object
     current = r.current("apps", "web")
     assert current is not None and current["metadata"]["uid"] == "u2"

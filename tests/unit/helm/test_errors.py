@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from helmrelease_controller.executor import install_hint
 from helmrelease_controller.helm.runner import Helm, error_text, summarize_error
+from helmrelease_controller.reconcile.actions.release import install_hint
 
 STDERR = Path(__file__).parent / "stderr"
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from helmrelease_controller.helm.storage import ReleaseObservation, Revision, label_digest
 from helmrelease_controller.reconcile.backoff import Backoff
 from helmrelease_controller.reconcile.decide import Action, Facts, decide, effective
+from helmrelease_controller.reconcile.helmstorage import ReleaseObservation, Revision, label_digest
 from helmrelease_controller.reconcile.state import ReleaseState
 
 OWNER = "apps/podinfo"

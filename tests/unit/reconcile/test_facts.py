@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from helmrelease_controller.api.models import HelmRelease
-from helmrelease_controller.helm.storage import ReleaseObservation
+from helmrelease_controller.api.models import HelmRelease, HelmReleaseStatus
 from helmrelease_controller.reconcile.facts import facts_for
+from helmrelease_controller.reconcile.helmstorage import ReleaseObservation
 
 
 def hr(**spec: Any) -> HelmRelease:
@@ -33,7 +33,9 @@ def hr(**spec: Any) -> HelmRelease:
     ],
 )
 def test_remediate_last_failure_default(remediation: dict[str, Any], expected: bool) -> None:
-    f = facts_for(hr(upgrade={"remediation": remediation}), {}, ReleaseObservation(()), "d", 0.0, False)
+    f = facts_for(
+        hr(upgrade={"remediation": remediation}), HelmReleaseStatus(), ReleaseObservation(()), "d", 0.0, False
+    )
     assert f.remediate_last_failure is expected
 
 
@@ -52,7 +54,7 @@ def test_remediate_last_failure_default(remediation: dict[str, Any], expected: b
 def test_remediate_last_failure_has_one_default(remediation: dict[str, Any]) -> None:
     """The decision table and the spec model agree (they once disagreed for retries: -1)."""
     release = hr(upgrade={"remediation": remediation})
-    f = facts_for(release, {}, ReleaseObservation(()), "d", 0.0, False)
+    f = facts_for(release, HelmReleaseStatus(), ReleaseObservation(()), "d", 0.0, False)
     assert f.remediate_last_failure is release.spec.upgrade.remediation.must_remediate_last_failure()
 
 
@@ -71,7 +73,9 @@ def test_status_memory_and_spec_switches() -> None:
         "keepFailedRelease": True,
         "test": {"enable": True},
     }
-    f = facts_for(hr(**spec), status, ReleaseObservation(()), "new", 12.5, True)
+    f = facts_for(
+        hr(**spec), HelmReleaseStatus.model_validate(status), ReleaseObservation(()), "new", 12.5, True
+    )
     assert (f.owner, f.desired_digest, f.now, f.force_requested) == ("team-a/web", "new", 12.5, True)
     assert (f.install_retries, f.upgrade_retries, f.strategy) == (2, 5, "uninstall")
     assert f.keep_failed_release and f.test_enabled
@@ -81,6 +85,6 @@ def test_status_memory_and_spec_switches() -> None:
 
 
 def test_empty_status_means_no_memory() -> None:
-    f = facts_for(hr(), {}, ReleaseObservation(()), "d", 0.0, False)
+    f = facts_for(hr(), HelmReleaseStatus(), ReleaseObservation(()), "d", 0.0, False)
     assert (f.install_failures, f.upgrade_failures, f.next_retry_at, f.tested_revision) == (0, 0, 0.0, 0)
     assert f.last_attempted_digest == "" and f.remediated_digest == ""

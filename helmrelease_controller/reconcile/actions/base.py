@@ -1,0 +1,100 @@
+"""What every action shares: what it acts on (`Step`), the I/O it may use (`Helm`, the
+Kubernetes client) and what it returns (`ActionResult`).
+
+An action module (install.py, upgrade.py, ...) has two functions, read side by side:
+`run(helm, client, step)` carries it out (the one place its helm process starts) and
+`record(status, step, result, now, rand)` says what status shows afterwards, success and
+failure (pure). The pipeline (reconcile/pipeline.py) only picks the module and reports.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ...api.models import HelmReleaseSpec
+from ...helm.runner import Helm
+from ...kube.client import KubeClient
+from ..backoff import Backoff
+from ..decide import Decision, Facts
+from ..helmstorage import ReleaseObservation
+from ..status import Status
+
+
+@dataclass(frozen=True)
+class ReleaseTarget:
+    """Where and what to release, resolved from the spec."""
+
+    owner_namespace: str
+    owner_name: str
+    release: str
+    namespace: str  # target namespace
+    storage_namespace: str
+    chart_path: Path
+    values: dict[str, Any]
+    config_digest: str
+    history_max: int
+    timeout: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The release being worked on, as status needs to describe it."""
+
+    namespace: str  # target namespace
+    release: str
+    config_digest: str
+    chart_name: str
+    chart_version: str
+    app_version: str
+    chart_revision: str
+    max_history: int
+    backoff: Backoff
+    test_ignore_failures: bool
+    generation: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """One decided action with everything it acts on."""
+
+    decision: Decision
+    facts: Facts
+    target: ReleaseTarget
+    attempt: Attempt
+    spec: HelmReleaseSpec
+    force: bool = False  # force-at asked for a replace (install/upgrade)
+
+
+@dataclass
+class ActionResult:
+    ok: bool
+    message: str  # one redacted line
+    revision: int = 0  # the release revision the action produced, when known
+    duration: float = 0.0
+    observed: ReleaseObservation | None = None  # Helm's storage as the action left it, when it looked
+
+
+class Action(Protocol):
+    """An action module, as the pipeline uses it."""
+
+    LABEL: str  # install, upgrade, rollback, uninstall, test, unlock: events, metrics, logs
+
+    async def run(self, helm: Helm, client: KubeClient, step: Step) -> ActionResult: ...
+
+    def record(self, status: Status, step: Step, result: ActionResult, now: float, rand: float) -> Status: ...
+
+
+class Stopwatch:
+    """Seconds since it was made: every ActionResult carries how long its action took."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def result(self, ok: bool, message: str, **fields: Any) -> ActionResult:
+        return ActionResult(ok, message, duration=time.monotonic() - self.start, **fields)
+
+
+__all__ = ["Action", "ActionResult", "Attempt", "ReleaseTarget", "Step", "Stopwatch"]

@@ -1,0 +1,363 @@
+"""One reconcile of one HelmRelease, top to bottom: load -> gate -> resolve -> decide/act -> report.
+
+The shape of Flux's `atomic_release.go`: observe Helm's storage, ask the pure decision table
+(decide.py) for the next action, carry it out (actions/: one module per action, each recording
+its own outcome), and loop (unlock -> upgrade -> rollback ...) until the decision is to do
+nothing, wait or stall (settle.py). Status is written before every action ("Progressing",
+carrying the previous action's outcome) and once at the end; Helm's storage, not our status,
+is the record of what was done, so a controller killed mid-loop loses nothing. An unchanged
+status is not written at all.
+
+Round trips are kept off the critical path (measured in hack/bench.py): the finalizer patch,
+the first look at Helm's storage and the chart resolve run at once, and the "Progressing"
+write runs while helm starts. A slow chart fetch does not hold the worker (fetches.py).
+
+Returns when to look again (`interval`, a retry time, or None for "only on change").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .. import values as valuesmod
+from ..api.durations import parse_duration
+from ..api.models import FINALIZER, HelmRelease, SpecError
+from ..chartfiles import read_values_files
+from ..fetches import PENDING, Fetches
+from ..helm.runner import Helm
+from ..kube.client import ApiError as KubeApiError
+from ..kube.client import KubeClient
+from ..kube.events import EventRecorder
+from ..metrics import Metrics
+from ..notify import FAILED, RECOVERED, STALLED, Dispatcher
+from ..preflight import storage_forbidden_reason
+from ..sources.base import ResolvedChart, SourceError
+from ..valuesfrom import ValuesError, resolve_values
+from . import actions, alerting, dependencies
+from . import status as st
+from .actions import ActionResult, Attempt, ReleaseTarget, Step
+from .decide import Action, decide, effective
+from .facts import facts_for
+from .finalize import Finalizer, observe_release
+from .gates import Gates, backoff_of
+from .helmstorage import ReleaseObservation
+from .objects import Cache, Objects
+from .report import Reporter
+from .run import Result, Run, Tokens
+from .settle import settled
+
+log = logging.getLogger("helmrelease_controller.reconciler")
+
+MAX_STEPS = 6
+SETTLING = (Action.NONE, Action.WAIT, Action.STALL)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What the reconcile releases: the chart, the merged user values and their secrets."""
+
+    chart: ResolvedChart
+    values: dict[str, Any]
+    secrets: set[str]
+    release: ReleaseObservation  # Helm's storage at the first look
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved release: where and what helm is asked to do, and how status describes it."""
+
+    target: ReleaseTarget
+    attempt: Attempt
+    secrets: set[str]
+    fields: dict[str, Any]  # for notifications: release, namespace, chart, version
+
+
+class Reconciler:
+    def __init__(
+        self,
+        client: KubeClient,
+        helm: Helm,
+        sources: Any,
+        events: EventRecorder,
+        cache: Cache,
+        dependency_requeue: float = 5.0,
+        metrics: Metrics | None = None,
+        notifier: Dispatcher | None = None,
+    ) -> None:
+        self.client, self.helm, self.sources, self.cache = client, helm, sources, cache
+        self.objects = Objects(client, cache)
+        self.report = Reporter(events, metrics or Metrics(), notifier)
+        self.gates = Gates(self.objects, self.report, dependency_requeue)
+        self.finalizer = Finalizer(client, helm, self.objects, self.report)
+        # Chart fetches run beside the workers (rule 9); the controller sets `fetches.on_done` to
+        # queue a HelmRelease again when its fetch finishes.
+        self.fetches: Fetches[ResolvedChart] = Fetches()
+
+    async def reconcile(self, ns: str, name: str) -> Result:
+        obj = self.objects.current(ns, name)
+        if obj is None:
+            return Result(None)
+        if obj["metadata"].get("deletionTimestamp"):
+            return await self.finalizer.finalize(obj)
+        run = Run.start(obj)
+        try:
+            hr = self.objects.parse(obj)
+        except SpecError as e:
+            return await self.gates.invalid(run, e)
+        gated = await self._gate(run, hr)
+        if gated is not None:
+            return gated
+        resolved = await self._prepare(run, hr)
+        if isinstance(resolved, Result):
+            return resolved
+        return await self._converge(run, hr, resolved)
+
+    # -- load and gate ------------------------------------------------------------------------------
+    async def _gate(self, run: Run, hr: HelmRelease) -> Result | None:
+        """Suspension and dependencies stop the reconcile here (an invalid spec stopped it earlier)."""
+        run.tokens = Tokens.of(hr)
+        run.refresh = run.tokens.refresh(run.status)
+        if run.tokens.reconcile:
+            run.update(last_handled_reconcile_at=run.tokens.reconcile)
+        run.update(suspended=hr.suspended)
+        if hr.suspended:
+            return await self.gates.suspended(run, hr)
+        deps = [(d.namespace, d.name) for d in hr.spec.depends_on]
+        blocked = dependencies.blocking(self.cache.get, hr.namespace, hr.name, deps)
+        return await self.gates.blocked(run, blocked) if blocked else None
+
+    async def _prepare(self, run: Run, hr: HelmRelease) -> Resolved | Result:
+        """Three independent round trips at once: our finalizer on the object (before anything is
+        installed), Helm's storage for this release, and the chart + values."""
+        fin, first_look, resolved = await asyncio.gather(
+            self._ensure_finalizer(run.obj),
+            observe_release(self.client, hr.storage_namespace, hr.release_name),
+            self._resolve(hr, run.refresh),
+            return_exceptions=True,
+        )
+        if isinstance(first_look, KubeApiError) and (
+            why := storage_forbidden_reason(first_look, hr.storage_namespace)
+        ):
+            run.obj = fin if isinstance(fin, dict) else run.obj
+            return await self.gates.refused(run, hr.spec, why)
+        for r in (fin, first_look):
+            if isinstance(r, BaseException):
+                raise r
+        assert isinstance(fin, dict) and isinstance(first_look, ReleaseObservation)
+        run.obj = fin
+        if resolved is PENDING:
+            return await self.gates.fetching(run, hr)
+        if isinstance(resolved, SourceError | ValuesError):
+            return await self.gates.artifact_failed(run, hr.spec, resolved)
+        if isinstance(resolved, BaseException):
+            raise resolved
+        self.gates.passed(run.key)
+        chart, values, secrets = resolved
+        return Resolved(chart, values, secrets, first_look)
+
+    async def _ensure_finalizer(self, obj: dict[str, Any]) -> dict[str, Any]:
+        finalizers = obj["metadata"].get("finalizers") or []
+        if FINALIZER in finalizers:
+            return obj
+        return await self.objects.set_finalizers(obj, [*finalizers, FINALIZER])
+
+    async def _resolve(
+        self, hr: HelmRelease, refresh: bool
+    ) -> tuple[ResolvedChart, dict[str, Any], set[str]] | Any:
+        """The chart and the merged user values (and the secret strings among them, for redaction),
+        or PENDING while a slow chart fetch goes on without this worker."""
+        spec = hr.spec
+
+        def start() -> Any:
+            return self.sources.resolve(hr, self.client, refresh=refresh)
+
+        chart = await self.fetches.get((hr.namespace, hr.name), repr(spec.chart), start)
+        if chart is PENDING:
+            return PENDING
+        assert isinstance(chart, ResolvedChart)
+        source_spec = getattr(spec.chart, spec.chart.kind)
+        chart_files = await read_values_files(chart, list(getattr(source_spec, "values_files", []) or []))
+        user_values, secret_strings = await resolve_values(self.client, hr, chart_files)
+        return chart, user_values, secret_strings
+
+    # -- decide and act -----------------------------------------------------------------------------
+    async def _converge(self, run: Run, hr: HelmRelease, r: Resolved) -> Result:
+        """Decide and act until settled, then report and write status."""
+        plan = release_plan(hr, r, run.gen)
+        self.helm.add_secrets(plan.secrets)
+        chart = r.chart
+        run.update(helm_chart=f"{chart.name}@{chart.version}", storage_namespace=hr.storage_namespace)
+        force = run.tokens.force_new(run.status)
+        reset = run.tokens.reset_new(run.status)
+        if reset:
+            run.update(last_handled_reset_at=run.tokens.reset)
+        result = Result(parse_duration(hr.spec.interval))
+        release: ReleaseObservation | None = r.release
+        for _ in range(MAX_STEPS):
+            if release is None:
+                release = await observe_release(
+                    self.client, plan.target.storage_namespace, plan.target.release
+                )
+            step = self._step(run, hr, plan, release, force, reset)
+            reset = False
+            if step.decision.action in SETTLING:
+                result = self._settle(run, hr, plan, step, release)
+                break
+            if force and step.decision.action in (Action.INSTALL, Action.UPGRADE):
+                run.update(last_handled_force_at=run.tokens.force)
+                force = False
+            done = await self._act(run, step, plan)
+            release = done.observed
+            result = Result(result.requeue_after, step.decision.action.value.lower(), done.ok)
+        await self._finish(run, plan)
+        return result
+
+    def _step(
+        self, run: Run, hr: HelmRelease, plan: Plan, release: ReleaseObservation, force: bool, reset: bool
+    ) -> Step:
+        """The next decision, from facts about the release as it stands. Counters reset when the
+        config digest changes (effective), on reset-at, and when the spec changed (generation)."""
+        run.status = st.sync_history_statuses(run.status, {v.version: v.status for v in release.revisions})
+        new_generation = (run.status.last_attempted_generation or run.gen) != run.gen
+        digest = plan.target.config_digest
+        facts = effective(
+            facts_for(hr, run.status, release, digest, time.time(), force), reset or new_generation
+        )
+        s = run.status
+        if (facts.upgrade_failures, facts.install_failures) != (s.upgrade_failures, s.install_failures):
+            run.update(
+                install_failures=facts.install_failures,
+                upgrade_failures=facts.upgrade_failures,
+                next_retry_at=None,
+            )
+            run.status = st.drop_condition(run.status, st.REMEDIATED)
+        d = decide(facts)
+        log.debug("decision", extra={"key": run.name, "action": d.action.value, "reason": d.reason})
+        return Step(d, facts, plan.target, plan.attempt, hr.spec, force=facts.force_requested)
+
+    def _settle(
+        self, run: Run, hr: HelmRelease, plan: Plan, step: Step, release: ReleaseObservation
+    ) -> Result:
+        """The loop ends: in sync, waiting for a retry, or stalled."""
+        d, test = step.decision, hr.spec.test
+        run.status = settled(
+            run.status, d, release, plan.attempt, test.enable and not test.ignore_failures, time.time()
+        )
+        if d.action is Action.STALL:
+            stall = run.status.condition(st.STALLED)
+            attempt = alerting.action_attempt(plan.target.config_digest, "")
+            message = stall.message if stall else d.reason
+            self.report.notify(run.obj, STALLED, message, plan.secrets, attempt=attempt, **plan.fields)
+        interval = parse_duration(hr.spec.interval)
+        if d.action is Action.NONE:
+            return Result(interval, "none", True)
+        if d.action is Action.WAIT:
+            return Result(max(0.0, d.retry_at - time.time()) + 0.05, "wait", False)
+        return Result(None, "stall", False)
+
+    async def _act(self, run: Run, step: Step, plan: Plan) -> ActionResult:
+        """Say "Progressing", run the action (the status write goes out while helm starts), report
+        it, and record its outcome in status (written with the next step's write or the last)."""
+        d, now = step.decision, time.time()
+        run.status = st.progressing(run.status, f"{d.action.value}: {d.reason}", d.reason, run.gen, now)
+        progress = asyncio.ensure_future(self.objects.write_status(run.obj, run.status))
+        module = actions.for_step(step)
+        try:
+            done = await module.run(self.helm, self.client, step)
+        finally:
+            try:
+                run.obj = await progress
+            except (KubeApiError, OSError, TimeoutError) as e:
+                log.warning(
+                    "status write failed while helm ran: %s",
+                    st.one_line(str(e), 200),
+                    extra={"key": run.name},
+                )
+        self._tell(run, step, plan, module.LABEL, done)
+        run.status = module.record(run.status, step, done, time.time(), random.uniform(-1, 1))
+        return done
+
+    def _tell(self, run: Run, step: Step, plan: Plan, label: str, done: ActionResult) -> None:
+        """The event, metrics, log line and (for a failure) notification of one action."""
+        t, d = step.target, step.decision
+        msg = done.message or f"{d.action.value.lower()} of release {t.namespace}/{t.release} succeeded"
+        if done.ok and label in ("install", "upgrade"):
+            msg = f"Helm {label} succeeded: {t.namespace}/{t.release} revision {done.revision}"
+        self.report.event(
+            run.obj,
+            done.ok,
+            label.capitalize() + ("Succeeded" if done.ok else "Failed"),
+            msg,
+            label.capitalize(),
+        )
+        self.report.metrics.helm_action(label, done.ok, done.duration)
+        extra = {"key": run.name, "duration": round(done.duration, 3)}
+        if done.ok:
+            log.info("%s ok", d.action.value.lower(), extra=extra)
+            return
+        log.warning("%s failed: %s", label, st.one_line(msg, 300), extra=extra)
+        self.report.metrics.release_failure(t.owner_namespace, t.owner_name, label)
+        if d.action is Action.TEST and step.attempt.test_ignore_failures:
+            return
+        latest = step.facts.release.latest
+        revision = done.revision or (latest.version if latest else 0)
+        attempt = alerting.action_attempt(t.config_digest, d.action.value.lower())
+        fields = {**plan.fields, "revision": revision}
+        self.report.notify(
+            run.obj, FAILED, done.message, plan.secrets, action=label, attempt=attempt, **fields
+        )
+
+    async def _finish(self, run: Run, plan: Plan) -> None:
+        """Tell of a recovery (only delivered after a failure or stall was), and write status."""
+        ready = run.status.condition(st.READY)
+        if ready is not None and ready.status == "True" and not run.initially_ready:
+            revision = run.status.history[0].revision if run.status.history else 0
+            fields = {**plan.fields, "revision": revision}
+            self.report.notify(run.obj, RECOVERED, ready.message, plan.secrets, **fields)
+        await self.objects.write_status(run.obj, run.status)
+
+
+def release_plan(hr: HelmRelease, r: Resolved, gen: int) -> Plan:
+    """What helm is asked to do (the target) and what status records about the attempt. Pure."""
+    spec, chart = hr.spec, r.chart
+    digest = valuesmod.config_digest(chart.digest, r.values)
+    target = ReleaseTarget(
+        owner_namespace=hr.namespace,
+        owner_name=hr.name,
+        release=hr.release_name,
+        namespace=hr.target_namespace,
+        storage_namespace=hr.storage_namespace,
+        chart_path=chart.path,
+        values=r.values,
+        config_digest=digest,
+        history_max=spec.max_history,
+        timeout=spec.timeout,
+    )
+    attempt = Attempt(
+        namespace=target.namespace,
+        release=target.release,
+        config_digest=digest,
+        chart_name=chart.name,
+        chart_version=chart.version,
+        app_version=chart.app_version,
+        chart_revision=chart.revision,
+        max_history=spec.max_history,
+        backoff=backoff_of(spec),
+        test_ignore_failures=spec.test.ignore_failures,
+        generation=gen,
+    )
+    fields = {
+        "release": target.release,
+        "target_namespace": target.namespace,
+        "chart": chart.name,
+        "version": chart.version,
+    }
+    return Plan(target, attempt, r.secrets, fields)
+
+
+__all__ = ["Reconciler", "Result"]
