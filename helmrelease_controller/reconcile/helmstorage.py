@@ -108,7 +108,8 @@ def observe(secrets: list[dict[str, Any]]) -> ReleaseObservation:
 def decode_release(secret: dict[str, Any]) -> dict[str, Any]:
     """The release JSON stored in a Secret as the API returns it (data values are base64)."""
     raw = base64.b64decode((secret.get("data") or {})["release"])
-    return json.loads(gzip.decompress(base64.b64decode(raw)))
+    release: dict[str, Any] = json.loads(gzip.decompress(base64.b64decode(raw)))
+    return release
 
 
 def encode_release(release: dict[str, Any]) -> str:
