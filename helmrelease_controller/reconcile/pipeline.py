@@ -27,7 +27,7 @@ from typing import Any
 from .. import values as valuesmod
 from ..api.durations import parse_duration
 from ..api.models import FINALIZER, HelmRelease, SpecError
-from ..chartfiles import read_values_files
+from ..valuesfiles import read_values_files
 from ..fetches import PENDING, Fetches
 from ..helm.runner import Helm
 from ..kube.client import ApiError as KubeApiError

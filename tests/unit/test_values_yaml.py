@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helmrelease_controller import chartfiles
+from helmrelease_controller import valuesfiles
 from helmrelease_controller.values import ValuesError, config_digest, digest, user_values
 from helmrelease_controller.valuesyaml import ValuesYAMLError, go_float32_key, load_values
 
@@ -161,11 +161,11 @@ def test_values_files_in_a_chart_are_read_the_same_way(tmp_path: Path) -> None:
     (tmp_path / "values-prod.yaml").write_text("d: 2024-01-01\nport: 22:22\nenabled: yes\n")
     (tmp_path / "values-nan.yaml").write_text("ok: 1\nratio: .nan\n")
     chart = SimpleNamespace(name="webapp", version="1.0.0", path=str(tmp_path))
-    [files] = asyncio.run(chartfiles.read_values_files(chart, ["values-prod.yaml"]))
+    [files] = asyncio.run(valuesfiles.read_values_files(chart, ["values-prod.yaml"]))
     assert files == {"d": "2024-01-01", "port": "22:22", "enabled": True}
     assert digest(files).startswith("sha256:")
     with pytest.raises(ValuesError) as err:
-        asyncio.run(chartfiles.read_values_files(chart, ["values-nan.yaml"]))
+        asyncio.run(valuesfiles.read_values_files(chart, ["values-nan.yaml"]))
     assert str(err.value) == (
         "valuesFiles: values-nan.yaml in chart webapp@1.0.0 cannot be converted to JSON as Helm does"
         " (line 2: .nan and .inf cannot be JSON values)"
