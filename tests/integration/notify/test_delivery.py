@@ -298,13 +298,10 @@ async def test_hung_endpoint_does_not_slow_submit_or_other_providers(
     )
     async with Dispatcher(cfg, secrets, m) as d:
         await asyncio.sleep(0)
-        cpu = time.process_time()
         for i in range(100):
             d.submit(failed_upgrade(name=f"r{i}"))
-        cpu = time.process_time() - cpu
-        # Typically ~2 ms of CPU (immune to a loaded machine). Nothing waited on the endpoint: the
-        # queue of 10 filled and the other 90 were dropped before the delivery task ran at all.
-        assert cpu < 0.05, f"100 submits used {cpu * 1000:.1f} ms of CPU"
+        # Nothing waited on the endpoint: the queue of 10 filled and the other 90 were dropped
+        # before the delivery task ran at all (submit never yields to the event loop).
         assert (d.pending(), count(m, "dropped")) == (10, 90)
         d.submit(failed_upgrade(namespace="team", name="other"))  # to both providers
         await wait_for(lambda: len(second_slack.requests) == 1, timeout=20)
