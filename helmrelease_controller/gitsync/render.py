@@ -10,19 +10,23 @@ document that is not a mapping, or a failing kustomize build is a `RenderError` 
 `file:line: problem`.
 
 Each `Document` keeps its YAML node, so `line_of` can map a field path from a validation message
-(`spec.chart.git.url`, `spec.valuesFrom[0].name`) to the line it is on. Blocking: run in a thread.
+(`spec.chart.git.url`, `spec.valuesFrom[0].name`) to the line it is on. `render` is async: kubectl
+runs through `procs.run` (its own process group, killed whole on timeout or cancellation), and the
+blocking file reading and parsing run in threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from helmrelease_controller import procs
 
 __all__ = ["KUSTOMIZATION_FILES", "Document", "RenderError", "line_of", "parse_documents", "render"]
 
@@ -144,33 +148,29 @@ def _remote_references(root: Path) -> list[str]:
     return problems
 
 
-def _kustomize(root: Path, rel: str, kubectl: str, timeout: float) -> list[Document]:
+async def _kustomize(root: Path, rel: str, kubectl: str, timeout: float) -> list[Document]:
     where = f"kustomize build {rel or '.'}"
-    remote = _remote_references(root)
+    remote = await asyncio.to_thread(_remote_references, root)
     if remote:
         raise RenderError(remote)
+    argv = [kubectl, "kustomize", str(root / rel) if rel else str(root)]
+    env = {**os.environ, "KUBECONFIG": os.devnull}
     try:
-        proc = subprocess.run(
-            [kubectl, "kustomize", str(root / rel) if rel else str(root)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=root,
-            env={**os.environ, "KUBECONFIG": os.devnull},
-        )
-    except subprocess.TimeoutExpired:
-        raise RenderError([f"{where}: timed out after {timeout:g}s"]) from None
-    except OSError as exc:
-        raise RenderError([f"{where}: cannot run kubectl ({exc.strerror})"]) from None
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        done = await procs.run(argv, timeout=timeout, cwd=root, env=env, tool="kubectl")
+    except procs.ProcessError as exc:
+        why = f"timed out after {timeout:g}s" if exc.timed_out else f"cannot run kubectl ({exc.why})"
+        raise RenderError([f"{where}: {why}"]) from None
+    if done.rc != 0:
+        lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
         reason = next((ln for ln in lines if ln.startswith("error:")), lines[-1] if lines else "failed")
         reason = reason.removeprefix("error: ").replace(str(root) + "/", "")
         raise RenderError([f"{where}: {reason}"])
-    return parse_documents(proc.stdout, where)
+    return await asyncio.to_thread(parse_documents, done.stdout.decode(errors="replace"), where)
 
 
-def render(root: Path, path: str = ".", *, kubectl: str = "kubectl", timeout: float = 60.0) -> list[Document]:
+async def render(
+    root: Path, path: str = ".", *, kubectl: str = "kubectl", timeout: float = 60.0
+) -> list[Document]:
     """The documents of the commit checked out at `root` under `path` (see the module docstring)."""
     rel = "" if path in ("", ".") else path.strip("/")
     top = root / rel if rel else root
@@ -179,7 +179,12 @@ def render(root: Path, path: str = ".", *, kubectl: str = "kubectl", timeout: fl
         problem = "is not a directory" if top.exists() else "does not exist"
         raise RenderError([f"{where}: path {problem} in this commit"])
     if any((top / name).is_file() for name in KUSTOMIZATION_FILES):
-        return _kustomize(root, rel, kubectl, timeout)
+        return await _kustomize(root, rel, kubectl, timeout)
+    return await asyncio.to_thread(_render_files, root, top)
+
+
+def _render_files(root: Path, top: Path) -> list[Document]:
+    """The documents of every YAML file under `top` (blocking)."""
     docs: list[Document] = []
     errors: list[str] = []
     for file in _yaml_files(top):

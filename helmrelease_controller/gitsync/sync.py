@@ -286,9 +286,7 @@ class GitSyncReconciler:
         if cached is not None and cached[0] == ident:
             return cached[1]
         try:
-            docs = await asyncio.to_thread(
-                render, root, gs.spec.path, kubectl=self.kubectl, timeout=gs.spec.timeout_seconds
-            )
+            docs = await render(root, gs.spec.path, kubectl=self.kubectl, timeout=gs.spec.timeout_seconds)
             validated = validate(
                 docs, namespace=gs.namespace, allow_cross_namespace=self.allow_cross_namespace
             )

@@ -9,6 +9,7 @@ import pytest
 
 from helmrelease_controller.gitsync.render import Document, RenderError, parse_documents, render
 from helmrelease_controller.gitsync.validate import validate
+from tests.helpers.processes import gone
 
 HR = """\
 apiVersion: helmrelease.dev/v1
@@ -194,7 +195,7 @@ def test_empty_documents_and_dates() -> None:
     assert doc.line == 4 and doc.obj["data"]["d"] == "2024-01-01"
 
 
-def test_render_reads_yaml_recursively_in_sorted_order(tmp_path: Path) -> None:
+async def test_render_reads_yaml_recursively_in_sorted_order(tmp_path: Path) -> None:
     (tmp_path / "releases" / "prod" / "b").mkdir(parents=True)
     (tmp_path / "releases" / "dev").mkdir(parents=True)
     (tmp_path / "releases" / "prod" / "z.yml").write_text(CM)
@@ -202,21 +203,21 @@ def test_render_reads_yaml_recursively_in_sorted_order(tmp_path: Path) -> None:
     (tmp_path / "releases" / "prod" / "a.yaml").write_text(NS)
     (tmp_path / "releases" / "prod" / "README.md").write_text("not yaml: [")
     (tmp_path / "releases" / "dev" / "other.yaml").write_text(HR)
-    found = render(tmp_path, "releases/prod")
+    found = await render(tmp_path, "releases/prod")
     assert [d.file for d in found] == [
         "releases/prod/a.yaml",
         "releases/prod/b/web.yaml",
         "releases/prod/z.yml",
     ]
-    assert len(render(tmp_path, ".")) == 4
+    assert len(await render(tmp_path, ".")) == 4
     (tmp_path / "releases" / "prod" / "broken.yaml").write_text("a: [\n")
     with pytest.raises(RenderError, match=r"^releases/prod/broken.yaml:2: invalid YAML"):
-        render(tmp_path, "releases/prod")
+        await render(tmp_path, "releases/prod")
     with pytest.raises(RenderError, match=r"^releases/qa: path does not exist in this commit"):
-        render(tmp_path, "releases/qa")
+        await render(tmp_path, "releases/qa")
 
 
-def test_render_runs_kustomize_when_there_is_a_kustomization(tmp_path: Path) -> None:
+async def test_render_runs_kustomize_when_there_is_a_kustomization(tmp_path: Path) -> None:
     base, overlay = tmp_path / "base", tmp_path / "overlays" / "prod"
     base.mkdir()
     overlay.mkdir(parents=True)
@@ -225,12 +226,12 @@ def test_render_runs_kustomize_when_there_is_a_kustomization(tmp_path: Path) -> 
     (overlay / "kustomization.yaml").write_text(
         "resources: [../../base]\nnamePrefix: prod-\ncommonLabels: {env: prod}\n"
     )
-    [doc] = render(tmp_path, "overlays/prod")
+    [doc] = await render(tmp_path, "overlays/prod")
     assert doc.obj["metadata"]["name"] == "prod-web" and doc.obj["metadata"]["labels"] == {"env": "prod"}
     assert doc.file == "kustomize build overlays/prod"
     (overlay / "kustomization.yaml").write_text("resources: [../../missing]\n")
     with pytest.raises(RenderError, match=r"^kustomize build overlays/prod: "):
-        render(tmp_path, "overlays/prod")
+        await render(tmp_path, "overlays/prod")
 
 
 @pytest.mark.parametrize(
@@ -242,15 +243,34 @@ def test_render_runs_kustomize_when_there_is_a_kustomization(tmp_path: Path) -> 
         "ssh://git@example.com/repo.git",
     ],
 )
-def test_kustomize_remote_resources_are_refused(tmp_path: Path, entry: str) -> None:
+async def test_kustomize_remote_resources_are_refused(tmp_path: Path, entry: str) -> None:
     (tmp_path / "prod").mkdir()
     (tmp_path / "prod" / "kustomization.yaml").write_text(
         f"namePrefix: p-\nresources:\n- web.yaml\n- {entry}\n"
     )
     (tmp_path / "prod" / "web.yaml").write_text(HR)
     with pytest.raises(RenderError) as err:
-        render(tmp_path, "prod")
+        await render(tmp_path, "prod")
     assert str(err.value) == (
         f"prod/kustomization.yaml:4: remote resources entry {entry!r} is not allowed: "
         "only paths inside the repository"
     )
+
+
+async def test_kustomize_timeout_kills_kubectl_and_what_it_started(tmp_path: Path) -> None:
+    """A kustomize build that hangs ends with one line, and nothing kubectl started outlives it (a
+    child that let go of kubectl's pipes included)."""
+    (tmp_path / "prod").mkdir()
+    (tmp_path / "prod" / "kustomization.yaml").write_text("resources: [web.yaml]\n")
+    pidfile, kubectl = tmp_path / "child.pid", tmp_path / "kubectl"
+    kubectl.write_text(f"#!/bin/sh\nsleep 1000 >/dev/null 2>&1 &\necho $! > {pidfile}\nwait\n")
+    kubectl.chmod(0o755)
+    with pytest.raises(RenderError, match=r"^kustomize build prod: timed out after 0.5s$"):
+        await render(tmp_path, "prod", kubectl=str(kubectl), timeout=0.5)
+    assert await gone(int(pidfile.read_text()))
+
+
+async def test_kustomize_without_kubectl(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\n")
+    with pytest.raises(RenderError, match=r"^kustomize build \.: cannot run kubectl \(No such file"):
+        await render(tmp_path, ".", kubectl=str(tmp_path / "no-kubectl"))
