@@ -221,8 +221,12 @@ async def test_watch_ends_with_timeout_and_breaks_on_drop(client: KubeClient, ku
             pass
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.1)
-    assert kubesim.drop_watches() == 1
+    dropped = 0
+    for _ in range(1000):  # until the watch is open (no fixed sleep: a loaded machine is slower)
+        if dropped := kubesim.drop_watches():
+            break
+        await asyncio.sleep(0.01)
+    assert dropped == 1
     with pytest.raises(kc.TransportError):
         await asyncio.wait_for(task, 10)
 
