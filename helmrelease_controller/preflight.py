@@ -6,8 +6,9 @@
 - `connect`: a `KubeClient` from --kubeconfig/--context, $KUBECONFIG or the in-cluster service
   account; a bad file, an unknown context or no cluster at all is a `StartupError` (one line).
 - `check_api`: one list of HelmReleases before the informers start. A missing CRD, a 401 or a 403
-  is a `StartupError` naming the fix; an unreachable or failing API server is retried (with
-  backoff, logged) until it answers or `stop` is set.
+  is a `StartupError` naming the fix; an unreachable or failing API server is retried (the one
+  `Backoff` policy: 0.5 s doubling to 30 s, no jitter; logged; waits on an injectable `Clock`)
+  until it answers or `stop` is set.
 - `forbidden_reason`: a 403 from the API server as a one-line reason naming who lacks which
   permission where (for the reconciler: Helm's storage Secrets).
 
@@ -17,13 +18,16 @@ The CLI turns a `StartupError` into one line on stderr and exit code 2.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import shutil
 
 from . import procs
+from .clock import SYSTEM, Clock
 from .kube.client import HELMRELEASES, ApiError, KubeClient, NotFound, TransportError
+from .reconcile.backoff import Backoff
 
 log = logging.getLogger("helmrelease_controller")
 
@@ -31,6 +35,7 @@ CRD_NAME = f"{HELMRELEASES.plural}.{HELMRELEASES.group}"
 CRD_INSTALL = "kubectl apply -k crds/ (the CRDs in the helmrelease-controller repository)"
 RBAC_INSTALL = "kubectl apply -k deploy/ (deploy/rbac.yaml)"
 _USER = re.compile(r'User "([^"]+)"')
+API_BACKOFF = Backoff(initial=0.5, max=30.0, factor=2.0, jitter=0.0)  # waiting for the API server
 
 
 class StartupError(Exception):
@@ -107,13 +112,17 @@ def _kubeconfig_error(path: str, context: str | None, err: Exception) -> str:
 
 
 async def check_api(
-    client: KubeClient, namespace: str | None, stop: asyncio.Event, max_delay: float = 30.0
+    client: KubeClient,
+    namespace: str | None,
+    stop: asyncio.Event,
+    backoff: Backoff = API_BACKOFF,
+    clock: Clock = SYSTEM,
 ) -> bool:
     """List HelmReleases once. True when that worked; False when `stop` was set while retrying.
 
     StartupError when retrying cannot help: the CRD is not installed, or we are not allowed.
     """
-    delay = 0.5
+    failures = 0
     where = f"namespace {namespace}" if namespace else "all namespaces"
     while not stop.is_set():
         try:
@@ -130,6 +139,8 @@ async def check_api(
                 raise StartupError(
                     forbidden_reason(e, "list", CRD_NAME, namespace, "HelmReleases", RBAC_INSTALL)
                 ) from None
+            failures += 1
+            delay = backoff.delay(failures)
             what = "unreachable" if isinstance(e, TransportError) else "failing"
             log.warning(
                 "API server %s (listing HelmReleases in %s: %s); retrying in %.1fs",
@@ -138,10 +149,9 @@ async def check_api(
                 _one_line(e),
                 delay,
             )
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-        except TimeoutError:
-            delay = min(delay * 2, max_delay)
+        with contextlib.suppress(TimeoutError):
+            async with clock.timeout(delay):
+                await stop.wait()
     return False
 
 

@@ -1,12 +1,19 @@
-"""Pure startup-error logic: 403 reasons, and git's "no ssh" as a SourceError reason."""
+"""Startup checks: 403 reasons, git's "no ssh" as a SourceError reason (pure), and the wait for an
+API server that fails (against kubesim, on a fake clock)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from helmrelease_controller.kube.client import ApiError
-from helmrelease_controller.preflight import forbidden_reason, storage_forbidden_reason
+from helmrelease_controller.kube.client import ApiError, KubeClient
+from helmrelease_controller.preflight import check_api, forbidden_reason, storage_forbidden_reason
 from helmrelease_controller.sources.gitauth import git_error, parse_git_url
+from kubesim import KubeSim
+from tests.conftest import Cli
+from tests.helpers.clock import FakeClock
+from tests.helpers.controller import ROOT
 
 SA = "system:serviceaccount:helmrelease-system:helmrelease-controller"
 K8S_403 = f'secrets is forbidden: User "{SA}" cannot list resource "secrets" ' + (
@@ -68,3 +75,35 @@ def test_no_ssh_client_is_named(url: str, stderr: str, reason: str) -> None:
     err = git_error(stderr, parse_git_url(url), None)
     assert str(err) == reason
     assert not err.transient
+
+
+async def test_check_api_waits_for_a_failing_api_server(kubesim: KubeSim, kubectl: Cli) -> None:
+    """0.5 s doubling to 30 s between lists, until the API server answers."""
+    kubectl("apply", "-f", str(ROOT / "crds" / "helmrelease.yaml"))
+    kubesim.add_fault(status=503, verb="list", resource="helmreleases.helmrelease.dev", times=8)
+    clock, stop = FakeClock(), asyncio.Event()
+    client = await KubeClient.from_kubeconfig(str(kubesim.kubeconfig_path))
+    try:
+        task = asyncio.create_task(check_api(client, None, stop, clock=clock))
+        for n in range(1, 9):
+            await clock.until_timeouts(n)
+            await clock.advance(clock.timeouts[-1] or 0.0)
+        assert await task is True
+    finally:
+        await client.close()
+    assert clock.timeouts == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+async def test_check_api_stops_waiting_when_told(kubesim: KubeSim, kubectl: Cli) -> None:
+    kubectl("apply", "-f", str(ROOT / "crds" / "helmrelease.yaml"))
+    kubesim.add_fault(status=503, verb="list", resource="helmreleases.helmrelease.dev")
+    clock, stop = FakeClock(), asyncio.Event()
+    client = await KubeClient.from_kubeconfig(str(kubesim.kubeconfig_path))
+    try:
+        task = asyncio.create_task(check_api(client, "apps", stop, clock=clock))
+        await clock.until_timeouts(1)
+        stop.set()
+        assert await task is False
+    finally:
+        await client.close()
+    assert clock.timeouts == [0.5]
