@@ -62,7 +62,7 @@ def setup_logging(fmt: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiohttp", "kubernetes", "pyhelm3", "asyncio"):
+    for noisy in ("aiohttp", "kubernetes", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
