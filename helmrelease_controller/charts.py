@@ -1,7 +1,8 @@
 """Chart resolution for a HelmRelease: picks the source for `spec.chart` and reads its credentials.
 
 The sources themselves (sources/) know nothing of Kubernetes; this is where a
-`secretRef` becomes `Credentials`. Credentials are read per resolve and never logged.
+`secretRef` becomes `Credentials` (`secret_credentials`, which GitSync uses too). Credentials are
+read per resolve and never logged.
 """
 
 from __future__ import annotations
@@ -33,6 +34,24 @@ def _host_of(url: str) -> str:
     return url.split("@", 1)[-1].split(":", 1)[0].lower()  # git@host:path
 
 
+async def secret_credentials(
+    client: KubeClient, namespace: str, ref: Any, oci_spec: Any = None
+) -> Credentials | None:
+    """The `Credentials` in the Secret `ref` (a secretRef: `.name`) names in `namespace`; None when
+    there is no ref. For an OCI source (`oci_spec`), a kubernetes.io/dockerconfigjson Secret is read
+    as image pull secrets are. SourceError when the Secret is missing or a pair is incomplete."""
+    if ref is None:
+        return None
+    try:
+        secret = await client.get(SECRETS, namespace, ref.name)
+    except KubeNotFound:
+        raise SourceError(f"secretRef: Secret {namespace}/{ref.name} not found") from None
+    data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+    if oci_spec is not None and ".dockerconfigjson" in data:
+        return docker_config_credentials(data, OCIChartSpec.from_spec(oci_spec).host)
+    return Credentials.from_secret_data(data)
+
+
 class ChartResolver:
     def __init__(
         self,
@@ -56,21 +75,6 @@ class ChartResolver:
             slot = self._hosts[host] = asyncio.Semaphore(self.per_host)
         return slot
 
-    async def credentials(
-        self, client: KubeClient, namespace: str, ref: Any, oci_spec: Any = None
-    ) -> Credentials | None:
-        if ref is None:
-            return None
-        try:
-            secret = await client.get(SECRETS, namespace, ref.name)
-        except KubeNotFound:
-            raise SourceError(f"secretRef: Secret {namespace}/{ref.name} not found") from None
-        data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
-        if oci_spec is not None and ".dockerconfigjson" in data:
-            # A kubernetes.io/dockerconfigjson Secret, as image pull secrets are.
-            return docker_config_credentials(data, OCIChartSpec.from_spec(oci_spec).host)
-        return Credentials.from_secret_data(data)
-
     async def resolve(self, hr: Any, client: KubeClient, refresh: bool = False) -> ResolvedChart:
         chart = hr.spec.chart
         for kind in ("repository", "git", "oci"):
@@ -80,7 +84,7 @@ class ChartResolver:
             source = getattr(self, kind)
             if source is None:
                 raise SourceError(f"spec.chart.{kind}: this source kind is not supported yet")
-            creds = await self.credentials(
+            creds = await secret_credentials(
                 client, hr.namespace, getattr(ref, "secret_ref", None), ref if kind == "oci" else None
             )
             hits, start = getattr(source, "cache_hits", 0), time.monotonic()

@@ -4,11 +4,9 @@
 (one per URL, shared with HelmReleases' chart.git; fetched at most once per fetch interval per set
 of credentials, or at once with `refresh=True`; credentials only through gitauth's private files,
 never in argv, environment or logs), resolves `spec.ref` as chart.git does (branch, tag, semver,
-commit, or the remote's default branch), and exports the whole commit (`git archive`, so
-kustomize overlays can reach `../base`) into `<work_dir>/c-<commit>/tree`, once per commit.
-
-It reaches into GitSource's mirror bookkeeping (`_mirrors`, `_ensure_fresh`, `_pick`): those
-belong in a public GitSource method once sources/git.py is free to change (reported to the lead).
+commit, or the remote's default branch; `GitSource.pinned`), and exports the whole commit (`git
+archive`, so kustomize overlays can reach `../base`) into `<work_dir>/c-<commit>/tree`, once per
+commit, while the mirror is pinned.
 """
 
 from __future__ import annotations
@@ -24,15 +22,8 @@ from pathlib import Path
 
 from helmrelease_controller.api.gitsync import GitSyncSpec
 from helmrelease_controller.sources.base import Credentials, SourceError
-from helmrelease_controller.sources.git import GitSource, _Mirror
-from helmrelease_controller.sources.gitauth import (
-    GitChartSpec,
-    GitFailed,
-    check_credentials,
-    parse_git_url,
-    run_git,
-    scrub,
-)
+from helmrelease_controller.sources.git import GitSource
+from helmrelease_controller.sources.gitauth import GitChartSpec, GitFailed, run_git, scrub
 from helmrelease_controller.sources.semver import Range, VersionError
 
 __all__ = ["Checkout", "checkout", "drop_checkouts"]
@@ -114,34 +105,13 @@ async def checkout(
         except VersionError:
             raise SourceError(f"spec.ref.semver: invalid version range {ref!r}") from None
     gspec = GitChartSpec(spec.url.strip(), kind, ref, "")
-    url = parse_git_url(gspec.url)
-    check_credentials(url, credentials)
-    await source._start()
-    name = source.mirror_path(url.url).name
-    m = source._mirrors.get(name) or source._mirrors.setdefault(name, _Mirror(url, source.mirror_root / name))
-    m.users += 1
-    try:
-        fetched = await source._ensure_fresh(m, credentials, refresh)
-        commit, label = await source._pick(m, gspec)
-        if commit is None and not fetched:  # perhaps newer than the last fetch
-            await source._ensure_fresh(m, credentials, True)
-            commit, label = await source._pick(m, gspec)
-        if commit is None:
-            if kind == "semver":
-                raise SourceError(f"no tag in {url.display} matches semver range {ref!r}")
-            if not kind:
-                raise SourceError(f"{url.display} has no default branch (HEAD); set spec.ref")
-            raise SourceError(f"{kind} {ref if kind == 'commit' else repr(ref)} not found in {url.display}")
-        final = work_dir / f"c-{commit}"
+    async with source.pinned(gspec, credentials, refresh=refresh, ref_field="spec.ref") as pin:
+        final = work_dir / f"c-{pin.commit}"
         work_dir.mkdir(parents=True, exist_ok=True)
         try:
-            subject = await _export(m.path, commit, final)
+            subject = await _export(pin.git_dir, pin.commit, final)
         except (GitFailed, tarfile.TarError, OSError) as exc:
             detail = scrub(exc.stderr if isinstance(exc, GitFailed) else str(exc), credentials)
-            raise SourceError(f"cannot export commit {commit[:12]} of {url.display}: {detail}") from None
-    finally:
-        m.users -= 1
-        if m.path.is_dir():
-            source.mirrors.touch(name)
-    revision = f"{label}@sha1:{commit}" if label else f"sha1:{commit}"
-    return Checkout(revision, commit, subject, final / "tree")
+            raise SourceError(f"cannot export commit {pin.commit[:12]} of {pin.display}: {detail}") from None
+    revision = f"{pin.label}@sha1:{pin.commit}" if pin.label else f"sha1:{pin.commit}"
+    return Checkout(revision, pin.commit, subject, final / "tree")

@@ -39,7 +39,7 @@ from typing import Any
 
 from helmrelease_controller.api.gitsync import GitSync, GitSyncStatus, InventoryEntry, owner_label_value
 from helmrelease_controller.api.models import ANNOTATION_RECONCILE_REQUESTED_AT, FINALIZER, SpecError
-from helmrelease_controller.charts import ChartResolver
+from helmrelease_controller.charts import secret_credentials
 from helmrelease_controller.kube.client import ApiError, KubeClient, NotFound
 from helmrelease_controller.kube.events import EventRecorder
 from helmrelease_controller.notify import FAILED, RECOVERED, Dispatcher, Notification
@@ -235,7 +235,7 @@ class GitSyncReconciler:
             status = status.model_copy(update={"last_handled_reconcile_at": token})
         refresh = requested or key in self._refresh
         self._refresh.discard(key)
-        creds = await ChartResolver(None).credentials(self.client, gs.namespace, gs.spec.secret_ref)
+        creds = await secret_credentials(self.client, gs.namespace, gs.spec.secret_ref)
         co = await checkout(self.git, gs.spec, creds, self.work_dir, refresh=refresh)
         if self._commits.get(key) != co.commit:
             self._commits[key] = co.commit

@@ -11,6 +11,10 @@ tree. Charts with a dependency missing from their committed `charts/` (as Flux d
 used as they are, offline) get `helm dependency build` in a per-(tree, file:// dependency trees)
 directory `b-<key>/`, with `file://` dependencies copied from their own place in the repository.
 
+`GitSource.pinned(spec, credentials)` is the same fetch and ref resolution for whoever needs the
+commit itself rather than a chart (GitSync's checkout): the commit, its label and the mirror's
+git directory, the mirror held (never evicted) while the block runs.
+
 Identity: `revision` is `<branch or tag>@sha1:<commit>` (`sha1:<commit>` for a commit ref); `digest`
 is the sha256 of the chart path's git tree hash plus the content of built dependencies, never of the
 commit, so a commit that only touches other paths leaves the digest, and so the release, alone.
@@ -33,6 +37,7 @@ a slow git server or `helm dependency build` holds no thread; blocking disk work
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import hashlib
@@ -42,7 +47,7 @@ import posixpath
 import tempfile
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +75,7 @@ from .gitmirror import (
 )
 from .semver import Range, VersionError, newest_matching
 
-__all__ = ["GitChartSpec", "GitSource"]
+__all__ = ["GitChartSpec", "GitSource", "Pinned"]
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -92,6 +97,16 @@ class _Mirror:
     head: str | None = None  # the remote's default branch
     users: int = 0
     rebuild: bool = False
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The commit a ref names, in the shared mirror (see `GitSource.pinned`)."""
+
+    git_dir: Path  # the bare mirror: read it (git archive, git log) only inside the `pinned` block
+    commit: str
+    label: str  # the branch or tag ("" for a commit ref)
+    display: str  # the URL, credential-free, for messages
 
 
 class _Use(Counter[str]):
@@ -180,57 +195,97 @@ class GitSource(ClosingSource):
         spec = GitChartSpec.from_spec(spec_chart)
         url = parse_git_url(spec.url)
         check_credentials(url, credentials)  # ssh without a key or known_hosts fails before any work
-        await self._start()
-        name = self.mirror_path(url.url).name
-        m = self._mirrors.get(name) or self._mirrors.setdefault(name, _Mirror(url, self.mirror_root / name))
-        m.users += 1
         active = _Use()
         try:
-            try:
-                chart, revision = await self._resolve_in(m, spec, credentials, refresh, active)
-            except _Damaged as exc:
-                log.warning("git mirror of %s is damaged (%s); rebuilding it", url.display, scrub(str(exc)))
-                m.rebuild, m.refs = True, None
-                m.fetched.clear()
-                try:
-                    chart, revision = await self._resolve_in(m, spec, credentials, True, active)
-                except _Damaged as again:
-                    reason = scrub(str(again), credentials).splitlines()[-1:] or ["unreadable"]
-                    raise SourceError(
-                        f"git mirror of {url.display} is damaged: {reason[0]}", transient=True
-                    ) from None
+            async with self._using(url) as m:
+                chart, revision = await self._resolve_or_rebuild(m, spec, credentials, refresh, active)
         finally:
-            m.users -= 1
             self._active.subtract(active)
             self._active += Counter()  # drops the zeros
-            if m.path.is_dir():
-                self.mirrors.touch(name)
         self.cache_hits += not active.worked
         return ResolvedChart(path=chart.dir, name=chart.name, version=chart.version, revision=revision,
                              digest=f"sha256:{chart.digest}", app_version=chart.app_version,
                              default_values=copy.deepcopy(chart.values), source=url.display)  # fmt: skip
 
+    @contextlib.asynccontextmanager
+    async def pinned(
+        self,
+        spec: GitChartSpec,
+        credentials: Credentials | None = None,
+        *,
+        refresh: bool = False,
+        ref_field: str = "spec.chart.git.ref",
+    ) -> AsyncIterator[Pinned]:
+        """The commit `spec`'s ref names (`spec.path` is not read), fetched as `resolve` fetches; the
+        mirror stays in use (never evicted) until the block ends. SourceError as `resolve`'s, naming
+        `ref_field` where the ref is at fault."""
+        url = parse_git_url(spec.url)
+        check_credentials(url, credentials)
+        async with self._using(url) as m:
+            commit, label = await self._commit(m, spec, credentials, refresh, ref_field)
+            yield Pinned(m.path, commit, label, url.display)
+
+    @contextlib.asynccontextmanager
+    async def _using(self, url: GitURL) -> AsyncIterator[_Mirror]:
+        """The mirror of `url`, in use (never evicted) until the block ends."""
+        await self._start()
+        name = self.mirror_path(url.url).name
+        m = self._mirrors.get(name) or self._mirrors.setdefault(name, _Mirror(url, self.mirror_root / name))
+        m.users += 1
+        try:
+            yield m
+        finally:
+            m.users -= 1
+            if m.path.is_dir():
+                self.mirrors.touch(name)
+
+    async def _resolve_or_rebuild(
+        self, m: _Mirror, spec: GitChartSpec, creds: Credentials | None, refresh: bool, active: _Use
+    ) -> tuple[Exported, str]:
+        """`_resolve_in`; once more from a rebuilt mirror when the mirror turns out damaged."""
+        try:
+            return await self._resolve_in(m, spec, creds, refresh, active)
+        except _Damaged as exc:
+            log.warning("git mirror of %s is damaged (%s); rebuilding it", m.url.display, scrub(str(exc)))
+            m.rebuild, m.refs = True, None
+            m.fetched.clear()
+        try:
+            return await self._resolve_in(m, spec, creds, True, active)
+        except _Damaged as again:
+            reason = scrub(str(again), creds).splitlines()[-1:] or ["unreadable"]
+            raise SourceError(
+                f"git mirror of {m.url.display} is damaged: {reason[0]}", transient=True
+            ) from None
+
     async def _resolve_in(
         self, m: _Mirror, spec: GitChartSpec, creds: Credentials | None, refresh: bool, active: _Use
     ) -> tuple[Exported, str]:
-        fetched = await self._ensure_fresh(m, creds, refresh)
-        commit, label = await self._pick(m, spec)
-        if commit is None and not fetched:  # perhaps newer than our last fetch
-            await self._ensure_fresh(m, creds, True)
-            commit, label = await self._pick(m, spec)
-        where = m.url.display
-        if commit is None:
-            if spec.ref_kind == "semver":
-                raise SourceError(f"no tag in {where} matches semver range {spec.ref!r}")
-            if not spec.ref_kind:
-                raise SourceError(f"{where} has no default branch (HEAD); set spec.chart.git.ref")
-            what = spec.ref if spec.ref_kind == "commit" else repr(spec.ref)
-            raise SourceError(f"{spec.ref_kind} {what} not found in {where}")
-        at = f"{where} at {label or 'commit'} {commit[:12]}"
+        commit, label = await self._commit(m, spec, creds, refresh, "spec.chart.git.ref")
+        at = f"{m.url.display} at {label or 'commit'} {commit[:12]}"
         chart = await self._chart(m, commit, spec.path, at, active)
         return chart, f"{label}@sha1:{commit}" if label else f"sha1:{commit}"
 
-    async def _pick(self, m: _Mirror, spec: GitChartSpec) -> tuple[str | None, str]:
+    async def _commit(
+        self, m: _Mirror, spec: GitChartSpec, creds: Credentials | None, refresh: bool, ref_field: str
+    ) -> tuple[str, str]:
+        """The commit `spec`'s ref names and its branch/tag label; fetched again once when the ref is
+        not in the last fetch. SourceError when it is nowhere."""
+        fetched = await self._ensure_fresh(m, creds, refresh)
+        commit, label = await self._pick(m, spec, ref_field)
+        if commit is None and not fetched:  # perhaps newer than our last fetch
+            await self._ensure_fresh(m, creds, True)
+            commit, label = await self._pick(m, spec, ref_field)
+        if commit is not None:
+            return commit, label
+        where = m.url.display
+        if spec.ref_kind == "semver":
+            raise SourceError(f"no tag in {where} matches semver range {spec.ref!r}")
+        if not spec.ref_kind:
+            raise SourceError(f"{where} has no default branch (HEAD); set {ref_field}")
+        what = spec.ref if spec.ref_kind == "commit" else repr(spec.ref)
+        raise SourceError(f"{spec.ref_kind} {what} not found in {where}")
+
+    async def _pick(self, m: _Mirror, spec: GitChartSpec, ref_field: str) -> tuple[str | None, str]:
         """The commit `spec`'s ref names in the fetched refs (None if absent), and its branch/tag label."""
         refs, kind, ref = m.refs or {}, spec.ref_kind, spec.ref
         if kind in ("branch", "tag"):
@@ -240,7 +295,7 @@ class GitSource(ClosingSource):
             try:
                 rng = Range.parse(ref)
             except VersionError:
-                raise SourceError(f"spec.chart.git.ref.semver: invalid version range {ref!r}") from None
+                raise SourceError(f"{ref_field}.semver: invalid version range {ref!r}") from None
             best = newest_matching([r[10:] for r in refs if r.startswith("refs/tags/")], rng)
             return (refs[f"refs/tags/{best}"], best) if best is not None else (None, "")
         if kind == "commit":
