@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Credentials",
     "ResolvedChart",
     "SourceError",
+    "SourceSpec",
     "redact_url",
     "spec_field",
 ]
@@ -223,3 +224,22 @@ def source_section(spec_chart: Any, kind: str) -> Any:
     """`spec.chart.<kind>` when `spec_chart` is the whole chart spec, else `spec_chart` itself."""
     inner = spec_field(spec_chart, kind)
     return inner if inner is not None else spec_chart
+
+
+class SourceSpec:
+    """A source's own part of `spec.chart` (`spec.chart.<KIND>`), parsed. `from_spec` takes the
+    whole `spec.chart` or the section itself (an API model or a mapping, camelCase or snake_case),
+    or an already parsed spec; each source reads its fields in `_read` (SourceError when invalid)."""
+
+    KIND: ClassVar[str]
+
+    @classmethod
+    def from_spec(cls, spec_chart: Any) -> Self:
+        """From `spec.chart` or `spec.chart.<KIND>`, as a model object or a mapping."""
+        if isinstance(spec_chart, cls):
+            return spec_chart
+        return cls._read(source_section(spec_chart, cls.KIND))
+
+    @classmethod
+    def _read(cls, src: Any) -> Self:
+        raise NotImplementedError

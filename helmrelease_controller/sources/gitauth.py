@@ -28,11 +28,11 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from .. import procs
-from .base import Credentials, SourceError, redact_url, source_section, spec_field
+from .base import Credentials, SourceError, SourceSpec, redact_url, spec_field
 
 __all__ = [
     "GitChartSpec",
@@ -82,20 +82,17 @@ _BASE_ENV = {
 
 
 @dataclass(frozen=True)
-class GitChartSpec:
+class GitChartSpec(SourceSpec):
     """What `spec.chart.git` asks for; `path` is normalized ("" is the repository root)."""
 
+    KIND: ClassVar[str] = "git"
     url: str
     ref_kind: str = ""  # branch | tag | semver | commit; "" means the remote's default branch
     ref: str = ""
     path: str = ""
 
     @classmethod
-    def from_spec(cls, spec_chart: Any) -> GitChartSpec:
-        """From `spec.chart` or `spec.chart.git`, as a model object or a mapping."""
-        if isinstance(spec_chart, GitChartSpec):
-            return spec_chart
-        src = source_section(spec_chart, "git")
+    def _read(cls, src: Any) -> GitChartSpec:
         url, ref = spec_field(src, "url"), spec_field(src, "ref")
         if not url:
             raise SourceError("spec.chart.git needs a url")

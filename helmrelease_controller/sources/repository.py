@@ -44,7 +44,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -56,8 +56,8 @@ from .base import (
     Credentials,
     ResolvedChart,
     SourceError,
+    SourceSpec,
     redact_url,
-    source_section,
     spec_field,
 )
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
@@ -83,19 +83,16 @@ _USER_AGENT = "helmrelease-controller"
 
 
 @dataclass(frozen=True)
-class RepositoryChartSpec:
+class RepositoryChartSpec(SourceSpec):
     """What `spec.chart.repository` asks for."""
 
+    KIND: ClassVar[str] = "repository"
     url: str
     name: str
     version: str = "*"
 
     @classmethod
-    def from_spec(cls, spec_chart: Any) -> RepositoryChartSpec:
-        """From `spec.chart` or `spec.chart.repository`, as a model object or a mapping."""
-        if isinstance(spec_chart, RepositoryChartSpec):
-            return spec_chart
-        src = source_section(spec_chart, "repository")
+    def _read(cls, src: Any) -> RepositoryChartSpec:
         url = spec_field(src, "url")
         name = spec_field(src, "name", "chart")
         version = spec_field(src, "version", default="*")
