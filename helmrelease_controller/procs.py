@@ -1,4 +1,4 @@
-"""The one process boundary: every helm and git process the controller starts goes through `run`.
+"""The one process boundary: every helm, git and kubectl process the controller starts goes through `run`.
 
 - `run` starts a program with exec (never a shell) in its own process group, feeds `stdin`, and
   returns `Done(rc, stdout, stderr)` whatever the exit code (callers read their tool's failures
