@@ -18,6 +18,7 @@ run, events, metrics and notifications.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
@@ -33,7 +34,7 @@ import yaml
 from kubernetes.aio import client as kclient
 
 from helmrelease_controller.api.models import FINALIZER, HelmRelease
-from helmrelease_controller.kube.client import EVENTS, HELMRELEASES, NAMESPACES, KubeClient, NotFound
+from helmrelease_controller.kube.client import EVENTS, HELMRELEASES, NAMESPACES, SECRETS, KubeClient, NotFound
 from helmrelease_controller.kube.events import EventRecorder
 from helmrelease_controller.metrics import Metrics
 from helmrelease_controller.notify import Dispatcher, Notification
@@ -183,6 +184,10 @@ class World:
             if verb in WRITES and "helmrelease" in res
         )
 
+    def failures(self, action: str, name: str = "web") -> float:
+        labels = {"namespace": self.ns, "name": name, "action": action}
+        return self.metrics.registry.get_sample_value("helmrelease_failures_total", labels) or 0.0
+
     def helm_actions(self, action: str, result: str) -> float:
         labels = {"action": action, "result": result}
         return self.metrics.registry.get_sample_value("helmrelease_helm_actions_total", labels) or 0.0
@@ -282,10 +287,66 @@ async def test_failed_install_schedules_a_retry_and_waits_for_it(world: World) -
     assert world.writes() == writes  # nothing changed, nothing written
 
 
-async def test_upgrade_failure_with_retries_exhausted_rolls_back_then_stalls(world: World) -> None:
+@dataclass(frozen=True)
+class Exhausted:
+    """An upgrade whose retries are exhausted, and what its remediation (a rollback) leaves."""
+
+    name: str
+    older_failure: bool  # storage already holds a failed revision 2 (an earlier config's upgrade)
+    rollback_fails: bool
+    revisions: dict[int, str]  # Helm's storage afterwards
+    history: list[int]  # status.history revisions, newest first
+    remediated: str  # the Remediated reason; its message is named in Stalled
+    events: list[str]
+    notified: list[tuple[str, str]]
+
+
+EXHAUSTED = [
+    Exhausted(
+        "rolled back to the deployed revision",
+        older_failure=False,
+        rollback_fails=False,
+        revisions={1: "superseded", 2: "failed", 3: "deployed"},
+        history=[3, 2, 1],
+        remediated="RollbackSucceeded",
+        events=["UpgradeFailed", "RollbackSucceeded"],
+        notified=[("failed", "upgrade"), ("stalled", "")],
+    ),
+    Exhausted(
+        "rolled back past an older failed revision, never to current - 1",
+        older_failure=True,
+        rollback_fails=False,
+        revisions={1: "superseded", 2: "failed", 3: "failed", 4: "deployed"},
+        history=[4, 3, 1],
+        remediated="RollbackSucceeded",
+        events=["UpgradeFailed", "RollbackSucceeded"],
+        notified=[("failed", "upgrade"), ("stalled", "")],
+    ),
+    Exhausted(
+        "a failed rollback is not tried again",
+        older_failure=False,
+        rollback_fails=True,
+        revisions={1: "deployed", 2: "failed"},
+        history=[2, 1],
+        remediated="RollbackFailed",
+        events=["UpgradeFailed", "RollbackFailed"],
+        notified=[("failed", "upgrade"), ("failed", "rollback"), ("stalled", "")],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", EXHAUSTED, ids=[c.name for c in EXHAUSTED])
+async def test_upgrade_failure_with_retries_exhausted_rolls_back_once_then_stalls(
+    world: World, case: Exhausted
+) -> None:
     remediation = {"retries": 0, "remediateLastFailure": True}
     await installed(world, {"upgrade": {"remediation": remediation}, "backoff": SLOW_BACKOFF})
+    if case.older_failure:
+        labels = {"helmrelease.dev/name": "web", "helmrelease.dev/namespace": world.ns}
+        await world.helm.store("web", world.ns, 2, "failed", {**labels, "helmrelease.dev/digest": "0" * 40})
     world.helm.fail("upgrade", UPGRADE_TIMED_OUT)
+    if case.rollback_fails:
+        world.helm.fail("rollback", "Error: context deadline exceeded")
     await world.edit({"spec": {"values": {"image": "broken"}}})
 
     result = await world.reconcile()
@@ -293,24 +354,25 @@ async def test_upgrade_failure_with_retries_exhausted_rolls_back_then_stalls(wor
     assert (result.action, result.requeue_after) == ("stall", None)  # stalled: wait for a change
     assert [c.command for c in world.helm.calls] == ["upgrade", "rollback"]
     assert world.helm.calls[1].options["revision"] == 1  # the last deployed revision (rule 3)
-    assert await world.helm.revisions("web", world.ns) == {1: "superseded", 2: "failed", 3: "deployed"}
+    assert await world.helm.revisions("web", world.ns) == case.revisions
+    remediated = await world.condition("Remediated")
+    assert (remediated["status"], remediated["reason"]) == ("True", case.remediated)
     stalled = await world.condition("Stalled")
     assert (stalled["status"], stalled["reason"]) == ("True", "RetriesExhausted")
-    assert "upgrade failed 1 time(s); retries exhausted" in stalled["message"]
-    assert "rolled back to revision 1" in stalled["message"]
-    assert "resources not ready within 30s" in stalled["message"]
-    remediated = await world.condition("Remediated")
-    assert (remediated["status"], remediated["reason"]) == ("True", "RollbackSucceeded")
+    assert stalled["message"] == (
+        f"upgrade failed 1 time(s); retries exhausted; {remediated['message']}; last error: "
+        "upgrade failed: resources not ready within 30s (context deadline exceeded)"
+    )
     ready = await world.condition("Ready")
     assert (ready["status"], ready["reason"]) == ("False", "RetriesExhausted")
     released = await world.condition("Released")
     assert (released["status"], released["reason"]) == ("False", "UpgradeFailed")
     status = await world.status()
     assert status["upgradeFailures"] == 1 and "nextRetryAt" not in status
-    assert [h["revision"] for h in status["history"]] == [3, 2, 1]
-    assert await world.event_reasons() == ["InstallSucceeded", "UpgradeFailed", "RollbackSucceeded"]
-    assert world.helm_actions("rollback", "success") == 1
-    assert [o for o, _ in world.notifier.outcomes()] == ["failed", "stalled"]
+    assert [h["revision"] for h in status["history"]] == case.history
+    assert await world.event_reasons() == ["InstallSucceeded", *case.events]
+    assert world.helm_actions("rollback", "failure" if case.rollback_fails else "success") == 1
+    assert world.notifier.outcomes() == case.notified
 
     again = await world.reconcile()  # stalled: no upgrade loop, no second rollback
 
@@ -345,6 +407,30 @@ async def test_remediation_strategy_uninstall_uninstalls_the_failed_release(worl
     reasons = await world.event_reasons()
     assert reasons == ["InstallSucceeded", "UpgradeFailed", "UninstallSucceeded", "InstallFailed"]
     assert world.helm_actions("uninstall", "success") == 1
+
+
+async def test_a_secret_value_in_helms_error_is_redacted_everywhere(world: World) -> None:
+    password = "hunter2-very-secret"
+    values = base64.b64encode(f"db:\n  password: {password}\n".encode()).decode()
+    secret = {"metadata": {"name": "db", "namespace": world.ns}, "data": {"values.yaml": values}}
+    await world.client.create(SECRETS, world.ns, secret)
+    await world.apply({"valuesFrom": [{"kind": "Secret", "name": "db", "valuesKey": "values.yaml"}]})
+    world.helm.fail("upgrade", f'Error: INSTALLATION FAILED: bad password "{password}" for db')
+
+    await world.reconcile()
+
+    assert world.helm.calls[0].options["values"] == {"db": {"password": password}}  # on helm's stdin
+    said = 'install failed: bad password "***" for db'
+    assert (await world.condition("Released"))["message"] == said
+    assert (await world.condition("Ready"))["message"].endswith(f"last error: {said}")  # stalled
+    await world.events.flush()
+    items, _ = await world.client.list(EVENTS, world.ns)
+    assert [e["note"] for e in items] == [said]
+    assert [(n.outcome, n.reason.endswith(said)) for n in world.notifier.sent] == [
+        ("failed", True),
+        ("stalled", True),
+    ]
+    assert password not in json.dumps(await world.obj())
 
 
 async def test_a_release_left_pending_is_unlocked_then_upgraded(world: World) -> None:
@@ -403,10 +489,13 @@ async def test_invalid_spec_stalls_with_the_reason_and_runs_no_helm(world: World
     assert await world.event_reasons() == ["InvalidSpec"]
     assert world.notifier.outcomes() == [("stalled", "")]
 
+    assert world.failures("spec") == 1
+
     writes = world.writes()
     await world.reconcile()  # the same bad spec: told once
 
     assert world.writes() == writes and await world.event_reasons() == ["InvalidSpec"]
+    assert world.notifier.outcomes() == [("stalled", "")] and world.failures("spec") == 1
 
 
 @pytest.mark.parametrize("test_enabled", [False, True])
