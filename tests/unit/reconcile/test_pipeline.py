@@ -287,6 +287,30 @@ async def test_failed_install_schedules_a_retry_and_waits_for_it(world: World) -
     assert world.writes() == writes  # nothing changed, nothing written
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="product: a retried first install that succeeds says UpgradeSucceeded on Ready/Released "
+    "(record_success names the decision, UPGRADE) while its event says InstallSucceeded",
+)
+async def test_a_fixed_failed_first_install_succeeds_as_an_install(world: World) -> None:
+    await world.apply({"values": {"image": "typo"}})
+    world.helm.fail("upgrade", INSTALL_TIMED_OUT)
+    await world.reconcile()
+    assert (await world.condition("Ready"))["status"] == "False"
+
+    await world.edit({"spec": {"values": {"image": "fixed"}}})  # the user fixes the values
+    await world.reconcile()
+
+    assert [c.options["action"] for c in world.helm.calls] == ["install", "install"]
+    assert await world.helm.revisions("web", world.ns) == {1: "failed", 2: "deployed"}
+    assert (await world.status())["lastAttemptedReleaseAction"] == "install"
+    assert await world.event_reasons() == ["InstallFailed", "InstallSucceeded"]
+    ready = await world.condition("Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "InstallSucceeded")
+    assert ready["message"].startswith("Helm install succeeded")
+    assert (await world.condition("Released"))["reason"] == "InstallSucceeded"
+
+
 @dataclass(frozen=True)
 class Exhausted:
     """An upgrade whose retries are exhausted, and what its remediation (a rollback) leaves."""
