@@ -1,7 +1,7 @@
 """The reconcile pipeline (reconcile/pipeline.py `Reconciler`), driven directly with fake edges.
 
 What the controller integration tests cover with a controller process, real helm and a chart
-repository (seconds per case), here in milliseconds: the `Reconciler` is built by hand and
+repository (seconds per case), here in tens of milliseconds: the `Reconciler` is built by hand and
 `reconcile(ns, name)` called step by step. Its edges:
 - Kubernetes: the real `KubeClient` against one in-process kubesim (one per module, with the
   HelmRelease CRD; one namespace per test), so status writes, finalizers, deletion and events
@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -139,7 +139,6 @@ class World:
     metrics: Metrics
     notifier: Notifications
     reconciler: Reconciler
-    results: list[Result] = field(default_factory=list)
 
     async def apply(self, spec: dict[str, Any], name: str = "web", **meta: Any) -> None:
         body = {
@@ -156,9 +155,7 @@ class World:
     async def reconcile(self, name: str = "web") -> Result:
         """One reconcile, as a worker runs it after the informer caught up."""
         await self.cache.sync()
-        result = await self.reconciler.reconcile(self.ns, name)
-        self.results.append(result)
-        return result
+        return await self.reconciler.reconcile(self.ns, name)
 
     async def obj(self, name: str = "web") -> dict[str, Any]:
         return await self.client.get(HELMRELEASES, self.ns, name)
@@ -217,7 +214,8 @@ async def world(sim: KubeSim, tmp_path: Path) -> AsyncIterator[World]:
 
 
 async def installed(w: World, spec: dict[str, Any] | None = None) -> None:
-    """A release installed by a first reconcile (the starting point of most cases), history cleared."""
+    """A release installed by a first reconcile (where most cases start); its helm calls and
+    notifications forgotten, so a case asserts only its own."""
     await w.apply(spec or {})
     await w.reconcile()
     assert (await w.condition("Ready"))["status"] == "True"
@@ -474,19 +472,19 @@ async def test_a_release_left_pending_is_unlocked_then_upgraded(world: World) ->
 
 
 @pytest.mark.parametrize(
-    ("how", "spec", "annotations", "says"),
+    ("spec", "annotations", "says"),
     [
-        ("spec.suspend", {"suspend": True}, {}, "reconciliation suspended (spec.suspend)"),
+        ({"suspend": True}, {}, "reconciliation suspended (spec.suspend)"),
         (
-            "annotation",
             {},
             {"helmrelease.dev/suspend": "true"},
             "reconciliation suspended (helmrelease.dev/suspend annotation)",
         ),
     ],
+    ids=["spec.suspend", "annotation"],
 )
 async def test_suspended_says_so_and_runs_no_helm(
-    world: World, how: str, spec: dict[str, Any], annotations: dict[str, str], says: str
+    world: World, spec: dict[str, Any], annotations: dict[str, str], says: str
 ) -> None:
     await world.apply(spec, annotations=annotations)
 
@@ -511,9 +509,7 @@ async def test_invalid_spec_stalls_with_the_reason_and_runs_no_helm(world: World
     assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
     assert ready["message"].startswith("invalid spec: spec.interval") and "\n" not in ready["message"]
     assert await world.event_reasons() == ["InvalidSpec"]
-    assert world.notifier.outcomes() == [("stalled", "")]
-
-    assert world.failures("spec") == 1
+    assert world.notifier.outcomes() == [("stalled", "")] and world.failures("spec") == 1
 
     writes = world.writes()
     await world.reconcile()  # the same bad spec: told once
