@@ -23,7 +23,7 @@ async def run(helm: Helm, client: KubeClient, step: Step) -> ActionResult:
 def record(status: Status, step: Step, result: ActionResult, now: float, rand: float) -> Status:
     status = record_attempt(status, step, result, installing=True, now=now)
     if result.ok:
-        return record_success(status, step, result, now)
+        return record_success(status, step, result, True, now)
     failures = step.facts.install_failures + 1
     status = status.model_copy(update={"install_failures": failures})
     return record_failure(status, step, result, "InstallFailed", failures, now, rand)

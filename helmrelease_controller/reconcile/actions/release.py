@@ -113,9 +113,12 @@ def record_attempt(
     return st.record_history(status, entry, a.max_history)
 
 
-def record_success(status: st.Status, step: Step, result: ActionResult, now: float) -> st.Status:
-    """A released revision: counters reset, Released and Ready true, remediation forgotten."""
-    a, verb = step.attempt, step.decision.action.value
+def record_success(
+    status: st.Status, step: Step, result: ActionResult, installing: bool, now: float
+) -> st.Status:
+    """A released revision: counters reset, Released and Ready true, remediation forgotten. A
+    retried first install that succeeds is an install (InstallSucceeded), as its event says."""
+    a, verb = step.attempt, "Install" if installing else "Upgrade"
     status = status.model_copy(
         update={
             "install_failures": 0,

@@ -28,7 +28,7 @@ async def run(helm: Helm, client: KubeClient, step: Step) -> ActionResult:
 def record(status: Status, step: Step, result: ActionResult, now: float, rand: float) -> Status:
     status = record_attempt(status, step, result, installing=False, now=now)
     if result.ok:
-        return record_success(status, step, result, now)
+        return record_success(status, step, result, False, now)
     failures = step.facts.upgrade_failures + 1
     status = status.model_copy(update={"upgrade_failures": failures})
     return record_failure(status, step, result, "UpgradeFailed", failures, now, rand)

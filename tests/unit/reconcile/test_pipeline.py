@@ -285,11 +285,6 @@ async def test_failed_install_schedules_a_retry_and_waits_for_it(world: World) -
     assert world.writes() == writes  # nothing changed, nothing written
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: a retried first install that succeeds says UpgradeSucceeded on Ready/Released "
-    "(record_success names the decision, UPGRADE) while its event says InstallSucceeded",
-)
 async def test_a_fixed_failed_first_install_succeeds_as_an_install(world: World) -> None:
     await world.apply({"values": {"image": "typo"}})
     world.helm.fail("upgrade", INSTALL_TIMED_OUT)
