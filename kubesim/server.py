@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, patch, scale, tables
+from . import discovery, managedfields, patch, scale, tables
 from .faults import Faults, RequestLog, RequestRecord
 from .resources import Registry, ResourceType
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -298,15 +298,17 @@ class Server:
             body = await self._body(request)
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "the request body must be an object")
-            return _json(store.create(rt, ns, body, dry_run=dry_run), 201)
+            return _json(store.create(rt, ns, body, dry_run=dry_run, writer=_writer(request, t)), 201)
         if verb == "update":
             body = await self._body(request)
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "the request body must be an object")
             if t.subresource == "scale":
                 new = scale.from_scale(rt, store.get(rt, ns, t.name), body)
-                return _json(scale.to_scale(rt, store.update(rt, ns, t.name, new, dry_run=dry_run)))
-            return _json(store.update(rt, ns, t.name, body, t.subresource or None, dry_run=dry_run))
+                updated = store.update(rt, ns, t.name, new, dry_run=dry_run, writer=_writer(request, t))
+                return _json(scale.to_scale(rt, updated))
+            updated = store.update(rt, ns, t.name, body, t.subresource or None, dry_run, _writer(request, t))
+            return _json(updated)
         if verb == "patch":
             return await self._patch(request, t, dry_run)
         if verb == "delete":
@@ -378,15 +380,23 @@ class Server:
             obj = store.get(rt, t.namespace, t.name)
             new_scale = _patched(request, ctype, scale.to_scale(rt, obj), body, scale.GVK, smp=True)
             new = scale.from_scale(rt, obj, new_scale)
-            updated = store.update(rt, t.namespace, t.name, new, dry_run=dry_run)
+            updated = store.update(rt, t.namespace, t.name, new, dry_run=dry_run, writer=_writer(request, t))
             return _json(scale.to_scale(rt, updated))
         sub = t.subresource or None
         if ctype == APPLY and store.peek(rt, t.namespace, t.name) is None:
             obj = _patched(request, ctype, None, body, rt.gvk, smp=False)
-            return _json(store.create(rt, t.namespace, obj, dry_run=dry_run), 201)
+            return _json(store.create(rt, t.namespace, obj, dry_run, _writer(request, t, apply=True)), 201)
         current = store.get(rt, t.namespace, t.name)
         new = _patched(request, ctype, current, body, rt.gvk, smp=patch.smp_supported(rt.gvk))
-        return _json(store.update(rt, t.namespace, t.name, new, sub, dry_run=dry_run))
+        writer = _writer(request, t, apply=ctype == APPLY)
+        return _json(store.update(rt, t.namespace, t.name, new, sub, dry_run=dry_run, writer=writer))
+
+
+def _writer(request: web.Request, t: Target, apply: bool = False) -> managedfields.Writer:
+    """Who the request writes as, for metadata.managedFields."""
+    agent = request.headers.get("User-Agent", "")
+    manager = managedfields.manager_name(request.query.get("fieldManager"), agent)
+    return managedfields.Writer(manager, t.subresource, apply)
 
 
 APPLY = "application/apply-patch+yaml"
@@ -408,7 +418,13 @@ def _patched(
                 "fieldManager: Required value: is required for apply patch",
             )
         force = request.query.get("force") in ("true", "1")
-        return patch.apply_patch(current, body, gvk, manager, force)
+        applied = patch.apply_patch(current, body, gvk, manager, force)
+        conflict = None
+        if not force and current is not None:
+            conflict = managedfields.apply_conflict(current, applied, gvk, manager)
+        if conflict is not None:
+            raise ApiError(409, "Conflict", *conflict)
+        return applied
     assert current is not None
     if ctype == "application/json-patch+json":
         if not isinstance(body, list):

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import conversion, validation
+from . import conversion, managedfields, validation
 from .resources import Registry, ResourceType
 
 Obj = dict[str, Any]
@@ -268,7 +268,10 @@ class Store:
                 ),
             )
 
-    def create(self, rt: ResourceType, ns: str, obj: Obj, dry_run: bool = False) -> Obj:
+    def create(
+        self, rt: ResourceType, ns: str, obj: Obj, dry_run: bool = False,
+        writer: managedfields.Writer | None = None,
+    ) -> Obj:  # fmt: skip
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
@@ -307,6 +310,8 @@ class Store:
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         if self.defaulter is not None:
             self.defaulter(rt, obj, True)
+        if writer is not None:
+            managedfields.record(None, obj, rt.gvk, rt.api_version, writer, meta["creationTimestamp"])
         if dry_run:
             meta["resourceVersion"] = str(self._rv)
             return obj
@@ -322,8 +327,10 @@ class Store:
         new: Obj,
         subresource: str | None = None,
         dry_run: bool = False,
+        writer: managedfields.Writer | None = None,
     ) -> Obj:
-        """Replace an object (PUT semantics). Patches compute `new` and come here too."""
+        """Replace an object (PUT semantics). Patches compute `new` and come here too.
+        `writer`: a client's write, recorded in metadata.managedFields (None: kubesim's own)."""
         bucket, key, stored_old = self._stored(rt, ns, name)
         old = self.view(rt, stored_old)
         new = copy.deepcopy(new)
@@ -379,6 +386,8 @@ class Store:
         if _spec_part(new, rt) != _spec_part(old, rt):
             meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        if writer is not None:
+            managedfields.record(old, new, rt.gvk, rt.api_version, writer, now_rfc3339())
         if new == old:
             return self._present(
                 rt, stored_old
