@@ -6,8 +6,8 @@ need the OpenAPI v3 documents to list every PATCH operation with its
 `x-kubernetes-group-version-kind` and a `fieldValidation` query parameter: that is
 how they learn the server validates fields itself, and without it they fall back
 to downloading OpenAPI v2 (which kubesim does not serve) and fail. Component
-schemas are published only for custom resources (from their CRD); built-in kinds
-fall back to the schemas compiled into the clients.
+schemas: custom resources' from their CRD, built-in kinds' from the Kubernetes 1.37
+schemas (schemas.builtin_components), so `kubectl explain` works for both.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import hashlib
 import json
 from typing import Any
 
+from . import schemas as kindschemas
 from .resources import Registry, ResourceType
 
 SERVER_VERSION = {
@@ -165,6 +166,8 @@ def openapi_gv_doc(reg: Registry, group: str, version: str) -> dict[str, Any] | 
                 {"group": rt.group, "version": rt.version, "kind": rt.kind}
             ]
             schemas[_schema_name(rt)] = schema
+        else:
+            schemas.update(kindschemas.builtin_components(rt.group, rt.version, rt.kind))
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes (kubesim)", "version": SERVER_VERSION["gitVersion"]},

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, managedfields, patch, scale, tables
+from . import discovery, managedfields, patch, scale, schemas, tables
 from .faults import Faults, RequestLog, RequestRecord
 from .resources import Registry, ResourceType
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -183,7 +183,10 @@ class Server:
             if err is not None:
                 raise err
             if target is not None:
-                resp = await self._resource(request, target, verb)
+                with schemas.request_scope(request.query.get("fieldValidation")) as warnings:
+                    resp = await self._resource(request, target, verb)
+                for w in warnings if not resp.prepared else ():
+                    resp.headers.add("Warning", schemas.warning_header(w))
             else:
                 resp = self._non_resource(parts, request)
         except ApiError as e:

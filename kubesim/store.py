@@ -31,6 +31,13 @@ Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
 
 
+def _schemas() -> Any:
+    """kubesim.schemas (imported on first use: it raises this module's ApiError)."""
+    from . import schemas
+
+    return schemas
+
+
 def now_rfc3339() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -197,6 +204,8 @@ class Store:
     def _present(self, rt: ResourceType, obj: Obj) -> Obj:
         out = conversion.from_storage(rt, copy.deepcopy(obj))
         out["apiVersion"], out["kind"] = rt.api_version, rt.kind
+        if rt.schema is not None:
+            _schemas().default_on_read(rt, out)
         return out
 
     @staticmethod
@@ -292,6 +301,7 @@ class Store:
             else:
                 raise invalid(rt, "", "metadata.name: Required value: name or generateName is required")
         name = meta["name"]
+        _schemas().admit(rt, obj, None)  # prune, default, validate against the kind's schema
         errs = validation.errors(rt, obj, creating=True)
         if errs:
             raise invalid_fields(rt, name, errs)
@@ -376,6 +386,7 @@ class Store:
                     "no new finalizers can be added if the object is being deleted",
                 )
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        _schemas().admit(rt, new, old)
         errs = validation.errors(rt, new, creating=False)
         if errs:
             raise invalid_fields(rt, name, errs)
