@@ -7,8 +7,10 @@
   DaemonSet, ReplicaSet, Pod, PersistentVolumeClaim statuses; Job -> `Complete`;
 - CustomResourceDefinitions: served types registered, `Established` and
   `NamesAccepted` set; deleting a CRD deletes its objects;
-- garbage collection through ownerReferences, and namespace deletion that empties
-  the namespace before it disappears.
+- namespace deletion that empties the namespace before it disappears;
+- through their own modules: garbage collection (gc), cluster furniture
+  (furniture: default ServiceAccount, kube-root-ca.crt, the Node, APIServices) and
+  the load-balancer controller (loadbalancer).
 
 Deterministic failure: a workload whose metadata or pod-template annotations carry
 `kubesim.dev/never-ready: "true"` never becomes ready (a Job never completes);
@@ -28,6 +30,10 @@ import itertools
 import json
 from typing import Any
 
+from . import furniture
+from .furniture import Furniture
+from .gc import GarbageCollector
+from .loadbalancer import LoadBalancer
 from .resources import Registry, ResourceType, types_from_crd
 from .store import ApiError, Change, Obj, Store, now_rfc3339
 
@@ -76,8 +82,12 @@ class Controllers:
         self._ips = ipaddress.ip_network("10.96.0.0/12").hosts()
         next(self._ips)  # 10.96.0.1 is the kubernetes service
         self._node_ports = itertools.cycle(range(30000, 32768))
+        self.gc = GarbageCollector(registry, store, self._later)
+        self.furniture = Furniture(registry, store, self._later)
+        self.load_balancer = LoadBalancer(self._set_status)
         store.listeners.append(self._on_change)
         store.defaulter = self.default
+        self.furniture.install()
 
     # -- defaulting (inside the write, like the real registry strategies) -----------
     def default(self, rt: ResourceType, obj: Obj, creating: bool) -> None:
@@ -101,6 +111,8 @@ class Controllers:
             spec.setdefault("revisionHistoryLimit", 10)
             spec.setdefault("progressDeadlineSeconds", 600)
         if rt.group == "" and rt.kind == "Service" and spec is not None:
+            if creating:
+                obj["status"] = {"loadBalancer": {}}  # as the registry resets a new Service's status
             spec.setdefault("type", "ClusterIP")
             spec.setdefault("sessionAffinity", "None")
             if creating and spec["type"] != "ExternalName" and not spec.get("clusterIP"):
@@ -111,6 +123,8 @@ class Controllers:
                 p.setdefault("targetPort", p.get("port"))
                 if creating and spec["type"] in ("NodePort", "LoadBalancer") and not p.get("nodePort"):
                     p["nodePort"] = next(self._node_ports)  # from the default range 30000-32767
+        if rt.group == "" and rt.kind == "Secret" and creating:
+            obj.setdefault("type", "Opaque")  # SetDefaults_Secret
         if rt.group == "" and rt.kind == "Secret" and obj.get("stringData"):
             # stringData is write-only: folded into data, as the real registry does.
             data = obj.setdefault("data", {}) or {}
@@ -118,6 +132,8 @@ class Controllers:
                 data[k] = base64.b64encode(str(v).encode()).decode()
             obj["data"] = data
             obj.setdefault("type", "Opaque")
+        if rt.group == "" and rt.kind == "Namespace":
+            furniture.namespace_defaults(obj)
         if rt.group == "" and rt.kind == "Namespace" and spec is not None and creating:
             spec.setdefault("finalizers", ["kubernetes"])
             obj["status"] = {"phase": "Active"}
@@ -126,6 +142,8 @@ class Controllers:
     def _on_change(self, ch: Change) -> None:
         meta = ch.obj.get("metadata") or {}
         key = (ch.rt.group, ch.rt.plural, meta.get("namespace", ""), meta.get("name", ""))
+        self.gc.on_change(ch)
+        self.furniture.on_change(ch)
         if ch.type == "DELETED":
             self._later(self._deleted, ch)
             return
@@ -157,6 +175,7 @@ class Controllers:
                     handler(rt, obj)
                 except ApiError:
                     pass  # lost a race with a client; the next change brings us back
+        self.furniture.sync_apiservices()
 
     # -- helpers ------------------------------------------------------------------------
     def _set_status(self, rt: ResourceType, obj: Obj, status: Obj) -> None:
@@ -389,6 +408,9 @@ class Controllers:
             },
         )
 
+    def _reconcile_service(self, rt: ResourceType, svc: Obj) -> None:
+        self.load_balancer.reconcile(rt, svc)
+
     def _reconcile_persistentvolumeclaim(self, rt: ResourceType, pvc: Obj) -> None:
         self._set_status(
             rt, pvc, {"phase": "Bound", "accessModes": (pvc.get("spec") or {}).get("accessModes", [])}
@@ -468,6 +490,7 @@ class Controllers:
         meta = ch.obj.get("metadata") or {}
         if ch.rt.kind == "CustomResourceDefinition" and ch.rt.group == "apiextensions.k8s.io":
             self._drop_crd(ch.obj)
+            self.furniture.sync_apiservices()
         elif ch.rt.crd_name is not None:
             # The last custom resources of a terminating CRD going away let the CRD go.
             crd_rt = self._rt("apiextensions.k8s.io/v1", "CustomResourceDefinition")
@@ -476,10 +499,6 @@ class Controllers:
                 self._schedule(
                     ("apiextensions.k8s.io", "customresourcedefinitions", "", ch.rt.crd_name), crd_rt
                 )
-        for t, obj in self.store.dependents(str(meta.get("uid"))):
-            if not obj["metadata"].get("deletionTimestamp"):
-                with contextlib.suppress(ApiError):
-                    self.store.delete(t, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         ns = meta.get("namespace")
         if ns:
             ns_rt = self._rt("v1", "Namespace")

@@ -34,6 +34,8 @@ class ResourceType:
     scale_paths: tuple[str, str, str] = (".spec.replicas", ".status.replicas", "")
     # Objects live in another group/resource's storage, converted (see conversion.py).
     stored_as: tuple[str, str] | None = None
+    # For CRDs: the field labels of `selectableFields` (jsonPath without the leading dot).
+    selectable_fields: tuple[str, ...] = ()
 
     @property
     def singular(self) -> str:
@@ -127,6 +129,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _rt("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses", False, ("pc",), sub=()),
     _rt("storage.k8s.io/v1", "StorageClass", "storageclasses", False, ("sc",), sub=()),
     _rt("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", sub=()),
+    _rt("apiregistration.k8s.io/v1", "APIService", "apiservices", False),
     _rt(
         "admissionregistration.k8s.io/v1",
         "ValidatingWebhookConfiguration",
@@ -220,6 +223,9 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                     scale.get("specReplicasPath", ".spec.replicas"),
                     scale.get("statusReplicasPath", ".status.replicas"),
                     scale.get("labelSelectorPath", ""),
+                ),
+                selectable_fields=tuple(
+                    str(f.get("jsonPath", "")).lstrip(".") for f in v.get("selectableFields") or []
                 ),
             )
         )

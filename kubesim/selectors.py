@@ -2,9 +2,9 @@
 
 Label selectors support the full string syntax (``=``, ``==``, ``!=``, ``in``,
 ``notin``, existence and ``!key``). Field selectors accept ``=``, ``==`` and ``!=``
-on any dotted path of the object; a real API server allows only a few fields per
-kind (``metadata.name``, ``metadata.namespace``, ``status.phase`` ...), so kubesim
-is a superset here.
+on the fields the real API server supports for each kind (``metadata.name`` and
+``metadata.namespace`` everywhere, plus the per-kind ones of ``FIELD_LABELS`` and a
+CRD's ``selectableFields``); any other field is a 400 with the real server's message.
 """
 
 from __future__ import annotations
@@ -102,21 +102,88 @@ def field_value(obj: dict[str, Any], path: str) -> str:
     return str(cur)
 
 
-def _field_req(path: str, value: str, equal: bool) -> Matcher:
-    return lambda obj: (field_value(obj, path) == value) == equal
+_META = ("metadata.name", "metadata.namespace")
+_REF = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+_EVENT = (*(f"involvedObject.{f}" for f in _REF), "reason", "reportingComponent", "source", "type", *_META)
+_NEW_EVENT = (*(f"regarding.{f}" for f in _REF), "reason", "reportingController", "type", *_META)
+# (group, kind) -> the field labels the real server converts (pkg/apis/*/v1/conversion.go), and the
+# error format for any other label. Kinds not listed take the default conversion (metadata only).
+_NOT_SUPPORTED = "field label not supported: {label}"
+FIELD_LABELS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
+    ("", "Pod"): (
+        (
+            *_META,
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ),
+        _NOT_SUPPORTED,
+    ),
+    ("", "Node"): (("metadata.name", "spec.unschedulable"), _NOT_SUPPORTED),
+    ("", "ReplicationController"): ((*_META, "status.replicas"), _NOT_SUPPORTED),
+    ("", "Event"): (_EVENT, _NOT_SUPPORTED),
+    ("events.k8s.io", "Event"): (_NEW_EVENT, _NOT_SUPPORTED),
+    ("", "Namespace"): (("status.phase", "metadata.name"), _NOT_SUPPORTED),
+    ("", "Secret"): (("type", *_META), _NOT_SUPPORTED),
+    ("", "Service"): ((*_META, "spec.clusterIP", "spec.type"), _NOT_SUPPORTED),
+    ("batch", "Job"): ((*_META, "status.successful"), 'field label "{label}" not supported for batchv1.Job'),
+}
+_DEFAULT = (_META, '"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"')
+# Labels whose value lives elsewhere in the object.
+_PATHS = {
+    "source": "source.component",
+    "spec.host": "spec.nodeName",
+    "status.podIPs": "status.podIP",
+    "status.successful": "status.succeeded",
+}
+# Fields the server formats from a Go zero value when unset (false, 0).
+_ZERO = {
+    "spec.unschedulable": "false",
+    "spec.hostNetwork": "false",
+    "status.successful": "0",
+    "status.replicas": "0",
+}
 
 
-def parse_field_selector(selector: str | None) -> Matcher:
+Supported = tuple[tuple[str, ...], str]
+
+
+def supported_fields(group: str, kind: str, crd_fields: tuple[str, ...] | None) -> Supported:
+    """The field labels a kind can be selected by, and the message format for others.
+    `crd_fields` (not None for custom resources): the CRD's selectableFields."""
+    if crd_fields is not None:
+        return (*_META, *crd_fields), _NOT_SUPPORTED
+    if group == "" and kind == "Pod":
+        return FIELD_LABELS[(group, kind)][0] + ("spec.host",), _NOT_SUPPORTED
+    return FIELD_LABELS.get((group, kind), _DEFAULT)
+
+
+def _field_req(label: str, value: str, equal: bool) -> Matcher:
+    path, zero = _PATHS.get(label, label), _ZERO.get(label, "")
+    return lambda obj: ((field_value(obj, path) or zero) == value) == equal
+
+
+def parse_field_selector(selector: str | None, supported: Supported | None = None) -> Matcher:
+    """A matcher for `selector`; with `supported` (see supported_fields), any other field is an error."""
     if not selector:
         return lambda _obj: True
     reqs: list[Matcher] = []
     for term in _split_top_level(selector):
         if "!=" in term:
             path, val = (x.strip() for x in term.split("!=", 1))
-            reqs.append(_field_req(path, val, False))
+            equal = False
         elif "=" in term:
             path, val = (x.strip() for x in term.replace("==", "=").split("=", 1))
-            reqs.append(_field_req(path, val, True))
+            equal = True
         else:
-            raise SelectorError(f"invalid field selector: {term!r}")
+            raise SelectorError(f"invalid selector: '{selector}'; can't understand '{term}'")
+        if supported is not None and path not in supported[0]:
+            raise SelectorError(supported[1].format(label=path))
+        reqs.append(_field_req(path, val, equal))
     return lambda obj: all(r(obj) for r in reqs)

@@ -21,10 +21,10 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, managedfields, patch, scale, schemas, tables
+from . import discovery, gc, managedfields, patch, scale, schemas, tables
 from .faults import Faults, RequestLog, RequestRecord
 from .resources import Registry, ResourceType
-from .selectors import SelectorError, parse_field_selector, parse_label_selector
+from .selectors import SelectorError, parse_field_selector, parse_label_selector, supported_fields
 from .store import ApiError, Obj, Store
 from .watch import WatchHub
 
@@ -276,7 +276,9 @@ class Server:
         dry_run = q.get("dryRun") == "All"
         if verb in ("list", "watch", "deletecollection"):
             lab = parse_label_selector(q.get("labelSelector"))
-            fld = parse_field_selector(q.get("fieldSelector"))
+            crd_fields = rt.selectable_fields if rt.crd_name is not None else None
+            supported = supported_fields(rt.group, rt.kind, crd_fields)
+            fld = parse_field_selector(q.get("fieldSelector"), supported)
 
             def match(o: Obj) -> bool:
                 return lab(o) and fld(o)
@@ -320,27 +322,14 @@ class Server:
             policy = q.get("propagationPolicy") or (
                 body.get("propagationPolicy") if isinstance(body, dict) else None
             )
+            orphan = body.get("orphanDependents") if isinstance(body, dict) else None
+            fins = gc.deletion_finalizers(policy, orphan)
             if dry_run or (isinstance(body, dict) and "All" in (body.get("dryRun") or [])):
-                obj, _ = store.delete(rt, ns, t.name, pre, dry_run=True)
+                obj, _ = store.delete(rt, ns, t.name, pre, dry_run=True, finalizers=fins)
                 return _json(obj)
-            if policy == "Orphan":
-                self.orphan(rt, ns, t.name)
-            obj, _gone = store.delete(rt, ns, t.name, pre)
+            obj, _gone = store.delete(rt, ns, t.name, pre, finalizers=fins)
             return _json(obj)
         raise ApiError(405, "MethodNotAllowed", f"{verb} is not supported")
-
-    def orphan(self, rt: ResourceType, ns: str, name: str) -> None:
-        """propagationPolicy=Orphan: dependents lose the owner reference instead of being deleted."""
-        try:
-            uid = self.store.get(rt, ns, name)["metadata"]["uid"]
-        except ApiError:
-            return
-        for drt, obj in self.store.dependents(uid):
-            new = json.loads(json.dumps(obj))
-            refs = [r for r in new["metadata"].pop("ownerReferences") if r.get("uid") != uid]
-            if refs:
-                new["metadata"]["ownerReferences"] = refs
-            self.store.update(drt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], new)
 
     def _list_response(self, request: web.Request, rt: ResourceType, items: list[Obj]) -> web.Response:
         q = request.query

@@ -420,17 +420,22 @@ class Store:
         name: str,
         preconditions: dict[str, Any] | None = None,
         dry_run: bool = False,
+        finalizers: builtins.list[str] | None = None,
     ) -> tuple[Obj, bool]:
-        """Delete, or start graceful deletion when finalizers remain. Returns (object, gone_now)."""
+        """Delete, or start graceful deletion when finalizers remain (`finalizers`: added by the
+        deletion's propagation policy, see gc.deletion_finalizers). Returns (object, gone_now)."""
         bucket, key, old = self._stored(rt, ns, name)
         pre = preconditions or {}
         _check_preconditions(rt, name, old, pre.get("resourceVersion"), pre.get("uid"))
-        if _finalizers(old):
-            if old["metadata"].get("deletionTimestamp"):
+        extra = [f for f in finalizers or [] if f not in (old["metadata"].get("finalizers") or [])]
+        if _finalizers(old) or extra:
+            if old["metadata"].get("deletionTimestamp") and not extra:
                 return self._present(rt, old), False
             new = copy.deepcopy(old)
-            new["metadata"]["deletionTimestamp"] = now_rfc3339()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
+            if extra:
+                new["metadata"]["finalizers"] = [*(old["metadata"].get("finalizers") or []), *extra]
+            new["metadata"].setdefault("deletionTimestamp", now_rfc3339())
+            new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
             if dry_run:
                 return self._present(rt, new), False
             new["metadata"]["resourceVersion"] = str(self._next_rv())

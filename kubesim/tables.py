@@ -152,6 +152,29 @@ def _svc_ports(o: Obj) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
 
 
+def _svc_external_ip(o: Obj) -> str:
+    """As kube-apiserver prints it: the load balancer's addresses, `<pending>` while it has none."""
+    ips = [
+        i.get("ip") or i.get("hostname") for i in (_status(o).get("loadBalancer") or {}).get("ingress") or []
+    ]
+    ips += _spec(o).get("externalIPs") or []
+    if ips:
+        return ",".join(str(i) for i in ips)
+    return "<pending>" if _spec(o).get("type") == "LoadBalancer" else "<none>"
+
+
+def _node_status(o: Obj) -> str:
+    ready = [c for c in _status(o).get("conditions") or [] if c.get("type") == "Ready"]
+    status = "Ready" if ready and ready[0].get("status") == "True" else "NotReady" if ready else "Unknown"
+    return status + (",SchedulingDisabled" if _spec(o).get("unschedulable") else "")
+
+
+def _node_roles(o: Obj) -> str:
+    prefix = "node-role.kubernetes.io/"
+    roles = sorted(k[len(prefix) :] for k in _meta(o).get("labels") or {} if k.startswith(prefix))
+    return ",".join(roles) or "<none>"
+
+
 def _job_status(o: Obj) -> str:
     for c in _status(o).get("conditions") or []:
         if c.get("status") == "True" and c.get("type") in ("Complete", "Failed"):
@@ -249,7 +272,12 @@ _BUILTIN: dict[str, list[Column]] = {
     "Service": [
         ("Type", "string", lambda o: _spec(o).get("type", "ClusterIP")),
         ("Cluster-IP", "string", lambda o: _spec(o).get("clusterIP", "<none>")),
+        ("External-IP", "string", _svc_external_ip),
         ("Port(s)", "string", _svc_ports),
+    ],
+    "Node": [
+        ("Status", "string", _node_status),
+        ("Roles", "string", _node_roles),
     ],
     "Secret": [
         ("Type", "string", lambda o: o.get("type", "Opaque")),

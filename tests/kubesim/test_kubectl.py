@@ -216,7 +216,7 @@ def test_get_in_chunks(kubectl: Any, kubesim: Any) -> None:
         names = [
             line.split()[0].removeprefix("configmap/") for line in out.splitlines() if "NAME" not in line
         ]
-        assert names == [f"c{i}" for i in range(5)], out
+        assert names == [*(f"c{i}" for i in range(5)), "kube-root-ca.crt"], out  # 6 items: 3 pages
         lists = [
             e for e in kubesim.requests.entries(since) if e.verb == "list" and e.resource == "configmaps"
         ]
@@ -248,7 +248,7 @@ def test_invalid_names_and_labels_are_rejected(kubectl: Any, kube: Any) -> None:
     )
     proc = kubectl.run("create", "namespace", "a.b", check=False)
     assert proc.returncode != 0 and "a lowercase RFC 1123 label must consist of" in proc.stderr
-    assert kube.names("configmaps") == []
+    assert kube.names("configmaps") == ["kube-root-ca.crt"]  # only what every namespace has
     kubectl("create", "configmap", "fine")
     proc = kubectl.run(
         "patch",
@@ -533,7 +533,7 @@ def test_namespace_deletion_cascades(kubectl: Any, kube: Any) -> None:
     assert kube.absent("namespace", "doomed")
     for kind in ("configmaps", "deployments", "replicasets"):
         assert kube.items(kind, "-n", "doomed") == [], kind
-    assert kube.names("configmaps", "-n", "keep") == ["c"]
+    assert kube.names("configmaps", "-n", "keep") == ["c", "kube-root-ca.crt"]
     proc = kubectl.run("create", "configmap", "late", "-n", "doomed", check=False)
     assert proc.returncode != 0 and 'namespaces "doomed" not found' in proc.stderr
 

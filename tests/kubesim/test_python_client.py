@@ -35,7 +35,8 @@ def test_list_then_watch_with_bookmarks(api: client.ApiClient) -> None:
     v1 = client.CoreV1Api(api)
     v1.create_namespaced_config_map("default", cm("old", k="0"))
     listed = v1.list_namespaced_config_map("default")
-    assert [i.metadata.name for i in listed.items] == ["old"]
+    # Every namespace has the CA bundle ConfigMap.
+    assert [i.metadata.name for i in listed.items] == ["kube-root-ca.crt", "old"]
     rv = listed.metadata.resource_version
     v1.create_namespaced_config_map("default", cm("a", k="1"))  # after the list: the watch must replay it
 
@@ -343,7 +344,7 @@ def test_paginated_list(api: client.ApiClient, kubesim: Any) -> None:
         v1.create_namespaced_config_map("default", cm(f"c{i}"))
     first = v1.list_namespaced_config_map("default", limit=2)
     assert [i.metadata.name for i in first.items] == ["c0", "c1"]
-    assert first.metadata.remaining_item_count == 3
+    assert first.metadata.remaining_item_count == 4  # c2-c4 and the namespace's kube-root-ca.crt
     v1.create_namespaced_config_map("default", cm("a"))  # sorts before the first page: must not shift pages
     names = [i.metadata.name for i in first.items]
     token = first.metadata._continue
@@ -352,7 +353,7 @@ def test_paginated_list(api: client.ApiClient, kubesim: Any) -> None:
         assert page.metadata.resource_version == first.metadata.resource_version
         names += [i.metadata.name for i in page.items]
         token = page.metadata._continue
-    assert names == ["c0", "c1", "c2", "c3", "c4"]
+    assert names == ["c0", "c1", "c2", "c3", "c4", "kube-root-ca.crt"]
 
     # A continue token older than the compacted history is expired: the client must re-list.
     stale = v1.list_namespaced_config_map("default", limit=2).metadata._continue
