@@ -3,13 +3,14 @@
 Walks the schema with the new object (and the old one on updates): every node that has rules
 and a value gets each rule evaluated with `self` bound to the value and, for transition rules
 (those that use `oldSelf`), `oldSelf` bound to the value at the same place in the old object.
-Transition rules are skipped where there is no old value (creates, new fields, list items).
+Transition rules are skipped where there is no old value (creates, new fields, list items);
+other rules are skipped for a value an update left unchanged (validation ratcheting, GA in 1.33).
 A false rule is a `field.Invalid(path, <schema type>, message)` as kube-apiserver reports it:
 `message`, else the string `messageExpression` evaluates to, else `failed rule: <rule>`; at
 `path` + `fieldPath` when set; `reason` picks Required / Forbidden / Duplicate instead.
-Evaluation uses the `common-expression-language` package (CEL in Rust); a few Kubernetes CEL
-library functions (string case, `url`, quantities ...) are not there: a rule that calls one
-fails with the evaluation error, as a rule that errs does on a real server.
+Evaluation uses the `common-expression-language` package (CEL in Rust) plus the common string
+and list functions of Kubernetes' CEL libraries (_LIBRARY); others (`url`, `quantity`, `ip`,
+`format` ...) are not there: a rule that calls one fails with the evaluation error.
 """
 
 from __future__ import annotations
@@ -28,6 +29,32 @@ _REASONS = {
     "FieldValueForbidden": "Forbidden",
     "FieldValueDuplicate": "Duplicate",
 }
+
+
+# Kubernetes' CEL libraries (strings, lists) that the CEL standard library lacks: the common ones.
+_LIBRARY: dict[str, Any] = {
+    "lowerAscii": lambda s: "".join(c.lower() if c.isascii() else c for c in s),
+    "upperAscii": lambda s: "".join(c.upper() if c.isascii() else c for c in s),
+    "trim": lambda s: s.strip(),
+    "split": lambda s, sep: s.split(sep),
+    "join": lambda items, sep="": sep.join(items),
+    "replace": lambda s, old, new: s.replace(old, new),
+    "indexOf": lambda s, x: s.index(x) if x in s else -1,
+    "lastIndexOf": lambda s, x: s.rindex(x) if x in s else -1,
+    "isSorted": lambda items: list(items) == sorted(items),
+    "sum": lambda items: sum(items),
+    "min": lambda items: min(items),
+    "max": lambda items: max(items),
+}
+
+
+def _context(env: dict[str, Any]) -> Any:
+    ctx = cel.Context()
+    for name, fn in _LIBRARY.items():
+        ctx.add_function(name, fn)
+    for name, value in env.items():
+        ctx.add_variable(name, value)
+    return ctx
 
 
 def _program(expr: str) -> Any:
@@ -50,8 +77,8 @@ def _evaluate(
 ) -> FieldError | None:
     expr = str(rule.get("rule", ""))
     transition = "oldSelf" in expr
-    if transition and old is None:
-        return None
+    if (transition and old is None) or (not transition and old is not None and old == value):
+        return None  # no old value to compare; or unchanged since the last write (ratcheting)
     env: dict[str, Any] = {"self": value}
     if transition:
         env["oldSelf"] = old
@@ -59,7 +86,7 @@ def _evaluate(
     if rule.get("fieldPath"):
         where = f"{path}{rule['fieldPath']}" if path else str(rule["fieldPath"]).lstrip(".")
     try:
-        ok = _program(expr).execute(env)
+        ok = _program(expr).execute(_context(env))
     except (ValueError, RuntimeError, KeyError, TypeError) as e:
         what = f"no such key: {e.args[0]}" if isinstance(e, KeyError) else str(e).splitlines()[0]
         return FieldError("Invalid", where, _type_name(schema), f"{what} evaluating rule: {expr}")
@@ -68,7 +95,7 @@ def _evaluate(
     message = rule.get("message")
     if not message and rule.get("messageExpression"):
         try:
-            out = _program(str(rule["messageExpression"])).execute(env)
+            out = _program(str(rule["messageExpression"])).execute(_context(env))
             message = out if isinstance(out, str) and out.strip() else None
         except (ValueError, RuntimeError, KeyError, TypeError):
             message = None

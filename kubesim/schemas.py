@@ -141,12 +141,35 @@ def _admit_custom(rt: ResourceType, c: _Compiled, obj: Obj, old: Obj | None, nam
     _unknown_fields(rt, sorted(unknown))
     if c.has_defaults:
         _default(c.schema, obj)
-    errs = schema_errors(c.validator, obj)
+    errs = [e for e in schema_errors(c.validator, obj) if not _unchanged(e.field, obj, old)]
     errs += _embedded_errors(c.schema, obj, "")
     if c.has_rules:
         errs += celrules.errors(c.schema, obj, old)
     if errs:
         raise invalid(rt, name, errs)
+
+
+_MISSING = object()
+_STEP = re.compile(r"\.?([^.\[]+)|\[(\d+)\]")
+
+
+def _at(obj: Any, path: str) -> Any:
+    for key, index in _STEP.findall(path):
+        if index:
+            obj = obj[int(index)] if isinstance(obj, list) and int(index) < len(obj) else _MISSING
+        else:
+            obj = obj.get(key, _MISSING) if isinstance(obj, dict) else _MISSING
+        if obj is _MISSING:
+            return obj
+    return obj
+
+
+def _unchanged(path: str, new: Obj, old: Obj | None) -> bool:
+    """Validation ratcheting (GA in 1.33): an update may keep an invalid value it did not change."""
+    if old is None:
+        return False
+    value = _at(new, path)
+    return value is not _MISSING and value == _at(old, path)
 
 
 def _to_jsonschema(s: Any, root: bool = False) -> Any:

@@ -250,7 +250,7 @@ def test_transition_rule_sees_old_self(gadgets: str, kubectl: Any) -> None:
     assert json.loads(kubectl("get", "gadget", "t", "-o", "json"))["spec"]["mode"] == "fast"
 
 
-def test_defaults_added_to_the_schema_later_show_on_read(gadgets: str, kubectl: Any) -> None:
+def test_defaults_added_to_the_schema_later_show_on_read(gadgets: str, kubectl: Any, eventually: Any) -> None:
     kubectl("apply", "-f", "-", input=yaml.safe_dump(gadget("d")))
     crd = json.loads(json.dumps(GADGET_CRD))
     props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
@@ -259,8 +259,6 @@ def test_defaults_added_to_the_schema_later_show_on_read(gadgets: str, kubectl: 
 
     def color() -> Any:
         return json.loads(kubectl("get", "gadget", "d", "-o", "json"))["spec"].get("color")
-
-    from tests.kubesim.conftest import eventually
 
     assert eventually(lambda: color() == "blue", what="the new default on read")
 
@@ -383,3 +381,31 @@ def test_kubectl_explain_builtin_kind(kubectl: Any) -> None:
     out = kubectl("explain", "deployment.spec.replicas")
     assert "FIELD: replicas <integer>" in out
     assert "Number of desired pods" in out
+
+
+def test_update_keeps_a_value_a_tightened_schema_refuses(gadgets: str, kubectl: Any, eventually: Any) -> None:
+    """Validation ratcheting: an unchanged invalid value does not block an update of other fields."""
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(gadget("r", **{"name": "abcdefg"})))
+    crd = json.loads(json.dumps(GADGET_CRD))
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["properties"]["name"]["maxLength"] = 4
+    spec["x-kubernetes-validations"].append(
+        {"rule": "self.name.lowerAscii() == self.name", "message": "lower"}
+    )
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(crd))
+
+    def refused() -> Any:
+        code, status, _ = _call(
+            gadgets, "POST", GADGETS + "?dryRun=All", gadget("new", **{"name": "abcdefg"})
+        )
+        return code == 422 and status
+
+    status = eventually(refused, what="the tightened schema in force")
+    assert (
+        status["message"]
+        == 'Gadget.example.com "new" is invalid: spec.name: Too long: may not be more than 4 bytes'
+    )
+    code, obj, _ = _call(gadgets, "PUT", GADGETS + "/r", gadget("r", **{"name": "abcdefg", "mode": "fast"}))
+    assert code == 200, obj
+    code, status, _ = _call(gadgets, "PUT", GADGETS + "/r", gadget("r", **{"name": "abcdefgh"}))
+    assert code == 422 and "spec.name: Too long: may not be more than 4 bytes" in status["message"]
