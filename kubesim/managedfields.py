@@ -247,10 +247,10 @@ def record(old: Obj | None, new: Obj, gvk: GVK, api_version: str, writer: Writer
             mine, me = owned - change.removed, {**entry, **me}
             continue
         kept = owned - taken - change.removed
-        if kept == owned:
+        if kept == owned and kept:
             out.append(entry)
         elif kept:
-            out.append({**entry, "fieldsV1": encode(kept)})
+            out.append({**entry, "fieldsV1": encode(kept)})  # an entry owning nothing goes
     if taken:
         me["time"] = now
     mine |= taken

@@ -197,3 +197,12 @@ def test_manager_name(field_manager: str | None, agent: str, want: str) -> None:
 )
 def test_path_string(path: tuple[str, ...], want: str) -> None:
     assert managedfields.path_string(path) == want
+
+
+def test_managed_fields_reset_with_an_empty_entry(kubectl: Any) -> None:
+    # the documented way to strip managedFields: overwrite them with a list of one empty entry
+    kubectl("create", "configmap", "c", "--from-literal=a=1")
+    kubectl("label", "configmap", "c", "team=x")
+    assert [e["manager"] for e in managed(kubectl, "configmap", "c")] == ["kubectl-create", "kubectl-label"]
+    kubectl("patch", "configmap", "c", "--type=merge", "-p", '{"metadata":{"managedFields":[{}]}}')
+    assert managed(kubectl, "configmap", "c") == []
