@@ -8,7 +8,9 @@ and the official Python client can be pointed at it. Start one with
         sim.write_kubeconfig("kubeconfig")
 
 Module map: resources (kinds and names), store (objects, versions, 409s,
-finalizers), validation (names and labels), selectors, patch (merge, JSON,
+finalizers), validation (names per kind, labels), immutable (fields an update may
+not change: selectors, clusterIP, immutable ConfigMaps/Secrets ...), limits (size
+limits: request body, annotations, Secret/ConfigMap data, etcd), selectors, patch (merge, JSON,
 strategic, apply), scale (the scale subresource), conversion (versions sharing
 one storage: events.k8s.io/v1 and core v1 Events), protobuf (request bodies),
 discovery (discovery and OpenAPI v3), watch, tables (kubectl printing),

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, gc, managedfields, patch, scale, schemas, tables
+from . import discovery, gc, limits, managedfields, patch, scale, schemas, tables
 from .faults import Faults, RequestLog, RequestRecord
 from .resources import Registry, ResourceType
 from .selectors import SelectorError, parse_field_selector, parse_label_selector, supported_fields
@@ -247,6 +247,7 @@ class Server:
     # -- resources -----------------------------------------------------------------
     async def _body(self, request: web.Request) -> Any:
         raw = await request.read()
+        limits.check_body(len(raw))
         ctype = request.headers.get("Content-Type", JSON).split(";")[0].strip()
         if not raw:
             return None

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import conversion, managedfields, validation
+from . import conversion, immutable, limits, managedfields, validation
 from .resources import Registry, ResourceType
 
 Obj = dict[str, Any]
@@ -59,6 +59,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del out["reason"]  # StatusReasonUnknown is omitted, as the apiserver does
         if self.details:
             out["details"] = self.details
         return out
@@ -87,15 +89,17 @@ def invalid(rt: ResourceType, name: str, why: str, causes: list[dict[str, str]] 
     details: dict[str, Any] = {"name": name, "group": rt.group, "kind": rt.kind}
     if causes:
         details["causes"] = causes  # kubectl prints "The <Kind> "<name>" is invalid: <field>: <message>"
-    return ApiError(422, "Invalid", f'{rt.kind} "{name}" is invalid: {why}', details)
+    kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind  # as apierrors.NewInvalid: Kind.group
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {why}', details)
 
 
 def invalid_fields(rt: ResourceType, name: str, errs: list[str]) -> ApiError:
     """A 422 for `field: message` validation errors, with one cause per error."""
     causes = [
-        {"reason": "FieldValueInvalid", "field": e.split(": ", 1)[0], "message": e.split(": ", 1)[-1]}
+        {"reason": validation.cause_reason(e.split(": ", 1)[-1]), "field": e.split(": ", 1)[0],
+         "message": e.split(": ", 1)[-1]}
         for e in errs
-    ]
+    ]  # fmt: skip
     return invalid(rt, name, validation.summary(errs), causes)
 
 
@@ -325,6 +329,7 @@ class Store:
         if dry_run:
             meta["resourceVersion"] = str(self._rv)
             return obj
+        limits.check_stored(obj)
         meta["resourceVersion"] = str(self._next_rv())
         stored = bucket[key] = conversion.to_storage(rt, obj)
         return self._committed("ADDED", rt, stored, None)
@@ -394,6 +399,8 @@ class Store:
             _keep_allocated(old, new)
         if self.defaulter is not None and subresource != "status":
             self.defaulter(rt, new, False)
+        if subresource != "status" and (errs := immutable.errors(rt, old, new)):
+            raise invalid_fields(rt, name, errs)
         if _spec_part(new, rt) != _spec_part(old, rt):
             meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
@@ -405,6 +412,7 @@ class Store:
             )  # a no-op write does not bump resourceVersion (as etcd3 storage)
         if dry_run:
             return new
+        limits.check_stored(new)
         meta["resourceVersion"] = str(self._next_rv())
         stored = conversion.to_storage(rt, new)
         if meta.get("deletionTimestamp") and not _finalizers(new):
