@@ -20,6 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
+from kubesim import celrules
+from kubesim.fielderrors import FieldError
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 GADGET_CRD: dict[str, Any] = {
@@ -409,3 +412,67 @@ def test_update_keeps_a_value_a_tightened_schema_refuses(gadgets: str, kubectl: 
     assert code == 200, obj
     code, status, _ = _call(gadgets, "PUT", GADGETS + "/r", gadget("r", **{"name": "abcdefgh"}))
     assert code == 422 and "spec.name: Too long: may not be more than 4 bytes" in status["message"]
+
+
+# -- pure pieces ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (FieldError("Required", "spec.x"), "spec.x: Required value"),
+        (FieldError("Invalid", "spec.x", "a b", "bad"), 'spec.x: Invalid value: "a b": bad'),
+        (FieldError("Invalid", "spec.x", 1.0, "bad"), "spec.x: Invalid value: 1: bad"),
+        (
+            FieldError("TooLong", "spec.x", "abc", "may not be more than 2 bytes"),
+            "spec.x: Too long: may not be more than 2 bytes",
+        ),
+        (
+            FieldError("TooMany", "spec.x", 3, "must have at most 2 items"),
+            "spec.x: Too many: 3: must have at most 2 items",
+        ),
+        (FieldError("Forbidden", "spec.x", "v", "no"), "spec.x: Forbidden: no"),
+    ],
+)
+def test_field_error_wording(error: FieldError, text: str) -> None:
+    assert str(error) == text
+
+
+RULES = {
+    "type": "object",
+    "x-kubernetes-validations": [
+        {"rule": "size(self.items) <= 2", "reason": "FieldValueForbidden", "message": "too many"}
+    ],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {"type": "string", "x-kubernetes-validations": [{"rule": "self.startsWith('a')"}]},
+        },
+        "v": {
+            "type": "string",
+            "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "immutable"}],
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "old", "errors"),
+    [
+        ({"items": ["ab"], "v": "x"}, None, []),
+        (
+            {"items": ["ab", "b"]},
+            None,
+            ["items[1]: Invalid value: \"string\": failed rule: self.startsWith('a')"],
+        ),
+        ({"items": ["a", "a", "a"]}, None, ["<root>: Forbidden: too many"]),
+        ({"items": [], "v": "y"}, {"items": [], "v": "x"}, ['v: Invalid value: "string": immutable']),
+        ({"items": [], "v": "y"}, {"items": []}, []),  # a new field has no old value to compare
+        (
+            {"items": ["x"], "v": "x"},
+            {"items": ["x"], "v": "x"},
+            ["items[0]: Invalid value: \"string\": failed rule: self.startsWith('a')"],
+        ),  # list items are not correlated with old ones: checked again
+    ],
+)
+def test_cel_rules(value: Any, old: Any, errors: list[str]) -> None:
+    got = [str(e) if e.field else f"<root>: {e.body}" for e in celrules.errors(RULES, value, old)]
+    assert got == errors
