@@ -10,6 +10,7 @@ ownership, not a conflict. Pure helpers get table tests.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,23 @@ def test_managed_fields_reset_with_an_empty_entry(kubectl: Any) -> None:
     assert [e["manager"] for e in managed(kubectl, "configmap", "c")] == ["kubectl-create", "kubectl-label"]
     kubectl("patch", "configmap", "c", "--type=merge", "-p", '{"metadata":{"managedFields":[{}]}}')
     assert managed(kubectl, "configmap", "c") == []
+
+
+def test_helm4_upgrade_after_kubectl_edit(helm: Any, kubectl: Any, kube: Any) -> None:
+    if helm.major != 4:
+        pytest.skip("helm 3 does not use server-side apply")
+    helm("install", "demo", CHART, *NO_HOOK)
+    editor = {**kubectl.env, "KUBE_EDITOR": "sed -i s/replicas:\\ 1$/replicas:\\ 4/"}
+    subprocess.run(
+        [kubectl.binary, "edit", "deployment", "demo"], env=editor, check=True, capture_output=True
+    )
+    assert replicas(kube) == 4
+    edited = entry(managed(kubectl, "deployment", "demo"), "kubectl-edit")
+    assert (edited["operation"], edited["fieldsV1"]) == ("Update", {"f:spec": {"f:replicas": {}}})
+
+    proc = helm.run("upgrade", "demo", CHART, *NO_HOOK, check=False)
+    assert (
+        'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas'
+        in proc.stderr
+    )
+    helm("upgrade", "demo", CHART, *NO_HOOK, "--set", "replicas=4")  # the value kubectl-edit set: shared
