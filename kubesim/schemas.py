@@ -3,7 +3,8 @@
 Custom resources (a CRD's served version's `openAPIV3Schema`, as kube-apiserver's
 apiextensions handler does it): unknown fields are pruned (unless
 `x-kubernetes-preserve-unknown-fields`; `apiVersion`, `kind` and `metadata` of the root and
-of `x-kubernetes-embedded-resource` objects are kept), `default`s applied (on writes and on
+of `x-kubernetes-embedded-resource` objects are kept; metadata keeps the ObjectMeta fields),
+`default`s applied (on writes and on
 reads), then the object is validated against the schema with `jsonschema` (type, nullable,
 x-kubernetes-int-or-string, enum, pattern, min/max Length/Items/Properties, minimum/maximum,
 multipleOf, required) and its `x-kubernetes-validations` CEL rules (celrules.py). Errors are
@@ -48,6 +49,7 @@ from .resources import ResourceType
 Obj = dict[str, Any]
 
 K8S_SCHEMA_VERSION = "v1.37.0"
+_OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _ROOT_KEEP = ("apiVersion", "kind", "metadata")
 
 
@@ -138,6 +140,7 @@ def _compiled(schema: Obj) -> _Compiled:
 def _admit_custom(rt: ResourceType, c: _Compiled, obj: Obj, old: Obj | None, name: str) -> None:
     unknown: list[str] = []
     _prune(c.schema, obj, "", unknown, keep=_ROOT_KEEP)
+    _prune_builtin({"$ref": f"#/$defs/{_OBJECT_META}"}, obj.get("metadata"), "metadata", unknown)
     _unknown_fields(rt, sorted(unknown))
     if c.has_defaults:
         _default(c.schema, obj)

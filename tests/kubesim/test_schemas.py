@@ -209,6 +209,7 @@ def test_required_field_and_several_errors_in_one_message(gadgets: str) -> None:
 
 def test_valid_values_accepted_with_defaults_and_pruning(gadgets: str) -> None:
     body = gadget(port="http", note=None, free={"any": {"thing": 1}}, extra="dropped")
+    body["metadata"]["colour"] = "red"
     body["spec"]["template"] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -217,7 +218,11 @@ def test_valid_values_accepted_with_defaults_and_pruning(gadgets: str) -> None:
     }
     code, obj, warnings = _call(gadgets, "POST", GADGETS, body)
     assert code == 201, obj
-    assert warnings == ['299 - "unknown field \\"spec.extra\\""']
+    assert warnings == [
+        '299 - "unknown field \\"metadata.colour\\""',
+        '299 - "unknown field \\"spec.extra\\""',
+    ]
+    assert "colour" not in obj["metadata"]
     spec = obj["spec"]
     assert "extra" not in spec
     assert (spec["mode"], spec["min"], spec["max"]) == ("slow", 0, 10)  # defaults
