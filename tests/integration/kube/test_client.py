@@ -137,7 +137,8 @@ async def test_list_follows_pages(client: KubeClient, kubesim: KubeSim) -> None:
     before = kubesim.requests.count(verb="list", resource="configmaps")
 
     items, rv = await client.list(CONFIGMAPS, "default", limit=3)
-    assert sorted(i["metadata"]["name"] for i in items) == [f"cm{i}" for i in range(7)]
+    # 8 items in 3 pages: the namespace's kube-root-ca.crt too, as in every real namespace.
+    assert sorted(i["metadata"]["name"] for i in items) == [*(f"cm{i}" for i in range(7)), "kube-root-ca.crt"]
     assert all(i["kind"] == "ConfigMap" and i["apiVersion"] == "v1" for i in items)
     assert int(rv) > 0
     assert kubesim.requests.count(verb="list", resource="configmaps") - before == 3
@@ -214,7 +215,8 @@ async def test_watch_ends_with_timeout_and_breaks_on_drop(client: KubeClient, ku
     events = [
         e async for e in client.watch(CONFIGMAPS, "default", "", timeout_seconds=1, allow_bookmarks=False)
     ]
-    assert events == []  # nothing happened; the server ended the stream after 1 s
+    # Only what existed (the namespace's kube-root-ca.crt); the server ended the stream after 1 s.
+    assert [(t, o["metadata"]["name"]) for t, o in events] == [("ADDED", "kube-root-ca.crt")]
 
     async def consume() -> None:
         async for _ in client.watch(CONFIGMAPS, "default"):
@@ -286,9 +288,9 @@ async def test_watch_reassembles_large_and_batched_events(client: KubeClient) ->
             names.append(obj["metadata"]["name"])
             if obj["metadata"]["name"] == "big":
                 assert obj["data"]["k"] == big
-            if len(names) == 151:
+            if len(names) == 152:
                 break
-    assert sorted(names) == ["big", *[f"small{i:03}" for i in range(150)]]
+    assert sorted(names) == ["big", "kube-root-ca.crt", *[f"small{i:03}" for i in range(150)]]
 
 
 async def test_expired_continue_token_falls_back_to_one_full_list(
@@ -310,7 +312,8 @@ async def test_expired_continue_token_falls_back_to_one_full_list(
 
     monkeypatch.setattr(client, "_json", first_page_then_compact)
     items, _ = await client.list(CONFIGMAPS, "default", limit=2)
-    assert sorted(i["metadata"]["name"] for i in items) == [*[f"cm{i}" for i in range(5)], "late"]
+    names = sorted(i["metadata"]["name"] for i in items)
+    assert names == [*[f"cm{i}" for i in range(5)], "kube-root-ca.crt", "late"]
     lists = [e for e in kubesim.requests.entries() if e.verb == "list"]
     assert [e.status for e in lists] == [200, 410, 200] and "limit" not in lists[-1].query
 

@@ -31,6 +31,10 @@ async def running(informer: Informer, sim: KubeSim) -> AsyncIterator[Seen]:
         await asyncio.wait_for(task, 10)
 
 
+# The test's own ConfigMaps: "default" also holds kube-root-ca.crt, as every real namespace does.
+APP = "app=x"
+
+
 def cm(name: str, value: str = "v") -> dict[str, Any]:
     return {"metadata": {"name": name, "labels": {"app": "x"}}, "data": {"k": value}}
 
@@ -49,7 +53,7 @@ async def test_initial_list_then_add_update_delete(client: KubeClient, kubesim: 
     await client.create(CONFIGMAPS, "default", cm("a"))
     await client.create(CONFIGMAPS, "default", cm("b"))
     await client.create(CONFIGMAPS, "kube-system", cm("elsewhere"))
-    informer = Informer(client, CONFIGMAPS, namespace="default")
+    informer = Informer(client, CONFIGMAPS, namespace="default", label_selector=APP)
     async with running(informer, kubesim) as seen:
         assert sorted(seen) == [("add", "a"), ("add", "b")]
         assert set(informer.keys()) == {("default", "a"), ("default", "b")}
@@ -79,7 +83,7 @@ async def test_label_selector(client: KubeClient, kubesim: KubeSim) -> None:
 async def test_gone_relists_and_emits_the_differences(client: KubeClient, kubesim: KubeSim) -> None:
     for name in ("keep", "change", "remove"):
         await client.create(CONFIGMAPS, "default", cm(name))
-    informer = Informer(client, CONFIGMAPS, "default")
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=APP)
     async with running(informer, kubesim) as seen:
         seen.clear()
         # Hold the informer's reconnection while the world changes and history is compacted.
@@ -100,7 +104,7 @@ async def test_gone_relists_and_emits_the_differences(client: KubeClient, kubesi
 
 
 async def test_http_410_on_watch_start_relists(client: KubeClient, kubesim: KubeSim) -> None:
-    informer = Informer(client, CONFIGMAPS, "default")
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=APP)
     async with running(informer, kubesim) as seen:
         kubesim.add_fault(status=410, verb="watch", resource="configmaps", times=1)
         await drop_watch(kubesim)
@@ -110,7 +114,7 @@ async def test_http_410_on_watch_start_relists(client: KubeClient, kubesim: Kube
 
 
 async def test_dropped_watch_resumes_without_relist(client: KubeClient, kubesim: KubeSim) -> None:
-    informer = Informer(client, CONFIGMAPS, "default")
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=APP)
     async with running(informer, kubesim) as seen:
         for round_ in range(3):
             await drop_watch(kubesim)
@@ -124,7 +128,7 @@ async def test_dropped_watch_resumes_without_relist(client: KubeClient, kubesim:
 
 
 async def test_bookmarks_advance_the_resource_version(client: KubeClient, kubesim: KubeSim) -> None:
-    informer = Informer(client, CONFIGMAPS, "default")
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=APP)
     async with running(informer, kubesim) as seen:
         start = informer.resource_version
         await client.create(SECRETS, "default", {"metadata": {"name": "s"}})  # bumps the global version
@@ -150,7 +154,7 @@ async def test_list_errors_are_retried_with_backoff(client: KubeClient, kubesim:
     await client.create(CONFIGMAPS, "default", cm("a"))
     kubesim.add_fault(status=500, verb="list", resource="configmaps", times=2)
     clock = FakeClock()
-    informer = Informer(client, CONFIGMAPS, "default", backoff=NO_JITTER, clock=clock)
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=APP, backoff=NO_JITTER, clock=clock)
     seen: Seen = []
     informer.add_handler(lambda kind, obj: seen.append((kind, obj["metadata"]["name"])))
     task = asyncio.create_task(informer.run())
@@ -175,7 +179,7 @@ async def test_watch_errors_are_retried_and_a_nudge_cuts_the_wait(
     client: KubeClient, kubesim: KubeSim
 ) -> None:
     clock = FakeClock()
-    informer = Informer(client, CONFIGMAPS, "default", backoff=NO_JITTER, clock=clock)
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=APP, backoff=NO_JITTER, clock=clock)
     async with running(informer, kubesim) as seen:
         kubesim.add_fault(status=500, verb="watch", resource="configmaps", times=3)
         await drop_watch(kubesim)  # resumed at once, and the resumption fails
@@ -214,7 +218,7 @@ async def test_resync_and_transform(client: KubeClient, kubesim: KubeSim) -> Non
 
 
 async def test_a_failing_handler_does_not_stop_the_informer(client: KubeClient, kubesim: KubeSim) -> None:
-    informer = Informer(client, CONFIGMAPS, "default")
+    informer = Informer(client, CONFIGMAPS, "default", label_selector=APP)
 
     def bad(kind: EventKind, obj: dict[str, Any]) -> None:
         raise RuntimeError("handler bug")
