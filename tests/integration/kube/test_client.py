@@ -277,7 +277,7 @@ async def test_in_cluster_token_is_refreshed_from_file(
 
 
 async def test_watch_reassembles_large_and_batched_events(client: KubeClient) -> None:
-    big = "x" * 3_000_000  # several network reads for one event
+    big = "x" * 1_000_000  # several network reads for one event (a ConfigMap holds at most 1 MiB)
     await client.create(CONFIGMAPS, "default", {"metadata": {"name": "big"}, "data": {"k": big}})
     for i in range(150):  # many events in one read
         await client.create(CONFIGMAPS, "default", {"metadata": {"name": f"small{i:03}"}})
