@@ -526,6 +526,8 @@ class UpgradeSpec(_Spec):
 
     force: bool = False
     """Replace resources instead of patching them (helm --force / --force-replace)."""
+    force_conflicts: bool = False
+    """Take over fields other field managers own (helm 4 --force-conflicts); default: report the conflict."""
     cleanup_on_fail: bool = False
     """Delete resources created by a failed upgrade."""
     crds: Literal["Skip", "Create", "CreateReplace"] = "Skip"

@@ -105,6 +105,7 @@ class UpgradeOptions:
     wait: bool = True
     skip_crds: bool = False
     force: bool = False
+    force_conflicts: bool = False  # helm 4: server-side apply takes over fields others own
     cleanup_on_fail: bool = False
     description: str = ""
     action: str = "upgrade"  # what a failure is called: "install" for a release's first install
@@ -209,6 +210,8 @@ class Helm:
         if o.skip_crds:
             cmd.append("--skip-crds")
         cmd += self._force_args(major, o.force)
+        if o.force_conflicts and major >= 4 and not o.force:  # a forced upgrade applies client-side
+            cmd.append("--force-conflicts")
         if o.cleanup_on_fail:
             cmd.append("--cleanup-on-fail")
         if o.description:

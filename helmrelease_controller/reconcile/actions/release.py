@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from ...api.models import HistoryEntry
+from ...helm.failures import explain
 from ...helm.runner import Helm, HelmError, UpgradeOptions
 from ...kube.client import SECRETS, KubeClient
 from ...kube.client import ApiError as KubeApiError
@@ -47,6 +48,7 @@ def options(step: Step, installing: bool) -> UpgradeOptions:
         wait=not opts.disable_wait,
         skip_crds=str(crds) == "Skip",
         force=step.force or (spec.upgrade.force and not installing),
+        force_conflicts=spec.upgrade.force_conflicts and not installing,
         cleanup_on_fail=spec.upgrade.cleanup_on_fail and not installing,
         description=f"{'install' if installing else 'upgrade'} by helmrelease-controller",
         action="install" if installing else "upgrade",
@@ -59,7 +61,8 @@ async def upgrade_install(helm: Helm, client: KubeClient, step: Step, installing
     try:
         out = await helm.upgrade(o)
     except HelmError as e:
-        msg = install_hint(e.summary, o.create_namespace) if installing else e.summary
+        msg = explain(e.summary, o.namespace)  # conflicts and immutable fields say what to set
+        msg = install_hint(msg, o.create_namespace) if installing else msg
         observed = await _look(client, step)
         before, after = step.facts.release.latest, observed.latest if observed else None
         made = after.version if after and (before is None or after.version > before.version) else 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helmrelease_controller import procs
-from helmrelease_controller.helm.runner import Helm, HelmError
+from helmrelease_controller.helm.runner import Helm, HelmError, UpgradeOptions
 from tests.helpers.processes import gone
 
 
@@ -57,3 +57,22 @@ async def test_cancel_stops_helm_and_its_children(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await gone(int(pidfile.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("version", "force", "expected"),
+    [
+        ("v4.3.1", False, ["--force-conflicts"]),  # server-side apply takes the fields over
+        ("v4.3.1", True, ["--force-replace", "--server-side=false"]),  # a replace: client-side
+        ("v3.19.0", False, []),  # helm 3 applies client-side: there are no conflicts to force
+    ],
+)
+async def test_force_conflicts_argv(tmp_path: Path, version: str, force: bool, expected: list[str]) -> None:
+    helm_path = fake_helm(tmp_path, "echo {}")
+    text = Path(helm_path).read_text().replace("printf v4.3.1", f"printf {version}")
+    Path(helm_path).write_text(text)
+    o = UpgradeOptions("web", "apps", tmp_path, {}, 5, "1m", force=force, force_conflicts=True, wait=False)
+    await Helm(helm_path).upgrade(o)
+    argv = (tmp_path / "argv").read_text().split()
+    flags = [a for a in argv if a.startswith(("--force", "--server-side"))]
+    assert flags == expected
