@@ -493,7 +493,9 @@ async def test_suspended_says_so_and_runs_no_helm(
 
 
 async def test_invalid_spec_stalls_with_the_reason_and_runs_no_helm(world: World) -> None:
-    await world.apply({"interval": "5 minutes"})  # kubesim stores it as a CRD without validation would
+    # Valid for the CRD schema (which refuses e.g. a bad duration at apply time), refused by the
+    # controller: helm keeps a release's storage in its own namespace.
+    await world.apply({"storageNamespace": "elsewhere"})
 
     result = await world.reconcile()
 
@@ -502,7 +504,7 @@ async def test_invalid_spec_stalls_with_the_reason_and_runs_no_helm(world: World
     stalled, ready = await world.condition("Stalled"), await world.condition("Ready")
     assert (stalled["status"], stalled["reason"]) == ("True", "InvalidSpec")
     assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
-    assert ready["message"].startswith("invalid spec: spec.interval") and "\n" not in ready["message"]
+    assert ready["message"].startswith("invalid spec: spec.storageNamespace") and "\n" not in ready["message"]
     assert await world.event_reasons() == ["InvalidSpec"]
     assert world.notifier.outcomes() == [("stalled", "")] and world.failures("spec") == 1
 
