@@ -9,7 +9,9 @@ field and what to set in the HelmRelease:
   `spec.upgrade.forceConflicts: true` (helm 4 `--force-conflicts`) or a `force-at` token (a
   replace). helm 3 applies client-side and never meets this.
 - an immutable field (a Deployment's selector, a Job's template, a Service's clusterIP ...): the
-  object must be replaced, which `spec.upgrade.force: true` or a `force-at` token does.
+  object must be replaced. helm 4's `--force-replace` (`spec.upgrade.force: true` or a `force-at`
+  token) deletes and recreates what cannot be updated in place; helm 3's `--force` only PUTs,
+  which the API server refuses just the same, so on helm 3 the object must be deleted first.
 
 The text helm 4 writes for a conflict, as the API server words it:
 `conflict occurred while applying object apps/web apps/v1, Kind=Deployment: Apply failed with 1
@@ -26,19 +28,22 @@ _CONFLICT = re.compile(
     r"Apply failed with (?P<count>\d+) conflicts?: (?P<rest>.*?)(?= && conflict occurred|$)"
 )
 _MANAGER = re.compile(r'conflicts? with "(?P<manager>[^"]+)"(?: with subresource "[^"]+")? using [^\s:]+:')
+# The API server's ways of saying "cannot be changed in place" (apps, batch, core, rbac validation).
 _IMMUTABLE = re.compile(
     r'(?P<kind>[A-Za-z]+)(?:\.[\w.-]+)? "(?P<name>[^"]+)" is invalid: (?P<field>[^\s:]+): '
-    r"(?:Invalid value: .*?: )?field is immutable"
+    r"(?:Invalid value: .*?: |Forbidden: )?(?:field is immutable|may not change once set|cannot change "
+    r"roleRef|updates to statefulset spec for fields other than|spec is immutable)"
 )
 FORCE_CONFLICTS = "set spec.upgrade.forceConflicts: true or annotate helmrelease.dev/force-at to take it over"
 REPLACE = "set spec.upgrade.force: true or annotate helmrelease.dev/force-at to replace it"
+REPLACE_HELM3 = "helm 3 cannot replace it: delete it, then annotate helmrelease.dev/force-at to upgrade again"
 
 
-def explain(message: str, namespace: str) -> str:
+def explain(message: str, namespace: str, major: int = 4) -> str:
     """`message` (helm's one-line reason) with an explanation in front when it is a conflict or an
     immutable field; unchanged otherwise. `namespace`: the release's, for objects helm names
-    without one."""
-    why = conflict(message) or immutable(message, namespace)
+    without one; `major`: helm's major version (what can replace an object differs)."""
+    why = conflict(message) or immutable(message, namespace, major)
     return f"{why} ({message})" if why else message
 
 
@@ -60,10 +65,11 @@ def conflict(message: str) -> str:
     return f"{owned}: server-side apply conflict; {FORCE_CONFLICTS}"
 
 
-def immutable(message: str, namespace: str) -> str:
+def immutable(message: str, namespace: str, major: int = 4) -> str:
     """`Kind/ns/name field is immutable: ...`, or "" when `message` names no immutable field."""
     m = _IMMUTABLE.search(message)
     if m is None:
         return ""
     where = "/".join(p for p in (m["kind"], namespace, m["name"]) if p)
-    return f"{where} {m['field']} is immutable: the object must be replaced; {REPLACE}"
+    fix = REPLACE if major >= 4 else REPLACE_HELM3
+    return f"{where} {m['field']} is immutable: the object must be replaced; {fix}"

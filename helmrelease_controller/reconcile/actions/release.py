@@ -61,7 +61,8 @@ async def upgrade_install(helm: Helm, client: KubeClient, step: Step, installing
     try:
         out = await helm.upgrade(o)
     except HelmError as e:
-        msg = explain(e.summary, o.namespace)  # conflicts and immutable fields say what to set
+        # conflicts and immutable fields say what to set
+        msg = explain(e.summary, o.namespace, await helm.major_version())
         msg = install_hint(msg, o.create_namespace) if installing else msg
         observed = await _look(client, step)
         before, after = step.facts.release.latest, observed.latest if observed else None

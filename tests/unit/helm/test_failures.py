@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helmrelease_controller.helm.failures import FORCE_CONFLICTS, REPLACE, explain
+from helmrelease_controller.helm.failures import FORCE_CONFLICTS, REPLACE, REPLACE_HELM3, explain
 
 UPGRADE = "upgrade failed: "
 SCALE = (
@@ -62,3 +62,42 @@ REPLACED = f"the object must be replaced; {REPLACE}"
 def test_explained(message: str, explained: str) -> None:
     got = explain(UPGRADE + message, "apps")
     assert got == (f"{explained} ({UPGRADE}{message})" if explained else UPGRADE + message)
+
+
+def test_helm3_cannot_replace_an_immutable_object() -> None:
+    got = explain(UPGRADE + SELECTOR, "apps", 3)
+    assert got.startswith(
+        f"Deployment/apps/web spec.selector is immutable: the object must be replaced; {REPLACE_HELM3}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "what"),
+    [
+        (
+            'ConfigMap "cfg" is invalid: data: Forbidden: field is immutable when `immutable` is set',
+            "ConfigMap/apps/cfg data",
+        ),
+        (
+            'StatefulSet.apps "db" is invalid: spec: Forbidden: updates to statefulset spec for fields '
+            "other than 'replicas', 'ordinals', 'template' are forbidden",
+            "StatefulSet/apps/db spec",
+        ),
+        (
+            'Service "web" is invalid: spec.clusterIPs[0]: Invalid value: ["10.0.0.9"]: '
+            "may not change once set",
+            "Service/apps/web spec.clusterIPs[0]",
+        ),
+        (
+            'RoleBinding.rbac.authorization.k8s.io "rb" is invalid: roleRef: Invalid value: {"kind":"Role"}: '
+            "cannot change roleRef",
+            "RoleBinding/apps/rb roleRef",
+        ),
+        (
+            'PersistentVolumeClaim "data" is invalid: spec: Forbidden: spec is immutable after creation',
+            "PersistentVolumeClaim/apps/data spec",
+        ),
+    ],
+)
+def test_every_way_of_saying_immutable(message: str, what: str) -> None:
+    assert explain(UPGRADE + message, "apps").startswith(f"{what} is immutable: ")
