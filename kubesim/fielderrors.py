@@ -29,8 +29,20 @@ _TYPES = {
 }
 
 
+class GoLiteral(str):
+    """A value already in the form Go prints it (`%#v` of a map, for instance)."""
+
+
+def go_map(m: dict[str, Any]) -> GoLiteral:
+    """`%#v` of a map[string]interface{}: `map[string]interface {}{"name":"a", "port":80}`."""
+    items = ", ".join(f"{json.dumps(k)}:{go_value(v)}" for k, v in sorted(m.items()))
+    return GoLiteral("map[string]interface {}{" + items + "}")
+
+
 def go_value(value: Any) -> str:
     """A value as Go's field errors print it: strings quoted, numbers and booleans bare."""
+    if isinstance(value, GoLiteral):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):

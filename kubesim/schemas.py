@@ -7,8 +7,9 @@ of `x-kubernetes-embedded-resource` objects are kept; metadata keeps the ObjectM
 `default`s applied (on writes and on
 reads), then the object is validated against the schema with `jsonschema` (type, nullable,
 x-kubernetes-int-or-string, enum, pattern, min/max Length/Items/Properties, minimum/maximum,
-multipleOf, required) and its `x-kubernetes-validations` CEL rules (celrules.py). Errors are
-field errors worded as go-openapi and apimachinery word them, in one 422 Invalid.
+multipleOf, required; list-type set/map uniqueness) and its `x-kubernetes-validations` CEL
+rules (celrules.py). Errors are field errors worded as go-openapi and apimachinery word them,
+in one 422 Invalid.
 
 Built-in kinds: the Kubernetes 1.37 JSON schemas shipped by the `kubernetes-validate`
 package. Unknown fields are dropped (as decoding into the Go types does), a value of the
@@ -39,6 +40,7 @@ from . import celrules
 from .fielderrors import (
     FieldError,
     cannot_handle,
+    go_map,
     invalid,
     not_supported,
     required,
@@ -247,8 +249,29 @@ def _default(schema: Any, value: Any) -> None:
             _default(schema["items"], item)
 
 
+def _duplicates(schema: Obj, items: list[Any], path: str) -> list[FieldError]:
+    """`x-kubernetes-list-type` set / map: the second of equal elements (keys) is a Duplicate value."""
+    kind, keys = schema.get("x-kubernetes-list-type"), schema.get("x-kubernetes-list-map-keys") or []
+    if kind not in ("set", "map") or len(items) < 2:
+        return []
+    seen: dict[str, int] = {}
+    out: list[FieldError] = []
+    for i, item in enumerate(items):
+        if kind == "map":
+            key = {k: item[k] for k in keys if isinstance(item, dict) and k in item}
+            value: Any = go_map(key)
+        else:
+            key = value = item
+        text = json.dumps(key, sort_keys=True)
+        seen[text] = seen.get(text, 0) + 1
+        if seen[text] == 2:
+            out.append(FieldError("Duplicate", f"{path}[{i}]", value))
+    return out
+
+
 def _embedded_errors(schema: Any, value: Any, path: str) -> list[FieldError]:
-    """An `x-kubernetes-embedded-resource` object needs its apiVersion and kind."""
+    """An `x-kubernetes-embedded-resource` object needs its apiVersion and kind; list-type
+    set and map items must be unique."""
     if not isinstance(schema, dict) or value is None:
         return []
     out: list[FieldError] = []
@@ -262,9 +285,10 @@ def _embedded_errors(schema: Any, value: Any, path: str) -> list[FieldError]:
             sub = props.get(key, extra if isinstance(extra, dict) else None)
             if sub is not None:
                 out += _embedded_errors(sub, child, f"{path}.{key}" if path else key)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+    elif isinstance(value, list):
+        out += _duplicates(schema, value, path)
         for i, item in enumerate(value):
-            out += _embedded_errors(schema["items"], item, f"{path}[{i}]")
+            out += _embedded_errors(schema.get("items"), item, f"{path}[{i}]")
     return out
 
 

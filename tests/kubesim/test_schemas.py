@@ -62,7 +62,21 @@ GADGET_CRD: dict[str, Any] = {
                                     "mode": {"type": "string", "enum": ["fast", "slow"], "default": "slow"},
                                     "min": {"type": "integer", "minimum": 0, "default": 0},
                                     "max": {"type": "integer", "maximum": 10, "default": 10},
-                                    "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
+                                    "tags": {
+                                        "type": "array",
+                                        "maxItems": 2,
+                                        "items": {"type": "string"},
+                                        "x-kubernetes-list-type": "set",
+                                    },
+                                    "ports": {
+                                        "type": "array",
+                                        "x-kubernetes-list-type": "map",
+                                        "x-kubernetes-list-map-keys": ["name"],
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {"name": {"type": "string"}},
+                                        },
+                                    },
                                     "port": {"x-kubernetes-int-or-string": True},
                                     "note": {"type": "string", "nullable": True},
                                     "banned": {"type": "string"},
@@ -175,6 +189,13 @@ def gadgets(kubesim: Any, kubectl: Any) -> str:
             'Invalid value: "object": min must not exceed max',
         ),
         ({"banned": "x"}, "spec", "FieldValueInvalid", 'Invalid value: "object": banned: x'),
+        ({"tags": ["a", "a"]}, "spec.tags[1]", "FieldValueDuplicate", 'Duplicate value: "a"'),
+        (
+            {"ports": [{"name": "http"}, {"name": "http"}]},
+            "spec.ports[1]",
+            "FieldValueDuplicate",
+            'Duplicate value: map[string]interface {}{"name":"http"}',
+        ),
         (
             {"template": {"metadata": {"name": "t"}}},
             "spec.template.apiVersion",
