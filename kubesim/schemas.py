@@ -514,11 +514,15 @@ def _admit_builtin(rt: ResourceType, obj: Obj, name: str) -> None:
     _prune_builtin({"$ref": f"#/$defs/{def_name}"}, obj, "", unknown)
     _unknown_fields(rt, sorted(unknown))
     errs: list[FieldError] = []
+    # A missing spec decodes as an empty one (Go zero value): what it lacks is reported instead.
+    checked = obj if "spec" in obj else {**obj, "spec": {}}
     for e in sorted(
-        _builtin_validator(def_name).iter_errors(obj), key=lambda e: [str(p) for p in e.absolute_path]
+        _builtin_validator(def_name).iter_errors(checked), key=lambda e: [str(p) for p in e.absolute_path]
     ):
         if e.validator in ("type", "anyOf") and e.instance is not None:
             raise cannot_handle(rt, _decode_error(def_name, e))
+        if list(e.absolute_path)[:1] == ["status"]:
+            continue  # status fields the schema calls required decode as zero values (Go)
         if e.validator == "required" and isinstance(e.instance, dict):
             errs += [required(_path([*e.absolute_path, m])) for m in e.validator_value if m not in e.instance]
         elif e.validator == "enum" and e.instance is not None:

@@ -358,6 +358,20 @@ def test_deployment_without_containers_is_invalid(kubesim: Any, kubectl: Any) ->
     )
 
 
+def test_builtin_without_spec_and_with_partial_status(kubesim: Any) -> None:
+    body = deployment()
+    del body["spec"]
+    code, status, _ = _call(kubesim.url, "POST", DEPLOYMENTS, body)
+    assert code == 422
+    assert status["message"] == (
+        'Deployment.apps "web" is invalid: [spec.selector: Required value, spec.template: Required value]'
+    )
+    body = deployment()
+    body["status"] = {"conditions": [{"type": "Available"}]}  # no status, lastTransitionTime ...
+    code, obj, _ = _call(kubesim.url, "POST", DEPLOYMENTS, body)
+    assert code == 201, obj
+
+
 def test_builtin_wrong_type_is_a_decoding_error(kubesim: Any) -> None:
     code, status, _ = _call(kubesim.url, "POST", DEPLOYMENTS, deployment(replicas="two"))
     assert code == 400
