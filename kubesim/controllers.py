@@ -385,6 +385,12 @@ class Controllers:
         self._set_status(rt, job, status)
 
     def _reconcile_pod(self, rt: ResourceType, pod: Obj) -> None:
+        meta = pod["metadata"]
+        if not (pod.get("spec") or {}).get("nodeName") and not meta.get("deletionTimestamp"):
+            bound = copy.deepcopy(pod)  # the scheduler binds it to the one Node
+            bound.setdefault("spec", {})["nodeName"] = furniture.NODE
+            self.store.update(rt, meta["namespace"], meta["name"], bound)
+            pod = self.store.peek(rt, meta["namespace"], meta["name"]) or pod
         if (pod.get("status") or {}).get("phase"):
             return
         ready = not _flag(pod, NEVER_READY)

@@ -288,10 +288,10 @@ class Server:
                 return await self.hub.serve(request, rt, ns or None, match)
             items = store.list(rt, ns or None, match)
             if verb == "deletecollection":
+                fins = gc.deletion_finalizers(q.get("propagationPolicy"), None)
                 for it in items:
-                    store.delete(
-                        rt, it["metadata"].get("namespace", ""), it["metadata"]["name"], dry_run=dry_run
-                    )
+                    meta = it["metadata"]
+                    store.delete(rt, meta.get("namespace", ""), meta["name"], None, dry_run, fins)
             return self._list_response(request, rt, items)
         if verb == "get":
             obj = store.get(rt, ns, t.name)

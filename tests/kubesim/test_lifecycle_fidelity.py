@@ -252,6 +252,32 @@ def test_one_ready_node(kube: Any, kubectl: Any) -> None:
     assert kubectl("get", "nodes", "--no-headers").split()[:3] == ["kubesim", "Ready", "control-plane"]
 
 
+def test_pods_are_bound_to_the_node(kubectl: Any, kube: Any, eventually: Callable[..., Any]) -> None:
+    kubectl("run", "p", "--image=nginx:1.27")
+    eventually(lambda: kube.get("pod", "p")["spec"].get("nodeName") == "kubesim", what="the pod scheduled")
+    assert kube.names("pods", "--field-selector", "spec.nodeName=kubesim") == ["p"]
+    assert kube.names("pods", "--field-selector", "spec.nodeName=elsewhere") == []
+
+
+def test_delete_collection_with_foreground_propagation(
+    kubectl: Any, kube: Any, eventually: Callable[..., Any]
+) -> None:
+    kubectl("create", "configmap", "owner")
+    held = configmap(
+        "held", ownerReferences=[owner_ref(kube.get("configmap", "owner"), block=True)], finalizers=["x.io/h"]
+    )
+    apply(kubectl, held)
+    query = "propagationPolicy=Foreground&fieldSelector=metadata.name%3Downer"
+    path = f"/api/v1/namespaces/default/configmaps?{query}"
+    kubectl("delete", "--raw", path)
+    eventually(
+        lambda: kube.get("configmap", "held")["metadata"].get("deletionTimestamp"), what="dependent deleting"
+    )
+    assert kube.get("configmap", "owner")["metadata"]["finalizers"] == ["foregroundDeletion"]
+    kubectl("patch", "configmap", "held", "--type", "merge", "-p", '{"metadata":{"finalizers":null}}')
+    eventually(lambda: kube.absent("configmap", "owner"), what="the owner gone after its dependent")
+
+
 def test_apiservices_follow_the_served_groups(
     kubectl: Any, kube: Any, eventually: Callable[..., Any]
 ) -> None:
