@@ -10,7 +10,10 @@ and the official Python client can be pointed at it. Start one with
 Module map: resources (kinds and names), store (objects, versions, 409s,
 finalizers), validation (names per kind, labels), immutable (fields an update may
 not change: selectors, clusterIP, immutable ConfigMaps/Secrets ...), limits (size
-limits: request body, annotations, Secret/ConfigMap data, etcd), selectors, patch (merge, JSON,
+limits: request body, annotations, Secret/ConfigMap data, etcd), schemas (each kind's
+schema: CRD structural schemas and the built-in kinds' 1.37 schemas; pruning, defaults,
+fieldValidation, validation), celrules (x-kubernetes-validations), fielderrors (field
+errors worded as kube-apiserver's, and their 422/400), selectors, patch (merge, JSON,
 strategic, apply), scale (the scale subresource), conversion (versions sharing
 one storage: events.k8s.io/v1 and core v1 Events), protobuf (request bodies),
 discovery (discovery and OpenAPI v3), watch, tables (kubectl printing),
