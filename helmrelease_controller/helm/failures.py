@@ -1,17 +1,18 @@
 """What a failed helm upgrade means for the user, when its reason is one a user must act on. Pure.
 
 helm's own words are long and name the fix in another tool's vocabulary. Two failures every real
-cluster produces get a one-line explanation in front of helm's message, naming the object, the
-field and what to set in the HelmRelease:
+cluster produces get a one-line explanation instead, naming the object, the field and what to set
+in the HelmRelease (short enough that a Stalled message keeps it whole; helm's full words stay in
+the controller's log):
 
 - a server-side apply conflict (helm 4 applies server-side by default): a field helm sets is owned
   by another field manager, e.g. after `kubectl scale` or `kubectl edit`. Taking it over is
   `spec.upgrade.forceConflicts: true` (helm 4 `--force-conflicts`) or a `force-at` token (a
   replace). helm 3 applies client-side and never meets this.
 - an immutable field (a Deployment's selector, a Job's template, a Service's clusterIP ...): the
-  object must be replaced. helm 4's `--force-replace` (`spec.upgrade.force: true` or a `force-at`
-  token) deletes and recreates what cannot be updated in place; helm 3's `--force` only PUTs,
-  which the API server refuses just the same, so on helm 3 the object must be deleted first.
+  object must be replaced. helm 3's `--force` and helm 4's `--force-replace` only PUT it, which
+  the API server refuses just the same, so a forced upgrade (`spec.upgrade.force: true` or a
+  `force-at` token) deletes the object and upgrades again (reconcile/actions/replace.py).
 
 The text helm 4 writes for a conflict, as the API server words it:
 `conflict occurred while applying object apps/web apps/v1, Kind=Deployment: Apply failed with 1
@@ -30,21 +31,19 @@ _CONFLICT = re.compile(
 _MANAGER = re.compile(r'conflicts? with "(?P<manager>[^"]+)"(?: with subresource "[^"]+")? using [^\s:]+:')
 # The API server's ways of saying "cannot be changed in place" (apps, batch, core, rbac validation).
 _IMMUTABLE = re.compile(
-    r'(?P<kind>[A-Za-z]+)(?:\.[\w.-]+)? "(?P<name>[^"]+)" is invalid: (?P<field>[^\s:]+): '
+    r'(?P<kind>[A-Za-z]+)(?:\.(?P<group>[\w.-]+))? "(?P<name>[^"]+)" is invalid: (?P<field>[^\s:]+): '
     r"(?:Invalid value: .*?: |Forbidden: )?(?:field is immutable|may not change once set|cannot change "
     r"roleRef|updates to statefulset spec for fields other than|spec is immutable)"
 )
 FORCE_CONFLICTS = "set spec.upgrade.forceConflicts: true or annotate helmrelease.dev/force-at to take it over"
 REPLACE = "set spec.upgrade.force: true or annotate helmrelease.dev/force-at to replace it"
-REPLACE_HELM3 = "helm 3 cannot replace it: delete it, then annotate helmrelease.dev/force-at to upgrade again"
 
 
-def explain(message: str, namespace: str, major: int = 4) -> str:
-    """`message` (helm's one-line reason) with an explanation in front when it is a conflict or an
-    immutable field; unchanged otherwise. `namespace`: the release's, for objects helm names
-    without one; `major`: helm's major version (what can replace an object differs)."""
-    why = conflict(message) or immutable(message, namespace, major)
-    return f"{why} ({message})" if why else message
+def explain(message: str, namespace: str) -> str:
+    """`message` (helm's one-line reason) explained when it is a conflict or an immutable field;
+    unchanged otherwise. `namespace`: the release's, for objects helm names
+    without one."""
+    return conflict(message) or immutable(message, namespace) or message
 
 
 def conflict(message: str) -> str:
@@ -65,11 +64,16 @@ def conflict(message: str) -> str:
     return f"{owned}: server-side apply conflict; {FORCE_CONFLICTS}"
 
 
-def immutable(message: str, namespace: str, major: int = 4) -> str:
+def immutable(message: str, namespace: str) -> str:
     """`Kind/ns/name field is immutable: ...`, or "" when `message` names no immutable field."""
     m = _IMMUTABLE.search(message)
     if m is None:
         return ""
     where = "/".join(p for p in (m["kind"], namespace, m["name"]) if p)
-    fix = REPLACE if major >= 4 else REPLACE_HELM3
-    return f"{where} {m['field']} is immutable: the object must be replaced; {fix}"
+    return f"{where} {m['field']} is immutable: the object must be replaced; {REPLACE}"
+
+
+def immutable_object(message: str) -> tuple[str, str, str] | None:
+    """(kind, API group, name) of the first object `message` says cannot change in place."""
+    m = _IMMUTABLE.search(message)
+    return (m["kind"], m["group"] or "", m["name"]) if m else None

@@ -27,7 +27,6 @@ from typing import Any
 from .. import values as valuesmod
 from ..api.durations import parse_duration
 from ..api.models import FINALIZER, HelmRelease, SpecError
-from ..valuesfiles import read_values_files
 from ..fetches import PENDING, Fetches
 from ..helm.runner import Helm
 from ..kube.client import ApiError as KubeApiError
@@ -37,6 +36,7 @@ from ..metrics import Metrics
 from ..notify import FAILED, RECOVERED, STALLED, Dispatcher
 from ..preflight import storage_forbidden_reason
 from ..sources.base import ResolvedChart, SourceError
+from ..valuesfiles import read_values_files
 from ..valuesfrom import ValuesError, resolve_values
 from . import actions, alerting, dependencies
 from . import status as st

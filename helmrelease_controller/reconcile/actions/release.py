@@ -9,9 +9,10 @@ is read from Helm's storage: history and the Revision column then show the faile
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ...api.models import HistoryEntry
-from ...helm.failures import explain
+from ...helm.failures import explain, immutable_object
 from ...helm.runner import Helm, HelmError, UpgradeOptions
 from ...kube.client import SECRETS, KubeClient
 from ...kube.client import ApiError as KubeApiError
@@ -25,6 +26,7 @@ from ..helmstorage import (
     observe,
 )
 from .base import ActionResult, Step, Stopwatch
+from .replace import delete_for_replace
 
 
 def options(step: Step, installing: bool) -> UpgradeOptions:
@@ -59,16 +61,30 @@ async def upgrade_install(helm: Helm, client: KubeClient, step: Step, installing
     """Run `helm upgrade --install`; on failure, find the revision it left in storage."""
     o, watch = options(step, installing), Stopwatch()
     try:
-        out = await helm.upgrade(o)
+        out = await _upgrade_replacing(helm, client, o)
     except HelmError as e:
-        # conflicts and immutable fields say what to set
-        msg = explain(e.summary, o.namespace, await helm.major_version())
+        msg = explain(e.summary, o.namespace)  # conflicts and immutable fields say what to set
         msg = install_hint(msg, o.create_namespace) if installing else msg
         observed = await _look(client, step)
         before, after = step.facts.release.latest, observed.latest if observed else None
         made = after.version if after and (before is None or after.version > before.version) else 0
         return watch.result(False, msg, revision=made, observed=observed)
     return watch.result(True, "", revision=int(out.get("version") or 0))
+
+
+async def _upgrade_replacing(helm: Helm, client: KubeClient, o: UpgradeOptions) -> dict[str, Any]:
+    """`helm upgrade`; forced, an object that cannot change in place is replaced (replace.py) and
+    the upgrade runs once more."""
+    try:
+        return await helm.upgrade(o)
+    except HelmError as e:
+        target = immutable_object(e.summary) if o.force else None
+        if target is None:
+            raise
+        why = await delete_for_replace(client, *target, o.namespace, o.release)
+        if why:
+            raise HelmError(f"{e.summary}; {why}", e.stderr, e.returncode) from e
+        return await helm.upgrade(o)
 
 
 async def _look(client: KubeClient, step: Step) -> ReleaseObservation | None:

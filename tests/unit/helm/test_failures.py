@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helmrelease_controller.helm.failures import FORCE_CONFLICTS, REPLACE, REPLACE_HELM3, explain
+from helmrelease_controller.helm.failures import FORCE_CONFLICTS, REPLACE, explain, immutable_object
 
 UPGRADE = "upgrade failed: "
 SCALE = (
@@ -61,14 +61,16 @@ REPLACED = f"the object must be replaced; {REPLACE}"
 )
 def test_explained(message: str, explained: str) -> None:
     got = explain(UPGRADE + message, "apps")
-    assert got == (f"{explained} ({UPGRADE}{message})" if explained else UPGRADE + message)
+    assert got == (explained or UPGRADE + message)
 
 
-def test_helm3_cannot_replace_an_immutable_object() -> None:
-    got = explain(UPGRADE + SELECTOR, "apps", 3)
-    assert got.startswith(
-        f"Deployment/apps/web spec.selector is immutable: the object must be replaced; {REPLACE_HELM3}"
-    )
+def test_the_object_to_replace() -> None:
+    assert immutable_object(UPGRADE + SELECTOR) == ("Deployment", "apps", "web")
+    assert immutable_object(UPGRADE + JOB) == ("Job", "batch", "migrate")
+    assert immutable_object(
+        'Service "web" is invalid: spec.clusterIPs[0]: Invalid value: ["1"]: may not change once set'
+    ) == ("Service", "", "web")
+    assert immutable_object(UPGRADE + SCALE) is None
 
 
 @pytest.mark.parametrize(
