@@ -17,8 +17,10 @@ errors worded as kube-apiserver's, and their 422/400), selectors, patch (merge, 
 strategic, apply), scale (the scale subresource), conversion (versions sharing
 one storage: events.k8s.io/v1 and core v1 Events), protobuf (request bodies),
 discovery (discovery and OpenAPI v3), watch, tables (kubectl printing),
-controllers (simulated workload controllers, GC, namespaces, CRDs), faults (fault
-injection, request log), server (HTTP layer), sim (the running server and its
+controllers (simulated workload controllers, namespaces, CRDs), defaults
+(write-time defaulting), gc (garbage collector, deletion propagation), furniture
+(default ServiceAccount, kube-root-ca.crt, the Node, APIServices), loadbalancer
+(LoadBalancer addresses), faults (fault injection, request log), server (HTTP layer), sim (the running server and its
 test hooks).
 """
 

@@ -1,7 +1,6 @@
 """Simulated cluster controllers, so that `helm --wait` and `kubectl` see a living cluster.
 
-- defaulting at write time (as the real registry does): Deployment replicas and
-  rolling-update strategy, Service type and clusterIP, Namespace finalizer;
+- defaulting at write time: see defaults.py;
 - Deployment -> ReplicaSet (same template plus `pod-template-hash`) and status
   (`observedGeneration`, ready counts, `Available`/`Progressing`); StatefulSet,
   DaemonSet, ReplicaSet, Pod, PersistentVolumeClaim statuses; Job -> `Complete`;
@@ -21,16 +20,14 @@ change (`delay` seconds), never inside the write that triggered them.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import copy
 import hashlib
-import ipaddress
-import itertools
 import json
 from typing import Any
 
 from . import furniture
+from .defaults import CRD_CLEANUP, Defaults
 from .furniture import Furniture
 from .gc import GarbageCollector
 from .loadbalancer import LoadBalancer
@@ -38,7 +35,6 @@ from .resources import Registry, ResourceType, types_from_crd
 from .store import ApiError, Change, Obj, Store, now_rfc3339
 
 NEVER_READY = "kubesim.dev/never-ready"
-CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 FAIL = "kubesim.dev/fail"
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -79,64 +75,12 @@ class Controllers:
         self.registry, self.store, self.delay = registry, store, delay
         self._pending: dict[tuple[str, str, str, str], ResourceType] = {}
         self._scheduled = False
-        self._ips = ipaddress.ip_network("10.96.0.0/12").hosts()
-        next(self._ips)  # 10.96.0.1 is the kubernetes service
-        self._node_ports = itertools.cycle(range(30000, 32768))
         self.gc = GarbageCollector(registry, store, self._later)
         self.furniture = Furniture(registry, store, self._later)
         self.load_balancer = LoadBalancer(self._set_status)
         store.listeners.append(self._on_change)
-        store.defaulter = self.default
+        store.defaulter = Defaults()
         self.furniture.install()
-
-    # -- defaulting (inside the write, like the real registry strategies) -----------
-    def default(self, rt: ResourceType, obj: Obj, creating: bool) -> None:
-        if creating and rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
-            # As the real apiserver: the CRD stays until its custom resources are gone.
-            fins = obj.setdefault("metadata", {}).setdefault("finalizers", [])
-            if CRD_CLEANUP not in fins:
-                fins.append(CRD_CLEANUP)
-        spec = (
-            obj.setdefault("spec", {})
-            if rt.kind in ("Deployment", "Service", "Namespace", "StatefulSet")
-            else None
-        )
-        if rt.group == "apps" and rt.kind in ("Deployment", "StatefulSet", "ReplicaSet") and spec is not None:
-            spec.setdefault("replicas", 1)
-        if rt.group == "apps" and rt.kind == "Deployment" and spec is not None:
-            strat = spec.setdefault("strategy", {"type": "RollingUpdate"})
-            if strat.get("type", "RollingUpdate") == "RollingUpdate":
-                strat.setdefault("type", "RollingUpdate")
-                strat.setdefault("rollingUpdate", {"maxUnavailable": "25%", "maxSurge": "25%"})
-            spec.setdefault("revisionHistoryLimit", 10)
-            spec.setdefault("progressDeadlineSeconds", 600)
-        if rt.group == "" and rt.kind == "Service" and spec is not None:
-            if creating:
-                obj["status"] = {"loadBalancer": {}}  # as the registry resets a new Service's status
-            spec.setdefault("type", "ClusterIP")
-            spec.setdefault("sessionAffinity", "None")
-            if creating and spec["type"] != "ExternalName" and not spec.get("clusterIP"):
-                ip = str(next(self._ips))
-                spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
-            for p in spec.get("ports") or []:
-                p.setdefault("protocol", "TCP")
-                p.setdefault("targetPort", p.get("port"))
-                if creating and spec["type"] in ("NodePort", "LoadBalancer") and not p.get("nodePort"):
-                    p["nodePort"] = next(self._node_ports)  # from the default range 30000-32767
-        if rt.group == "" and rt.kind == "Secret" and creating:
-            obj.setdefault("type", "Opaque")  # SetDefaults_Secret
-        if rt.group == "" and rt.kind == "Secret" and obj.get("stringData"):
-            # stringData is write-only: folded into data, as the real registry does.
-            data = obj.setdefault("data", {}) or {}
-            for k, v in obj.pop("stringData").items():
-                data[k] = base64.b64encode(str(v).encode()).decode()
-            obj["data"] = data
-            obj.setdefault("type", "Opaque")
-        if rt.group == "" and rt.kind == "Namespace":
-            furniture.namespace_defaults(obj)
-        if rt.group == "" and rt.kind == "Namespace" and spec is not None and creating:
-            spec.setdefault("finalizers", ["kubernetes"])
-            obj["status"] = {"phase": "Active"}
 
     # -- scheduling -------------------------------------------------------------------
     def _on_change(self, ch: Change) -> None:
