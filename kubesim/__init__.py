@@ -20,8 +20,8 @@ discovery (discovery and OpenAPI v3), watch, tables (kubectl printing),
 controllers (simulated workload controllers, namespaces, CRDs), defaults
 (write-time defaulting), gc (garbage collector, deletion propagation), furniture
 (default ServiceAccount, kube-root-ca.crt, the Node, APIServices), loadbalancer
-(LoadBalancer addresses), faults (fault injection, request log), server (HTTP layer), sim (the running server and its
-test hooks).
+(LoadBalancer addresses), faults (fault injection, request log), server (HTTP layer),
+sim (the running server and its test hooks).
 """
 
 from .sim import KubeSim, kubeconfig
