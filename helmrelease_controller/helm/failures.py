@@ -9,6 +9,8 @@ the controller's log):
   by another field manager, e.g. after `kubectl scale` or `kubectl edit`. Taking it over is
   `spec.upgrade.forceConflicts: true` (helm 4 `--force-conflicts`) or a `force-at` token (a
   replace). helm 3 applies client-side and never meets this.
+- a release too large for Helm's storage: helm keeps each revision (chart, values, rendered
+  manifests, gzipped) in one Secret, which may hold at most 1 MiB.
 - an immutable field (a Deployment's selector, a Job's template, a Service's clusterIP ...): the
   object must be replaced. helm 3's `--force` and helm 4's `--force-replace` only PUT it, which
   the API server refuses just the same, so a forced upgrade (`spec.upgrade.force: true` or a
@@ -35,6 +37,9 @@ _IMMUTABLE = re.compile(
     r"(?:Invalid value: .*?: |Forbidden: )?(?:field is immutable|may not change once set|cannot change "
     r"roleRef|updates to statefulset spec for fields other than|spec is immutable)"
 )
+_TOO_LARGE = re.compile(
+    r'Secret "sh\.helm\.release\.v1\.(?P<release>[^"]+)\.v(?P<version>\d+)" is invalid: data: Too long'
+)
 FORCE_CONFLICTS = "set spec.upgrade.forceConflicts: true or annotate helmrelease.dev/force-at to take it over"
 REPLACE = "set spec.upgrade.force: true or annotate helmrelease.dev/force-at to replace it"
 
@@ -43,7 +48,7 @@ def explain(message: str, namespace: str) -> str:
     """`message` (helm's one-line reason) explained when it is a conflict or an immutable field;
     unchanged otherwise. `namespace`: the release's, for objects helm names
     without one."""
-    return conflict(message) or immutable(message, namespace) or message
+    return conflict(message) or immutable(message, namespace) or too_large(message, namespace) or message
 
 
 def conflict(message: str) -> str:
@@ -77,3 +82,16 @@ def immutable_object(message: str) -> tuple[str, str, str] | None:
     """(kind, API group, name) of the first object `message` says cannot change in place."""
     m = _IMMUTABLE.search(message)
     return (m["kind"], m["group"] or "", m["name"]) if m else None
+
+
+def too_large(message: str, namespace: str) -> str:
+    """The release record helm stores per revision (chart, values and rendered manifests, gzipped,
+    in one Secret) is over the 1 MiB a Secret may hold; "" for any other failure."""
+    m = _TOO_LARGE.search(message)
+    if m is None:
+        return ""
+    return (
+        f"release {namespace}/{m['release']} revision {m['version']} is too large for Helm's storage: its "
+        "record (chart, values and rendered manifests, compressed) is over the 1 MiB a Secret may hold; "
+        "make the chart or its values smaller"
+    )

@@ -4,6 +4,8 @@ selector, and an invalid HelmRelease refused by the CRD at `kubectl apply` time.
 
 from __future__ import annotations
 
+import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,23 @@ def test_an_invalid_helmrelease_is_refused_at_apply_time_in_the_controllers_word
     if "exactly one" in reason:  # the CEL rule's message is the controller's reason (less the detail)
         rule = "exactly one of git, repository or oci must be set"
         assert reason.startswith(rule) and f'Invalid value: "object": {rule}' in out.stderr, out.stderr
+
+
+def test_a_release_too_large_for_helms_storage_says_so(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess, tmp_path: Path
+) -> None:
+    # Incompressible data just under a ConfigMap's 1 MiB: helm's record of the revision (chart plus
+    # rendered manifest, gzipped, in one Secret) goes over the 1 MiB a Secret may hold.
+    chart = tmp_path / "src" / "big"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: big\nversion: 1.0.0\n")
+    blob = base64.b64encode(os.urandom(700 * 1024)).decode()
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "blob"}, "data": {"b": blob}}
+    (chart / "templates" / "cm.yaml").write_text(yaml.safe_dump(cm))
+    repo.add_charts([chart])
+    source = {"repository": {"url": repo.url, "name": "big", "version": "1.0.0"}}
+    cluster.apply(helmrelease("big", repo.url, chart=source, timeout="10s"))
+    wait_for(lambda: "too large" in _message(cluster, "big"), 60, what="the reason")
+    message = _message(cluster, "big")
+    assert "release apps/big revision 1 is too large for Helm's storage" in message, message
+    assert "make the chart or its values smaller" in message

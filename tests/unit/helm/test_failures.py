@@ -103,3 +103,14 @@ def test_the_object_to_replace() -> None:
 )
 def test_every_way_of_saying_immutable(message: str, what: str) -> None:
     assert explain(UPGRADE + message, "apps").startswith(f"{what} is immutable: ")
+
+
+def test_a_release_too_large_for_helms_storage() -> None:
+    message = (
+        'install failed: create: failed to create: Secret "sh.helm.release.v1.big.v1" is invalid: data: '
+        "Too long: may not be more than 1048576 bytes"
+    )
+    assert explain(message, "apps").startswith(
+        "release apps/big revision 1 is too large for Helm's storage: its record (chart, values and "
+        "rendered manifests, compressed) is over the 1 MiB a Secret may hold"
+    )
