@@ -104,11 +104,11 @@ class Reconciler:
             return Result(None)
         if obj["metadata"].get("deletionTimestamp"):
             return await self.finalizer.finalize(obj)
-        run = Run.start(obj)
         try:
             hr = self.objects.parse(obj)
         except SpecError as e:
-            return await self.gates.invalid(run, e)
+            return await self.gates.invalid(Run.start(obj), e)
+        run = Run.start(obj, hr.status)  # the status parsed with the object (cached per version)
         gated = await self._gate(run, hr)
         if gated is not None:
             return gated

@@ -57,9 +57,10 @@ class Run:
     refresh: bool = False  # a new request token: refetch the chart source too
 
     @classmethod
-    def start(cls, obj: dict[str, Any]) -> Run:
+    def start(cls, obj: dict[str, Any], parsed: HelmReleaseStatus | None = None) -> Run:
+        """`parsed`: the object's status as its model already holds it (None: parse it here)."""
         meta = obj["metadata"]
-        status = st.load(obj, HelmReleaseStatus)
+        status = parsed if parsed is not None else st.load(obj, HelmReleaseStatus)
         key = (str(meta.get("namespace") or ""), str(meta["name"]))
         return cls(obj, status, int(meta.get("generation") or 1), key, st.is_true(status, st.READY))
 
