@@ -14,7 +14,6 @@ import hashlib
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,8 +29,8 @@ from helmrelease_controller.api.models import (
     KubeObject,
     NonEmptyStr,
     PositiveDuration,
+    RelativePath,
     SecretRef,
-    _check_relative_path,
     _describe,
     _none_to_empty_list,
     _Scheduled,
@@ -99,7 +98,7 @@ class GitSyncSpec(_Scheduled):
     """Repository URL: https://, http://, ssh://, git:// or scp-like git@host:path."""
     ref: GitRef | None = None
     """Revision to follow; the remote's default branch (HEAD) when omitted."""
-    path: Annotated[str, AfterValidator(_check_relative_path)] = "."
+    path: RelativePath = "."
     """Folder of YAML (read recursively) or of a kustomization.yaml, relative to the repository root."""
     interval: PositiveDuration = "1m"
     """How often the repository is fetched and the commit applied again."""

@@ -202,10 +202,35 @@ Duration = Annotated[
     AfterValidator(_check_duration),
     WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
 ]
+# The CRD carries the same rules as CEL where the pattern cannot say it (a duration above zero, a
+# relative path), so `kubectl apply` refuses what the controller would, in the same words.
 PositiveDuration = Annotated[
     str,
     AfterValidator(_check_positive_duration),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "x-kubernetes-validations": [
+                {"rule": "duration(self) > duration('0s')", "message": "must be greater than 0s"}
+            ],
+        }
+    ),
+]
+RelativePath = Annotated[
+    str,
+    AfterValidator(_check_relative_path),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!self.startsWith('/') && !self.split('/').exists(p, p == '..')",
+                    "message": "must be a path relative to the repository root, without '..'",
+                }
+            ],
+        }
+    ),
 ]
 Retries = Annotated[int, AfterValidator(_check_retries), WithJsonSchema({"type": "integer", "minimum": -1})]
 NamespaceName = Annotated[
@@ -344,11 +369,11 @@ class GitChartSource(_Spec):
     """Repository URL: https://, http://, ssh://, git:// or scp-like git@host:path."""
     ref: GitRef | None = None
     """Revision to check out; the remote's default branch (HEAD) when omitted."""
-    path: Annotated[str, AfterValidator(_check_relative_path)] = "."
+    path: RelativePath = "."
     """Chart directory relative to the repository root."""
     secret_ref: SecretRef | None = None
     """Credentials: keys username/password (HTTP) or identity/known_hosts (SSH)."""
-    values_files: list[Annotated[str, AfterValidator(_check_relative_path)]] = Field(default_factory=list)
+    values_files: list[RelativePath] = Field(default_factory=list)
     """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
     before valuesFrom and values (Flux v1's chart-file values)."""
 
@@ -364,7 +389,7 @@ class RepositoryChartSource(_Spec):
     """Exact chart version or semver range (e.g. 6.5.0, ~6.5, >=6.0.0 <7.0.0); the highest match wins."""
     secret_ref: SecretRef | None = None
     """Credentials: keys username/password, optionally caFile/certFile/keyFile."""
-    values_files: list[Annotated[str, AfterValidator(_check_relative_path)]] = Field(default_factory=list)
+    values_files: list[RelativePath] = Field(default_factory=list)
     """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
     before valuesFrom and values (Flux v1's chart-file values)."""
 
@@ -391,7 +416,7 @@ class OCIChartSource(_Spec):
     """Manifest digest (sha256:...) to pin the chart to."""
     secret_ref: SecretRef | None = None
     """Registry credentials: keys username/password, or a .dockerconfigjson."""
-    values_files: list[Annotated[str, AfterValidator(_check_relative_path)]] = Field(default_factory=list)
+    values_files: list[RelativePath] = Field(default_factory=list)
     """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
     before valuesFrom and values (Flux v1's chart-file values)."""
 

@@ -20,15 +20,16 @@ def test_invalid_spec_and_unreachable_repo_do_not_stop_others(
     )  # fmt: skip
     assert proc.returncode == 1
     assert 'spec.interval: Invalid value: "5 minutes": spec.interval in body should match' in proc.stderr
-    # ... and the controller's own check explains what the schema lets through (a zero interval).
-    cluster.apply(helmrelease("bad-spec", repo.url, interval="0s"))
+    # ... and the controller's own check explains what the schema cannot say (helm keeps a release's
+    # storage in the release's own namespace: the schema cannot see metadata.namespace).
+    cluster.apply(helmrelease("bad-spec", repo.url, storageNamespace="elsewhere"))
     cluster.apply(helmrelease("no-repo", "http://127.0.0.1:9"))  # nothing listens on port 9
     cluster.apply(helmrelease("missing-chart", repo.url, version="9.x"))
     cluster.apply(helmrelease("good", repo.url))
     cluster.wait_ready("good")
 
     c = cluster.wait_condition("bad-spec", "Ready", "False", "InvalidSpec")
-    assert c["message"].startswith("invalid spec: spec.interval")
+    assert c["message"].startswith("invalid spec: spec.storageNamespace")
     assert "\n" not in c["message"]
     assert cluster.condition("bad-spec", "Stalled")["status"] == "True"
 
