@@ -17,6 +17,7 @@ the reconcile histogram's count in the process's own /metrics (docs/metrics.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -139,9 +140,14 @@ class ControllerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def kill9(self) -> None:
-        """SIGKILL the controller and every helm process it started (its whole process group)."""
+        """SIGKILL the controller and every process it started, as a pod kill does (the container's
+        processes all die). helm runs in its own process group (procs.py), so its group is killed
+        too: an orphaned helm finishing its upgrade later would race the restarted controller."""
         assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        groups = {self.proc.pid} | {_pgid(child) for child in _children(self.proc.pid)}
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
         self.proc.wait(10)
 
     def stop(self, timeout: float = 30) -> int:
@@ -214,3 +220,27 @@ class ControllerProcess:
             except ValueError:
                 continue
         return out
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, and theirs (from /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                child = int(stat.parent.name)
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return pid

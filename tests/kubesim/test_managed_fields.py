@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from kubesim import managedfields
+from kubesim import KubeSim, managedfields
+from tests.conftest import Cli, _env, tool
+
+
+@pytest.fixture
+def helm4(kubesim: KubeSim, tmp_path: Path) -> Cli:
+    """helm 4 only, for what only server-side apply does."""
+    return Cli(tool("helm"), _env(tmp_path, kubesim), major=4)
+
 
 CHART = str(Path(__file__).resolve().parent.parent / "charts" / "demo")
 NO_HOOK = ("--set", "hook=false")
@@ -82,9 +90,8 @@ def test_helm_upgrade_to_the_value_kubectl_set_is_shared_ownership(
     assert replicas(kube) == 3
 
 
-def test_helm4_conflicts_with_kubectl_patch_list_every_field(helm: Any, kubectl: Any) -> None:
-    if helm.major != 4:
-        pytest.skip("helm 3 does not use server-side apply")
+def test_helm4_conflicts_with_kubectl_patch_list_every_field(helm4: Any, kubectl: Any) -> None:
+    helm = helm4  # helm 3 applies client-side: there is no conflict to see
     helm("install", "demo", CHART, *NO_HOOK)
     patch = {
         "spec": {
@@ -209,9 +216,8 @@ def test_managed_fields_reset_with_an_empty_entry(kubectl: Any) -> None:
     assert managed(kubectl, "configmap", "c") == []
 
 
-def test_helm4_upgrade_after_kubectl_edit(helm: Any, kubectl: Any, kube: Any) -> None:
-    if helm.major != 4:
-        pytest.skip("helm 3 does not use server-side apply")
+def test_helm4_upgrade_after_kubectl_edit(helm4: Any, kubectl: Any, kube: Any) -> None:
+    helm = helm4  # helm 3 applies client-side: there is no conflict to see
     helm("install", "demo", CHART, *NO_HOOK)
     editor = {**kubectl.env, "KUBE_EDITOR": "sed -i s/replicas:\\ 1$/replicas:\\ 4/"}
     subprocess.run(
