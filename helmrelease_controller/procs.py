@@ -68,39 +68,22 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _started(pid: int) -> str:
-    """When process `pid` started (/proc/<pid>/stat field 22), "" when there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def _signal_group(pid: int, sig: int, started: str) -> None:
-    """Signal the group our process `pid` leads, never a stranger's. The kernel does not hand out a
-    pid still used as a process group id, so the group is ours while it has members; but once it is
-    empty the pid may be reused, and asyncio may report our process as running after reaping it
-    (its watcher thread reaps, the loop learns later). A `pid` now running something that started
-    at another time is that stranger: it is left alone."""
-    now = _started(pid)
-    if now and started and now != started:
-        return
+def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
 
 
-async def _stop(proc: asyncio.subprocess.Process, grace: float, started: str) -> None:
+async def _stop(proc: asyncio.subprocess.Process, grace: float) -> None:
     """SIGTERM the process group, SIGKILL it after `grace` seconds (and always: leftover children)."""
     try:
         if grace > 0 and proc.returncode is None:
-            _signal_group(proc.pid, signal.SIGTERM, started)
+            _signal_group(proc.pid, signal.SIGTERM)
             # Not proc.wait(): it also waits for the pipes, which a child ignoring SIGTERM holds.
             deadline = asyncio.get_running_loop().time() + grace
             while proc.returncode is None and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.05)
     finally:
-        _signal_group(proc.pid, signal.SIGKILL, started)
+        _signal_group(proc.pid, signal.SIGKILL)
     await proc.wait()
 
 
@@ -136,7 +119,6 @@ async def run(
         why = scrub(exc.strerror or str(exc))
         not_found = isinstance(exc, FileNotFoundError) and (cwd is None or exc.filename != str(cwd))
         raise ProcessError(scrub(f"cannot run {name} ({argv[0]}):"), why, not_found=not_found) from None
-    started = _started(proc.pid)  # tells our process from a later one given the same pid
     stats = counts(name)
     stats.started += 1
     stats.running += 1
@@ -144,10 +126,10 @@ async def run(
         async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancel on 3.11
             out, err = await proc.communicate(stdin)
     except TimeoutError:
-        await _stop(proc, grace, started)
+        await _stop(proc, grace)
         raise ProcessError(scrub(label), f"timed out after {timeout:g}s", timed_out=True) from None
     except BaseException:  # cancelled: the group goes too
-        await _stop(proc, grace, started)
+        await _stop(proc, grace)
         raise
     finally:
         stats.running -= 1
