@@ -68,6 +68,9 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+STOP_WAIT = 5.0  # seconds a stopped process is waited for after SIGKILL
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -84,7 +87,11 @@ async def _stop(proc: asyncio.subprocess.Process, grace: float) -> None:
                 await asyncio.sleep(0.05)
     finally:
         _signal_group(proc.pid, signal.SIGKILL)
-    await proc.wait()
+    # Bounded: asyncio's wait also waits for the pipes and its own exit callback; a stop must never
+    # hang the caller (a cancelled reconcile, a shutdown) even when those are late.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(STOP_WAIT):
+            await proc.wait()
 
 
 async def run(
