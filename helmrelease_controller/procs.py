@@ -21,7 +21,7 @@ import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["Counts", "Done", "ProcessError", "counts", "helm_major", "helm_version", "run"]
 
@@ -94,6 +94,31 @@ async def _stop(proc: asyncio.subprocess.Process, grace: float) -> None:
             await proc.wait()
 
 
+async def _start(argv: Sequence[str], grace: float, **options: Any) -> asyncio.subprocess.Process:
+    """`create_subprocess_exec`, safe to cancel. asyncio's own start is not (CPython 3.11): cancelled
+    while it still connects the pipes, it SIGKILLs the program alone and then waits, forever, for
+    pipes the program's children still hold: the caller hangs and the children outlive it. Here
+    the start is shielded; a cancel lets it finish (milliseconds) and then stops the whole group,
+    as a cancel during the run does."""
+    start = asyncio.ensure_future(asyncio.create_subprocess_exec(*argv, **options))
+    try:
+        return await asyncio.shield(start)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait([start])  # cancelled again: the start still ends, and is killed then
+        except asyncio.CancelledError:
+            start.add_done_callback(_kill_started)
+            raise
+        if not start.cancelled() and start.exception() is None:
+            await _stop(start.result(), grace)
+        raise
+
+
+def _kill_started(start: asyncio.Future[asyncio.subprocess.Process]) -> None:
+    if not start.cancelled() and start.exception() is None:
+        _signal_group(start.result().pid, signal.SIGKILL)
+
+
 async def run(
     argv: Sequence[str],
     *,
@@ -113,8 +138,9 @@ async def run(
     name = tool or os.path.basename(argv[0])
     label = what or " ".join([name, *argv[1:2]])
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
+        proc = await _start(
+            argv,
+            grace,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

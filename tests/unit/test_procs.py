@@ -70,6 +70,28 @@ async def test_cancel_asks_then_kills_the_process_group(tmp_path: Path) -> None:
     assert procs.counts("sh").running == before
 
 
+async def test_a_cancel_while_the_process_starts_stops_it_too(tmp_path: Path) -> None:
+    """A reconcile can be cancelled (shutdown, a deleted HelmRelease) at any moment, also while asyncio
+    is still connecting the new process's pipes: the cancel still ends promptly and nothing the
+    program started survives. (asyncio's own start, cancelled there, killed the program alone and
+    then waited forever for the pipes its child held: the cancel hung and the child was orphaned.)"""
+    for steps in range(8):  # cancel after 0..7 event-loop steps: before, during and after the start
+        pidfile = tmp_path / f"child{steps}.pid"
+        task = asyncio.create_task(
+            procs.run(["sh", "-c", f"sleep 1000 & echo $! > {pidfile}; wait"], grace=5)
+        )
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        async with asyncio.timeout(20):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        if pidfile.is_file() and pidfile.read_text().strip():
+            assert await gone(int(pidfile.read_text())), (
+                f"cancelled after {steps} steps: the child outlived it"
+            )
+
+
 async def test_helm_version_is_probed_once(tmp_path: Path) -> None:
     calls = tmp_path / "calls"
     helm = tmp_path / "helm"
