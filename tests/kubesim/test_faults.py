@@ -106,8 +106,13 @@ def test_dropped_watches_end_python_watch_stream(v1: client.CoreV1Api, kubesim: 
 
     t = threading.Thread(target=consume, daemon=True)
     t.start()
-    v1.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="a")))
+    # The watch starts with what exists (the namespace's kube-root-ca.crt, as in every real
+    # namespace); "a" is created once it is being watched, so it comes as a change, after.
     deadline = time.monotonic() + 5
+    while "ADDED kube-root-ca.crt" not in events:
+        assert time.monotonic() < deadline, "the watch never listed what exists"
+        time.sleep(0.02)
+    v1.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="a")))
     while "ADDED a" not in events:
         assert time.monotonic() < deadline, "the watch never delivered the ADDED event"
         time.sleep(0.02)
@@ -116,7 +121,6 @@ def test_dropped_watches_end_python_watch_stream(v1: client.CoreV1Api, kubesim: 
     assert kubesim.drop_watches() == 1
     assert ended.wait(5), "the watch stream did not end after drop_watches()"
     t.join(5)
-    # The watch starts with what exists: the namespace's kube-root-ca.crt, as in every real namespace.
     assert events == ["ADDED kube-root-ca.crt", "ADDED a"]
     # A dropped connection is not a clean end: the client sees a broken stream.
     assert errors, "the client should see the connection break"
