@@ -28,7 +28,7 @@ functions on JSON-like values; the store calls ``record`` and the server ``apply
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,34 +96,9 @@ def _item_element(item: Any, key: str) -> str | None:
     return None
 
 
-def decode(fields: Any, path: Path = ()) -> set[Path]:
-    """A FieldsV1 tree as the set of paths it owns ("." marks an owned inner node)."""
-    out: set[Path] = set()
-    for element, child in fields.items() if isinstance(fields, dict) else ():
-        if element == ".":
-            out.add(path)
-        elif isinstance(child, dict) and child:
-            out |= decode(child, (*path, element))
-        else:
-            out.add((*path, element))
-    return out
-
-
-def encode(paths: Iterable[Path]) -> Obj:
-    """Paths as a FieldsV1 tree: an owned node with owned children gets a "." member."""
-    owned = set(paths)
-    root: Obj = {}
-    for path in owned:
-        node = root
-        for element in path:
-            node = node.setdefault(element, {})
-
-    def tidy(node: Obj, path: Path) -> Obj:
-        out: Obj = {".": {}} if node and path in owned else {}
-        out.update((k, tidy(node[k], (*path, k))) for k in sorted(node))
-        return out
-
-    return tidy(root, ())
+# One FieldsV1 notation for Apply (patch.apply_patch) and Update entries.
+decode = patch.decode_fields
+encode = patch.encode_fields
 
 
 @dataclass

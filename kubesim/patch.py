@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 GVK = tuple[str, str, str]
@@ -500,10 +500,10 @@ def apply_patch(
         entries = (live.get("metadata") or {}).get("managedFields") or []
         entries = [e for e in entries if isinstance(e, dict)]
         mine = [e for e in entries if _is_mine(e, manager)]
-        prev = _decode(mine[0].get("fieldsV1")) if mine else set()
+        prev = decode_fields(mine[0].get("fieldsV1")) if mine else set()
         entries = [e for e in entries if not _is_mine(e, manager)]
         entries = _take_over(entries, new, live, applied)
-        others = set().union(*(_decode(e.get("fieldsV1")) for e in entries))
+        others = set().union(*(decode_fields(e.get("fieldsV1")) for e in entries))
         new_prefixes = {p[:i] for p in new for i in range(1, len(p) + 1)}
         _prune(result, {p for p in prev - new_prefixes if _tracked(p)}, others, new_prefixes)
         live_meta, meta = live.get("metadata") or {}, result.setdefault("metadata", {})
@@ -515,7 +515,7 @@ def apply_patch(
     entry: dict[str, Any] = {"manager": manager, "operation": "Apply", "apiVersion": api_version}
     if time is not None:
         entry["time"] = time
-    entry.update(fieldsType="FieldsV1", fieldsV1=_encode(new))
+    entry.update(fieldsType="FieldsV1", fieldsV1=encode_fields(new))
     result.setdefault("metadata", {})["managedFields"] = [*entries, entry]
     return result
 
@@ -538,7 +538,7 @@ def _tracked(path: FieldPath) -> bool:
 
 def fields_v1(obj: dict[str, Any], gvk: GVK) -> dict[str, Any]:
     """``obj``'s field set in managedFields FieldsV1 notation (for Update entries)."""
-    return _encode(field_set(obj, gvk))
+    return encode_fields(field_set(obj, gvk))
 
 
 def _collect(
@@ -562,7 +562,9 @@ def _collect(
             out.add(here)
 
 
-def _encode(paths: set[FieldPath]) -> dict[str, Any]:
+def encode_fields(paths: Iterable[FieldPath]) -> dict[str, Any]:
+    """Paths as a FieldsV1 tree: an owned node with owned children gets a "." member."""
+    paths = set(paths)
     root: dict[str, Any] = {}
     for path in paths:
         node = root
@@ -577,13 +579,14 @@ def _encode(paths: set[FieldPath]) -> dict[str, Any]:
     return tidy(root, ())
 
 
-def _decode(fields: Any, path: FieldPath = ()) -> set[FieldPath]:
+def decode_fields(fields: Any, path: FieldPath = ()) -> set[FieldPath]:
+    """A FieldsV1 tree as the set of paths it owns ("." marks an owned inner node)."""
     out: set[FieldPath] = set()
     for element, child in fields.items() if isinstance(fields, dict) else ():
         if element == ".":
             out.add(path)
         elif isinstance(child, dict) and child:
-            out |= _decode(child, (*path, element))
+            out |= decode_fields(child, (*path, element))
         else:
             out.add((*path, element))
     return out
@@ -633,7 +636,7 @@ def _take_over(
     """Forced apply: other managers lose fields this apply sets to a different value."""
     out = []
     for entry in entries:
-        owned = _decode(entry.get("fieldsV1"))
+        owned = decode_fields(entry.get("fieldsV1"))
         lost = {
             p
             for p in owned & new
@@ -642,7 +645,7 @@ def _take_over(
         if lost:
             if owned == lost:
                 continue
-            entry = {**entry, "fieldsV1": _encode(owned - lost)}
+            entry = {**entry, "fieldsV1": encode_fields(owned - lost)}
         out.append(entry)
     return out
 
