@@ -8,6 +8,7 @@ import inspect
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,14 +71,37 @@ def _no_leftover_asyncio_tasks(request: pytest.FixtureRequest) -> Iterator[None]
     loop = request.getfixturevalue("_function_scoped_runner").get_loop()
     before = asyncio.all_tasks(loop)
     yield
-    if request.node.stash.get(_CALL_FAILED, False):
-        return
     left = asyncio.all_tasks(loop) - before
-    if left:
+    _cancel_within(loop, asyncio.all_tasks(loop), request.node.nodeid)
+    if left and not request.node.stash.get(_CALL_FAILED, False):
         names = sorted(repr(t) for t in left)
         pytest.fail(
             f"{len(left)} asyncio task(s) left running by this test: " + "; ".join(names), pytrace=False
         )
+
+
+LEFTOVER_CANCEL_WAIT = 30.0
+
+
+def _cancel_within(loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task[object]], test: str) -> None:
+    """Cancel what is left, as pytest-asyncio would when it closes the loop, but bounded: a task that
+    will not end (it swallowed its cancel and awaits something nobody completes) would otherwise hang
+    the worker, silently, until CI's own limit. Such a task ends the worker now, with its stack: xdist
+    reports the crash against the test."""
+    pending = [t for t in tasks if not t.done()]
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(pending, timeout=LEFTOVER_CANCEL_WAIT))
+    stuck = [t for t in pending if not t.done()]
+    if stuck:
+        out = sys.__stderr__ or sys.stderr
+        print(f"\n{test}: {len(stuck)} task(s) ignored cancellation for {LEFTOVER_CANCEL_WAIT:g}s:", file=out)
+        for task in stuck:
+            task.print_stack(file=out)
+        out.flush()
+        os._exit(70)
 
 
 def tool(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,35 @@ async def test_a_cancel_while_the_process_starts_stops_it_too(tmp_path: Path) ->
             assert await gone(int(pidfile.read_text())), (
                 f"cancelled after {steps} steps: the child outlived it"
             )
+
+
+def test_a_shutdown_cancelling_every_task_stops_the_program_and_its_children(tmp_path: Path) -> None:
+    """At shutdown `asyncio.run` cancels every task still pending, whatever it awaits and at any
+    moment: the shutdown still ends and nothing a program started survives it. (With asyncio's own
+    start, a start in flight at that moment killed the program alone and hung the shutdown forever
+    waiting for the pipes the program's child held.)"""
+    for steps in [*range(12), None]:  # shut down after 0..11 loop steps, then once the child runs
+        pidfile = tmp_path / f"child{steps}.pid"
+
+        async def main(steps: int | None = steps, pidfile: Path = pidfile) -> None:
+            argv = ["sh", "-c", f"sleep 1000 & echo $! > {pidfile}; wait"]
+            running = [asyncio.create_task(procs.run(argv, grace=5))]
+            if steps is None:
+                await child_pid(pidfile)
+            for _ in range(steps or 0):
+                await asyncio.sleep(0)
+            assert not running[0].done()
+
+        shutdown = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+        shutdown.start()
+        shutdown.join(30)
+        assert not shutdown.is_alive(), f"the shutdown after {steps} steps hung"
+        if pidfile.is_file() and pidfile.read_text().strip():
+            assert asyncio.run(gone(int(pidfile.read_text()))), (
+                f"shut down after {steps} steps: the child lived"
+            )
+        else:
+            assert steps is not None
 
 
 async def test_helm_version_is_probed_once(tmp_path: Path) -> None:
