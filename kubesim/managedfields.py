@@ -41,18 +41,7 @@ GVK = tuple[str, str, str]
 MAX_MANAGER_BYTES = 128  # validation.FieldManagerMaxLength
 _MISSING = object()
 # Never owned: set by the server or not fields of the object (fieldmanager's ignored paths).
-_IGNORED_META = (
-    "managedFields",
-    "uid",
-    "resourceVersion",
-    "creationTimestamp",
-    "generation",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "selfLink",
-    "name",
-    "namespace",
-)
+_IGNORED_META = ("managedFields", "name", "namespace", *patch.SERVER_META)
 # Non-pointer structs (and PodSpec.containers, a list without omitempty) that exist in the empty
 # object a create is compared with, so a create's entry carries no "." for them; anything else a
 # create adds (labels, data, rollingUpdate ...) is an added node and gets its "." marker.
@@ -86,14 +75,6 @@ def manager_name(field_manager: str | None, user_agent: str) -> str:
 # ---------------------------------------------------------------- field sets
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def _item_element(item: Any, key: str) -> str | None:
-    if not key:
-        return "v:" + _dumps(item)
-    if isinstance(item, dict) and key in item:
-        return "k:" + _dumps({key: item[key]})
-    return None
 
 
 # One FieldsV1 notation for Apply (patch.apply_patch) and Update entries.
@@ -144,7 +125,7 @@ def _subtree(value: Any, path: Path, rule: str, keys: Mapping[str, str], out: se
             _subtree(child, (*path, f"f:{name}"), sub, keys, out)
     elif isinstance(value, list) and rule in keys:
         for item in value:
-            element = _item_element(item, keys[rule])
+            element = patch.item_element(item, keys[rule])
             if element is not None:
                 _subtree(item, (*path, element), f"{rule}[]", keys, out)
 
@@ -163,8 +144,8 @@ def _diff_node(old: Any, new: Any, path: Path, rule: str, keys: Mapping[str, str
     elif isinstance(old, dict) and isinstance(new, dict):
         _diff_map(old, new, path, rule, keys, out)
     elif isinstance(old, list) and isinstance(new, list) and rule in keys:
-        olds = {e: i for i in old if (e := _item_element(i, keys[rule])) is not None}
-        news = {e: i for i in new if (e := _item_element(i, keys[rule])) is not None}
+        olds = {e: i for i in old if (e := patch.item_element(i, keys[rule])) is not None}
+        news = {e: i for i in new if (e := patch.item_element(i, keys[rule])) is not None}
         for element in {*olds, *news}:
             _diff_node(
                 olds.get(element, _MISSING), news.get(element, _MISSING),

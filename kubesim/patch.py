@@ -452,7 +452,7 @@ def _set_element_order(
 
 
 # ---------------------------------------------------------------- server-side apply
-_SERVER_META = (
+SERVER_META = (
     "uid",
     "resourceVersion",
     "creationTimestamp",
@@ -462,7 +462,7 @@ _SERVER_META = (
     "selfLink",
 )
 _UNTRACKED = {("f:apiVersion",), ("f:kind",), ("f:status",)} | {
-    ("f:metadata", f"f:{k}") for k in ("name", "namespace", "managedFields", *_SERVER_META)
+    ("f:metadata", f"f:{k}") for k in ("name", "namespace", "managedFields", *SERVER_META)
 }
 
 
@@ -507,7 +507,7 @@ def apply_patch(
         new_prefixes = {p[:i] for p in new for i in range(1, len(p) + 1)}
         _prune(result, {p for p in prev - new_prefixes if _tracked(p)}, others, new_prefixes)
         live_meta, meta = live.get("metadata") or {}, result.setdefault("metadata", {})
-        for name in _SERVER_META:
+        for name in SERVER_META:
             if name in live_meta:
                 meta[name] = copy.deepcopy(live_meta[name])
             else:
@@ -551,28 +551,37 @@ def _collect(
         if isinstance(value, dict) and value:
             _collect(value, here, sub, keys, out)
         elif isinstance(value, list) and value and sub in keys:
-            key = keys[sub]
             for item in value:
-                if not key:
-                    out.add((*here, "v:" + _dumps(item)))
-                elif isinstance(item, dict) and key in item:
-                    out.add((*here, "k:" + _dumps({key: item[key]})))
-                    _collect(item, (*here, "k:" + _dumps({key: item[key]})), f"{sub}[]", keys, out)
+                element = item_element(item, keys[sub])
+                if element is not None:
+                    out.add((*here, element))
+                if element is not None and element.startswith("k:"):
+                    _collect(item, (*here, element), f"{sub}[]", keys, out)
         else:
             out.add(here)
 
 
+def item_element(item: Any, key: str) -> str | None:
+    """A list item's FieldsV1 element: `k:{"key":value}` in a keyed list (None when the item lacks the
+    key), `v:value` in a set (a list keyed by nothing)."""
+    if not key:
+        return "v:" + _dumps(item)
+    if isinstance(item, dict) and key in item:
+        return "k:" + _dumps({key: item[key]})
+    return None
+
+
 def encode_fields(paths: Iterable[FieldPath]) -> dict[str, Any]:
     """Paths as a FieldsV1 tree: an owned node with owned children gets a "." member."""
-    paths = set(paths)
+    owned = set(paths)
     root: dict[str, Any] = {}
-    for path in paths:
+    for path in owned:
         node = root
         for element in path:
             node = node.setdefault(element, {})
 
     def tidy(node: dict[str, Any], path: FieldPath) -> dict[str, Any]:
-        out: dict[str, Any] = {".": {}} if node and path in paths else {}
+        out: dict[str, Any] = {".": {}} if node and path in owned else {}
         out.update((k, tidy(node[k], (*path, k))) for k in sorted(node))
         return out
 
