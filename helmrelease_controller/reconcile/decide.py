@@ -21,11 +21,18 @@ a live, unsuspended HelmRelease.
 | in sync                                     | NONE (no helm process)                    |
 
 "Retries left" counts failures of the *current* desired config: the counters reset
-when the config digest (chart + values + generation-relevant spec) changes, or on
+when the config digest (chart + values) or the spec (generation) changes, or on
 `reset-at`. This follows Flux's shape with one deliberate difference: retries happen
 on top of the failed release, and remediation (rollback/uninstall) runs once, after
 the last retry, instead of before every retry: fewer helm runs, and the failed state
 stays inspectable while retries go on.
+
+No row looks at *why* helm failed. A server-side apply conflict or an immutable field fails
+the same way on every retry until somebody acts, and it still follows the rows above: retried
+while retries are left (the user may have resolved it meanwhile), then remediated once, then
+stalled. The ways out the Ready message names (helm/failures.py) are a spec change
+(`upgrade.forceConflicts`, `upgrade.force`: any new generation resets the counters, as a new
+digest does) or the force-at row, which runs past backoff and stall.
 """
 
 from __future__ import annotations
