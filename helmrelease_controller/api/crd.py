@@ -2,8 +2,12 @@
 
 Owns the conversion of the models' JSON schema into a Kubernetes structural OpenAPI v3 schema
 and the CRD around it (names, printer columns, the `helm.sh/resource-policy: keep` annotation of
-DESIGN.md rule 6). `python -m helmrelease_controller.api.crd` prints the YAML that `make crds`
-writes to crds/helmrelease.yaml; a unit test fails when that file is stale.
+DESIGN.md rule 6). The spec's rules speak the controller's words (docs/validation.md): the CEL
+rules the models declare next to their validators (models.cel) are kept, and Field constraints
+(minimum, minLength 1, minItems ...) become CEL rules worded as the controller's SpecError words
+them, so `kubectl apply` refuses what the controller would, alike.
+`python -m helmrelease_controller.api.crd` prints the YAML that `make crds` writes to
+crds/helmrelease.yaml; a unit test fails when that file is stale.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from helmrelease_controller.api.models import (
     SINGULAR,
     VERSION,
     HelmRelease,
+    cel,
 )
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "SchemaError",
     "build_crd",
     "build_gitsync_crd",
+    "controller_worded",
     "crd_yaml",
     "gitsync_crd_yaml",
     "main",
@@ -182,12 +188,69 @@ def _ordered(node: dict[str, Any]) -> dict[str, Any]:
     return {key: copy.deepcopy(node[key]) for key in keys}
 
 
+# Field constraint keywords -> (CEL operator, the controller's words: models._describe's).
+_BOUND_RULES = {
+    "minimum": (">=", "must be >= {}"),
+    "maximum": ("<=", "must be <= {}"),
+}
+_EXCLUSIVE_RULES = {
+    "minimum": (">", "must be > {}"),
+    "maximum": ("<", "must be < {}"),
+}
+
+
+def _number(value: Any, type_: str) -> tuple[str, str]:
+    """(CEL literal, words) of a bound: 1 as `1.0` for a number field, 1 in the words either way."""
+    words = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    literal = str(float(value)) if type_ == "number" else words
+    return literal, words
+
+
+def _keyword_rules(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """The CEL rules replacing `node`'s constraint keywords (removed from it), in the controller's
+    words. maxLength and maxItems stay: the API server needs them to bound a rule's cost, and they
+    are checked before any rule (their errors stop CEL; the controller says the same limit)."""
+    rules: list[dict[str, Any]] = []
+    for key in ("minimum", "maximum"):
+        if key in node:
+            exclusive = bool(node.pop(f"exclusive{key[0].upper()}{key[1:]}", False))
+            op, words = (_EXCLUSIVE_RULES if exclusive else _BOUND_RULES)[key]
+            literal, shown = _number(node.pop(key), str(node.get("type")))
+            rules.append(cel(f"self {op} {literal}", words.format(shown)))
+    if node.get("minLength") == 1:
+        del node["minLength"]
+        rules.append(cel("size(self) >= 1", "must not be empty"))
+    if "minItems" in node:
+        count = node.pop("minItems")
+        rules.append(cel(f"size(self) >= {count}", f"must have at least {count} item(s)"))
+    return rules
+
+
+def controller_worded(node: dict[str, Any]) -> dict[str, Any]:
+    """`node` (a structural schema) with every constraint keyword under it turned into CEL rules in
+    the controller's words (_keyword_rules), before the rules the models declare."""
+    out = dict(node)
+    rules = _keyword_rules(out) + list(out.get("x-kubernetes-validations", []))
+    if rules:
+        # rule, message, fieldPath: each rule reads the same way in the YAML
+        out["x-kubernetes-validations"] = [
+            {k: rule[k] for k in ("rule", "message", "fieldPath") if k in rule} for rule in rules
+        ]
+    if "properties" in out:
+        out["properties"] = {name: controller_worded(sub) for name, sub in out["properties"].items()}
+    for key in ("items", "additionalProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = controller_worded(out[key])
+    return _ordered(out)
+
+
 def _openapi_schema(model: type[BaseModel], kind: str, description: str) -> dict[str, Any]:
-    """The openAPIV3Schema of a kind: `model`'s spec and status as structural schemas."""
+    """The openAPIV3Schema of a kind: `model`'s spec (its rules in the controller's words) and status
+    as structural schemas."""
     schema = model.model_json_schema(by_alias=True)
     defs: dict[str, Any] = schema.get("$defs", {})
     props: dict[str, Any] = schema["properties"]
-    spec = structural_schema(props["spec"], defs, "spec")
+    spec = controller_worded(structural_schema(props["spec"], defs, "spec"))
     status = structural_schema(props["status"], defs, "status")
     spec.pop("nullable", None)
     status.pop("nullable", None)

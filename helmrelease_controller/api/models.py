@@ -135,21 +135,69 @@ _DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
+def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any]:
+    """One `x-kubernetes-validations` entry of the CRD: a CEL `rule` and the controller's `message`.
+
+    A rule sits next to the validator that enforces the same thing (in the type's or the model's
+    JSON schema), and its message is the validator's words without the interpolated value (a CRD
+    message is a static string), so `kubectl apply` and the controller refuse alike.
+    """
+    entry: dict[str, Any] = {"rule": rule, "message": message}
+    if field_path is not None:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def _cel_string(text: str) -> str:
+    """`text` as a single-quoted CEL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _string_schema(*rules: dict[str, Any], max_length: int | None = None) -> WithJsonSchema:
+    """The CRD schema of a string type: its CEL rules, and a maxLength when the type has one (which
+    also bounds what the API server estimates a rule on it may cost)."""
+    schema: dict[str, Any] = {"type": "string"}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    schema["x-kubernetes-validations"] = list(rules)
+    return WithJsonSchema(schema)
+
+
+def _name_message(what: str, pattern: str) -> str:
+    allowed = "lowercase letters, digits and '-'" + (" or '.'" if "\\." in pattern else "")
+    return f"is not a valid {what}: use {allowed}, starting and ending with a letter or digit"
+
+
 def _name_check(what: str, pattern: str, max_length: int) -> Callable[[str], str]:
     """A validator for Kubernetes-style names, with a message saying what is allowed."""
     compiled = re.compile(pattern)
-    allowed = "lowercase letters, digits and '-'" + (" or '.'" if "\\." in pattern else "")
+    message = _name_message(what, pattern)
 
     def check(value: str) -> str:
         if len(value) > max_length:
-            raise ValueError(f"{value!r} is too long for a {what} ({len(value)} > {max_length} characters)")
-        if not compiled.fullmatch(value):
             raise ValueError(
-                f"{value!r} is not a valid {what}: use {allowed}, starting and ending with a letter or digit"
+                f"{value!r} is too long for a {what}: may not be more than {max_length} characters "
+                f"(it has {len(value)})"
             )
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} {message}")
         return value
 
     return check
+
+
+def _name_schema(what: str, pattern: str, max_length: int) -> WithJsonSchema:
+    """The CRD schema of a name type: maxLength, and a CEL rule with _name_check's words."""
+    return _string_schema(
+        cel(f"self.matches({_cel_string(pattern)})", _name_message(what, pattern)), max_length=max_length
+    )
+
+
+_DURATION_MAX_LENGTH = 64
+_NEGATIVE = "must not be negative"
+_NOT_A_DURATION = 'invalid duration: use a Go duration such as "30s", "5m", "1h30m" or "750ms"'
+_NOT_ABOVE_ZERO = "must be greater than 0s"
+_IS_DURATION = f"self.matches({_cel_string(DURATION_PATTERN)})"
 
 
 def _check_duration(value: str) -> str:
@@ -159,24 +207,40 @@ def _check_duration(value: str) -> str:
 
 def _check_positive_duration(value: str) -> str:
     if parse_duration(value) <= 0:
-        raise ValueError(f"invalid duration {value!r}: must be greater than 0s")
+        raise ValueError(f"invalid duration {value!r}: {_NOT_ABOVE_ZERO}")
     return value
+
+
+_RETRIES = "must be -1 (retry forever) or a number of retries >= 0"
 
 
 def _check_retries(value: int) -> int:
     if value < -1:
-        raise ValueError(f"must be -1 (retry forever) or a number of retries >= 0, got {value}")
+        raise ValueError(f"{_RETRIES}, got {value}")
     return value
+
+
+_PATH_MAX_LENGTH = 4096
+_NOT_RELATIVE = "must be a path relative to the repository root, without '..'"
 
 
 def _check_relative_path(value: str) -> str:
     parts = value.replace("\\", "/").split("/")
     if value.startswith("/") or ".." in parts:
-        raise ValueError(f"{value!r} must be a path relative to the repository root, without '..'")
+        raise ValueError(f"{value!r} {_NOT_RELATIVE}")
     return value
 
 
-def _matching(pattern: str, requirement: str) -> Callable[[str], str]:
+_NOT_A_POINTER = "is not a JSON pointer: it must start with '/', e.g. /spec/replicas"
+
+
+def _check_json_pointer(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} {_NOT_A_POINTER}")
+    return value
+
+
+def _matching(pattern: str, requirement: str) -> AfterValidator:
     """A validator: the value must match `pattern`, else `'<value>' <requirement>`."""
     compiled = re.compile(pattern)
 
@@ -185,7 +249,12 @@ def _matching(pattern: str, requirement: str) -> Callable[[str], str]:
             raise ValueError(f"{value!r} {requirement}")
         return value
 
-    return check
+    return AfterValidator(check)
+
+
+def _matching_schema(pattern: str, requirement: str) -> WithJsonSchema:
+    """The CRD schema of a _matching type: a CEL rule with the same words."""
+    return _string_schema(cel(f"self.matches({_cel_string(pattern)})", requirement))
 
 
 def _none_to_empty_dict(value: Any) -> Any:
@@ -196,82 +265,72 @@ def _none_to_empty_list(value: Any) -> Any:
     return [] if value is None else value
 
 
+#: Lists whose items carry CEL rules are bounded: the API server refuses a CRD whose rules it
+#: estimates could cost too much, and an unbounded list multiplies its items' cost without end.
+LIST_MAX_ITEMS = 100
+
+# Field constraints (min_length, ge, ...) become CEL rules with the controller's words in crd.py.
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 Duration = Annotated[
     str,
+    Field(max_length=_DURATION_MAX_LENGTH),
     AfterValidator(_check_duration),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+    _string_schema(
+        cel("!self.startsWith('-')", _NEGATIVE),
+        cel(f"self.startsWith('-') || {_IS_DURATION}", _NOT_A_DURATION),
+        max_length=_DURATION_MAX_LENGTH,
+    ),
 ]
-# The CRD carries the same rules as CEL where the pattern cannot say it (a duration above zero, a
-# relative path), so `kubectl apply` refuses what the controller would, in the same words.
+# A duration above zero: the grammar's rules guard the comparison, so an invalid string is one
+# error (the grammar's), not an evaluation error too.
 PositiveDuration = Annotated[
     str,
+    Field(max_length=_DURATION_MAX_LENGTH),
     AfterValidator(_check_positive_duration),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": DURATION_PATTERN,
-            "x-kubernetes-validations": [
-                {"rule": "duration(self) > duration('0s')", "message": "must be greater than 0s"}
-            ],
-        }
+    _string_schema(
+        cel("!self.startsWith('-')", _NEGATIVE),
+        cel(f"self.startsWith('-') || {_IS_DURATION}", _NOT_A_DURATION),
+        cel(f"!{_IS_DURATION} || duration(self) > duration('0s')", _NOT_ABOVE_ZERO),
+        max_length=_DURATION_MAX_LENGTH,
     ),
 ]
 RelativePath = Annotated[
     str,
+    Field(max_length=_PATH_MAX_LENGTH),
     AfterValidator(_check_relative_path),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "x-kubernetes-validations": [
-                {
-                    "rule": "!self.startsWith('/') && !self.split('/').exists(p, p == '..')",
-                    "message": "must be a path relative to the repository root, without '..'",
-                }
-            ],
-        }
+    _string_schema(
+        cel(
+            r"!self.startsWith('/') && !self.replace('\\', '/').split('/').exists(p, p == '..')",
+            _NOT_RELATIVE,
+        ),
+        max_length=_PATH_MAX_LENGTH,
     ),
 ]
-Retries = Annotated[int, AfterValidator(_check_retries), WithJsonSchema({"type": "integer", "minimum": -1})]
-NamespaceName = Annotated[
+JsonPointer = Annotated[
     str,
-    AfterValidator(_name_check("namespace name", _DNS1123_LABEL, 63)),
-    WithJsonSchema({"type": "string", "pattern": _DNS1123_LABEL, "maxLength": 63}),
+    Field(min_length=1),
+    AfterValidator(_check_json_pointer),
+    _string_schema(cel("size(self) >= 1", "must not be empty"), cel("self.startsWith('/')", _NOT_A_POINTER)),
 ]
-ObjectName = Annotated[
-    str,
-    AfterValidator(_name_check("object name", _DNS1123_SUBDOMAIN, 253)),
-    WithJsonSchema({"type": "string", "pattern": _DNS1123_SUBDOMAIN, "maxLength": 253}),
+Retries = Annotated[
+    int,
+    AfterValidator(_check_retries),
+    WithJsonSchema({"type": "integer", "x-kubernetes-validations": [cel("self >= -1", _RETRIES)]}),
 ]
-ReleaseName = Annotated[
-    str,
-    AfterValidator(_name_check("Helm release name", _DNS1123_SUBDOMAIN, RELEASE_NAME_MAX_LENGTH)),
-    WithJsonSchema({"type": "string", "pattern": _DNS1123_SUBDOMAIN, "maxLength": RELEASE_NAME_MAX_LENGTH}),
-]
-_COMMIT = r"^[0-9a-f]{7,64}$"
-_HTTP_URL = r"^https?://\S+$"
-_OCI_URL = r"^oci://\S+$"
-_OCI_DIGEST = r"^sha256:[0-9a-f]{64}$"
-CommitSha = Annotated[
-    str,
-    AfterValidator(_matching(_COMMIT, "is not a commit SHA (7 to 64 lowercase hex digits)")),
-    WithJsonSchema({"type": "string", "pattern": _COMMIT}),
-]
-HttpUrl = Annotated[
-    str,
-    AfterValidator(_matching(_HTTP_URL, "is not an http:// or https:// URL")),
-    WithJsonSchema({"type": "string", "pattern": _HTTP_URL}),
-]
-OciUrl = Annotated[
-    str,
-    AfterValidator(_matching(_OCI_URL, "is not an OCI chart reference: it must start with oci://")),
-    WithJsonSchema({"type": "string", "pattern": _OCI_URL}),
-]
-OciDigest = Annotated[
-    str,
-    AfterValidator(_matching(_OCI_DIGEST, "is not a digest: expected sha256: and 64 lowercase hex digits")),
-    WithJsonSchema({"type": "string", "pattern": _OCI_DIGEST}),
-]
+_NAMESPACE = ("namespace name", _DNS1123_LABEL, 63)
+_OBJECT = ("object name", _DNS1123_SUBDOMAIN, 253)
+_RELEASE = ("Helm release name", _DNS1123_SUBDOMAIN, RELEASE_NAME_MAX_LENGTH)
+NamespaceName = Annotated[str, AfterValidator(_name_check(*_NAMESPACE)), _name_schema(*_NAMESPACE)]
+ObjectName = Annotated[str, AfterValidator(_name_check(*_OBJECT)), _name_schema(*_OBJECT)]
+ReleaseName = Annotated[str, AfterValidator(_name_check(*_RELEASE)), _name_schema(*_RELEASE)]
+_COMMIT = (r"^[0-9a-f]{7,64}$", "is not a commit SHA (7 to 64 lowercase hex digits)")
+_HTTP_URL = (r"^https?://\S+$", "is not an http:// or https:// URL")
+_OCI_URL = (r"^oci://\S+$", "is not an OCI chart reference: it must start with oci://")
+_OCI_DIGEST = (r"^sha256:[0-9a-f]{64}$", "is not a digest: expected sha256: and 64 lowercase hex digits")
+CommitSha = Annotated[str, _matching(*_COMMIT), _matching_schema(*_COMMIT)]
+HttpUrl = Annotated[str, _matching(*_HTTP_URL), _matching_schema(*_HTTP_URL)]
+OciUrl = Annotated[str, _matching(*_OCI_URL), _matching_schema(*_OCI_URL)]
+OciDigest = Annotated[str, _matching(*_OCI_DIGEST), _matching_schema(*_OCI_DIGEST)]
 FreeForm = Annotated[dict[str, Any], BeforeValidator(_none_to_empty_dict)]
 
 
@@ -297,6 +356,23 @@ class _Status(BaseModel):
     )
 
 
+# --- valid but not built yet: refused by HelmRelease.unsupported() and by the CRD's rules -----------
+
+STORAGE_NAMESPACE_UNSUPPORTED = "must equal the target namespace (helm stores a release in its own namespace)"
+SERVICE_ACCOUNT_UNSUPPORTED = (
+    "not supported yet (helm runs as the controller's own service account); remove it"
+)
+CREATE_REPLACE_UNSUPPORTED = (
+    "CreateReplace is not supported yet (CRDs that exist are never replaced); use Create or Skip"
+)
+DRIFT_UNSUPPORTED = "is not supported yet (drift is neither detected nor corrected); use disabled"
+_CRDS_SUPPORTED = Field(
+    json_schema_extra={
+        "x-kubernetes-validations": [cel("self != 'CreateReplace'", CREATE_REPLACE_UNSUPPORTED)]
+    }
+)
+
+
 # --- spec.chart -----------------------------------------------------------------------------------
 
 
@@ -318,10 +394,10 @@ class GitRef(_Spec):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                {
-                    "rule": _exactly_one_rule("branch", "tag", "semver", "commit"),
-                    "message": "exactly one of branch, tag, semver or commit must be set",
-                }
+                cel(
+                    _exactly_one_rule("branch", "tag", "semver", "commit"),
+                    "exactly one of branch, tag, semver or commit must be set",
+                )
             ]
         }
     )
@@ -373,7 +449,7 @@ class GitChartSource(_Spec):
     """Chart directory relative to the repository root."""
     secret_ref: SecretRef | None = None
     """Credentials: keys username/password (HTTP) or identity/known_hosts (SSH)."""
-    values_files: list[RelativePath] = Field(default_factory=list)
+    values_files: list[RelativePath] = Field(default_factory=list, max_length=LIST_MAX_ITEMS)
     """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
     before valuesFrom and values (Flux v1's chart-file values)."""
 
@@ -389,7 +465,7 @@ class RepositoryChartSource(_Spec):
     """Exact chart version or semver range (e.g. 6.5.0, ~6.5, >=6.0.0 <7.0.0); the highest match wins."""
     secret_ref: SecretRef | None = None
     """Credentials: keys username/password, optionally caFile/certFile/keyFile."""
-    values_files: list[RelativePath] = Field(default_factory=list)
+    values_files: list[RelativePath] = Field(default_factory=list, max_length=LIST_MAX_ITEMS)
     """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
     before valuesFrom and values (Flux v1's chart-file values)."""
 
@@ -400,10 +476,7 @@ class OCIChartSource(_Spec):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                {
-                    "rule": "!(has(self.version) && has(self.digest))",
-                    "message": "set version or digest, not both",
-                }
+                cel("!(has(self.version) && has(self.digest))", "set version or digest, not both")
             ]
         }
     )
@@ -416,7 +489,7 @@ class OCIChartSource(_Spec):
     """Manifest digest (sha256:...) to pin the chart to."""
     secret_ref: SecretRef | None = None
     """Registry credentials: keys username/password, or a .dockerconfigjson."""
-    values_files: list[RelativePath] = Field(default_factory=list)
+    values_files: list[RelativePath] = Field(default_factory=list, max_length=LIST_MAX_ITEMS)
     """Values files inside the chart (e.g. values-prod.yaml), merged in order over its values.yaml,
     before valuesFrom and values (Flux v1's chart-file values)."""
 
@@ -433,10 +506,10 @@ class ChartRef(_Spec):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                {
-                    "rule": _exactly_one_rule("git", "repository", "oci"),
-                    "message": "exactly one of git, repository or oci must be set",
-                }
+                cel(
+                    _exactly_one_rule("git", "repository", "oci"),
+                    "exactly one of git, repository or oci must be set",
+                )
             ]
         }
     )
@@ -538,7 +611,7 @@ class InstallSpec(_Spec):
 
     create_namespace: bool = False
     """Create the target namespace if it does not exist."""
-    crds: Literal["Skip", "Create", "CreateReplace"] = "Create"
+    crds: Annotated[Literal["Skip", "Create", "CreateReplace"], _CRDS_SUPPORTED] = "Create"
     """The chart's crds/ directory: Skip or Create (only new ones); CreateReplace: not supported yet."""
     disable_wait: bool = False
     """Do not wait for resources to become ready."""
@@ -555,7 +628,7 @@ class UpgradeSpec(_Spec):
     """Take over fields other field managers own (helm 4 --force-conflicts); default: report the conflict."""
     cleanup_on_fail: bool = False
     """Delete resources created by a failed upgrade."""
-    crds: Literal["Skip", "Create", "CreateReplace"] = "Skip"
+    crds: Annotated[Literal["Skip", "Create", "CreateReplace"], _CRDS_SUPPORTED] = "Skip"
     """The chart's crds/ directory on upgrade: Skip or Create; CreateReplace: not supported yet."""
     disable_wait: bool = False
     """Do not wait for resources to become ready."""
@@ -596,12 +669,33 @@ class HelmTestSpec(_Spec):
     """Record test failures in status without treating the release as failed."""
 
 
+BACKOFF_INITIAL = "10s"
+BACKOFF_MAX = "10m"
+_MAX_BELOW_INITIAL = "max must not be shorter than initial"
+# The fields as the controller reads them, defaults included, in CEL.
+_BACKOFF_INITIAL = f"(has(self.initial) ? self.initial : {_cel_string(BACKOFF_INITIAL)})"
+_BACKOFF_MAX = f"(has(self.max) ? self.max : {_cel_string(BACKOFF_MAX)})"
+
+
 class BackoffSpec(_Spec):
     """Delay between retries of a failed reconcile: initial * factor^n, capped at max, with jitter."""
 
-    initial: PositiveDuration = "10s"
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    f"!({_BACKOFF_MAX}.matches({_cel_string(DURATION_PATTERN)}) "
+                    f"&& {_BACKOFF_INITIAL}.matches({_cel_string(DURATION_PATTERN)})) "
+                    f"|| duration({_BACKOFF_MAX}) >= duration({_BACKOFF_INITIAL})",
+                    _MAX_BELOW_INITIAL,
+                )
+            ]
+        }
+    )
+
+    initial: PositiveDuration = BACKOFF_INITIAL
     """Delay after the first failure."""
-    max: PositiveDuration = "10m"
+    max: PositiveDuration = BACKOFF_MAX
     """Longest delay."""
     factor: Annotated[float, Field(ge=1)] = 2.0
     """Multiplier per consecutive failure (>= 1)."""
@@ -611,7 +705,7 @@ class BackoffSpec(_Spec):
     @model_validator(mode="after")
     def _max_not_below_initial(self) -> BackoffSpec:
         if parse_duration(self.max) < parse_duration(self.initial):
-            raise ValueError(f"max ({self.max}) must not be shorter than initial ({self.initial})")
+            raise ValueError(f"max ({self.max}) {_MAX_BELOW_INITIAL.removeprefix('max ')} ({self.initial})")
         return self
 
     @property
@@ -628,29 +722,22 @@ class BackoffSpec(_Spec):
 class DriftIgnoreRule(_Spec):
     """Fields that drift detection ignores."""
 
-    paths: Annotated[list[NonEmptyStr], Field(min_length=1)]
+    paths: Annotated[list[JsonPointer], Field(min_length=1, max_length=LIST_MAX_ITEMS)]
     """JSON pointers (RFC 6901) of ignored fields, e.g. /spec/replicas."""
     target: dict[str, Any] | None = None
     """Resources the rule applies to (e.g. {kind: Deployment, name: web}); all resources when omitted."""
-
-    @field_validator("paths")
-    @classmethod
-    def _json_pointers(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            if not path.startswith("/"):
-                raise ValueError(
-                    f"{path!r} is not a JSON pointer: it must start with '/', e.g. /spec/replicas"
-                )
-        return paths
 
 
 class DriftDetectionSpec(_Spec):
     """Detection of changes made to the release's resources outside Helm."""
 
-    mode: Literal["disabled", "warn", "enabled"] = "disabled"
+    mode: Annotated[
+        Literal["disabled", "warn", "enabled"],
+        Field(json_schema_extra={"x-kubernetes-validations": [cel("self == 'disabled'", DRIFT_UNSUPPORTED)]}),
+    ] = "disabled"
     """Only disabled is supported yet; warn and enabled (report / correct drift) are refused."""
     ignore: Annotated[list[DriftIgnoreRule], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list
+        default_factory=list, max_length=LIST_MAX_ITEMS
     )
     """Fields to leave alone."""
 
@@ -677,6 +764,22 @@ class _Scheduled(_Spec):
 class HelmReleaseSpec(_Scheduled):
     """The desired state of a Helm release."""
 
+    # HelmRelease.unsupported() refuses these too (the storage namespace also when only the
+    # object's namespace says what the target is: a CRD rule cannot see metadata.namespace).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel("!has(self.serviceAccountName)", SERVICE_ACCOUNT_UNSUPPORTED, ".serviceAccountName"),
+                cel(
+                    "!has(self.storageNamespace) || !has(self.targetNamespace) "
+                    "|| self.storageNamespace == self.targetNamespace",
+                    STORAGE_NAMESPACE_UNSUPPORTED,
+                    ".storageNamespace",
+                ),
+            ]
+        }
+    )
+
     chart: ChartRef
     """Where the chart comes from: exactly one of git, repository or oci."""
     release_name: ReleaseName | None = None
@@ -696,11 +799,11 @@ class HelmReleaseSpec(_Scheduled):
     values: FreeForm = Field(default_factory=dict)
     """Values merged last, over the chart's values.yaml and valuesFrom."""
     values_from: Annotated[list[ValuesReference], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list
+        default_factory=list, max_length=LIST_MAX_ITEMS
     )
     """Values from ConfigMaps and Secrets, merged in order over the chart's values.yaml."""
     depends_on: Annotated[list[DependencyReference], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list
+        default_factory=list, max_length=LIST_MAX_ITEMS
     )
     """HelmReleases that must be Ready before this one is reconciled."""
     max_history: Annotated[int, Field(ge=0)] = 5
@@ -979,26 +1082,18 @@ class HelmRelease(KubeObject):
         if spec.storage_namespace and spec.storage_namespace != self.target_namespace:
             # The helm CLI keeps a release's storage in the release's own --namespace; a separate
             # storage namespace (Flux's SDK feature) cannot be honoured, so it is refused, not ignored.
+            # STORAGE_NAMESPACE_UNSUPPORTED, naming the namespace.
             problems.append(
                 f"spec.storageNamespace: must equal the target namespace {self.target_namespace!r} "
                 "(helm stores a release in its own namespace)"
             )
         if spec.service_account_name is not None:
-            problems.append(
-                "spec.serviceAccountName: not supported yet (helm runs as the controller's own "
-                "service account); remove it"
-            )
+            problems.append(f"spec.serviceAccountName: {SERVICE_ACCOUNT_UNSUPPORTED}")
         for field_path, crds in (("install", spec.install.crds), ("upgrade", spec.upgrade.crds)):
             if crds == "CreateReplace":
-                problems.append(
-                    f"spec.{field_path}.crds: CreateReplace is not supported yet (CRDs that exist are "
-                    "never replaced); use Create or Skip"
-                )
+                problems.append(f"spec.{field_path}.crds: {CREATE_REPLACE_UNSUPPORTED}")
         if spec.drift_detection.mode != "disabled":
-            problems.append(
-                f"spec.driftDetection.mode: {spec.drift_detection.mode} is not supported yet (drift is "
-                "neither detected nor corrected); use disabled"
-            )
+            problems.append(f"spec.driftDetection.mode: {spec.drift_detection.mode} {DRIFT_UNSUPPORTED}")
         return problems
 
     def to_obj(self) -> dict[str, Any]:
@@ -1168,6 +1263,10 @@ def _describe(err: Any) -> str:
         message = "must not be empty"
     elif kind == "too_short":
         message = f"must have at least {ctx.get('min_length')} item(s)"
+    elif kind == "too_long":  # the API server's words for maxItems
+        message = f"must have at most {ctx.get('max_length')} items"
+    elif kind == "string_too_long":  # the API server's words for maxLength ("... bytes")
+        message = f"may not be more than {ctx.get('max_length')} characters"
     elif kind == "string_pattern_mismatch":
         message = f"{value!r} does not match the pattern {ctx.get('pattern')}"
     elif kind in _BOUNDS:

@@ -509,7 +509,8 @@ _REPO = {"url": "https://charts.example.com", "name": "web"}
         ),
         (
             set_spec(releaseName="x" * 54),
-            f"spec.releaseName: '{'x' * 54}' is too long for a Helm release name (54 > 53 characters)",
+            f"spec.releaseName: '{'x' * 54}' is too long for a Helm release name: "
+            "may not be more than 53 characters (it has 54)",
         ),
         (
             set_chart({"repository": {"url": "https://c"}}),
@@ -539,7 +540,7 @@ _REPO = {"url": "https://charts.example.com", "name": "web"}
         (set_chart("podinfo"), "spec.chart: must be an object, got a string"),
         (
             set_spec(driftDetection={"ignore": [{"paths": ["spec.replicas"]}]}),
-            "spec.driftDetection.ignore[0].paths: 'spec.replicas' is not a JSON pointer: "
+            "spec.driftDetection.ignore[0].paths[0]: 'spec.replicas' is not a JSON pointer: "
             "it must start with '/', e.g. /spec/replicas",
         ),
         (
