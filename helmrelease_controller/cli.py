@@ -171,6 +171,18 @@ def _gitsync_and_log_flags() -> list[_Flag]:
             action="store_true",
         ),
         _flag(
+            "--default-service-account",
+            "helm acts as this ServiceAccount (of the HelmRelease's namespace) for HelmReleases that "
+            "name none, so no tenant gets the controller's identity (default: the controller's own)",
+            metavar="NAME",
+        ),
+        _flag(
+            "--no-cross-namespace-refs",
+            "refuse HelmReleases whose targetNamespace, storageNamespace or dependsOn name another "
+            "namespace than their own",
+            action="store_true",
+        ),
+        _flag(
             "--log-format", "log line format (default: %(default)s)", choices=["json", "text"], default="text"
         ),
         _flag(
@@ -229,6 +241,8 @@ def _options(args: argparse.Namespace, kubeconfig: str | None) -> Options:
         gitsync=args.gitsync,
         gitsync_concurrent=args.gitsync_concurrent,
         gitsync_cross_namespace=args.gitsync_cross_namespace,
+        default_service_account=args.default_service_account,
+        no_cross_namespace_refs=args.no_cross_namespace_refs,
     )
 
 

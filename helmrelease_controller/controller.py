@@ -45,6 +45,7 @@ from .kube.workqueue import WorkQueue
 from .metrics import Metrics, reconcile_result
 from .notify import Dispatcher, load_config
 from .reconcile.pipeline import Reconciler
+from .reconcile.tenancy import Tenancy
 from .refindex import RefIndex
 from .sources.git import GitSource
 from .sources.oci import OCISource
@@ -78,6 +79,8 @@ class Options:
     gitsync: bool = True  # serve GitSync objects (when their CRD is installed)
     gitsync_concurrent: int = 2  # GitSync syncs at once
     gitsync_cross_namespace: bool = False  # may a GitSync apply objects outside its own namespace?
+    default_service_account: str | None = None  # helm's identity when spec.serviceAccountName is unset
+    no_cross_namespace_refs: bool = False  # refuse targetNamespace/dependsOn in other namespaces
 
 
 def _ready(obj: dict[str, Any]) -> tuple[Any, ...]:
@@ -154,6 +157,7 @@ class Controller:
             dependency_requeue=opts.dependency_requeue,
             metrics=self.metrics,
             notifier=self.notifier,
+            tenancy=Tenancy(opts.default_service_account, opts.no_cross_namespace_refs),
         )
         logctx.install()
         self.reconciler.fetches.on_done = self.queue.add  # a slow chart fetch ended: look again

@@ -15,6 +15,8 @@ the controller's log):
   object must be replaced. helm 3's `--force` and helm 4's `--force-replace` only PUT it, which
   the API server refuses just the same, so a forced upgrade (`spec.upgrade.force: true` or a
   `force-at` token) deletes the object and upgrades again (reconcile/actions/replace.py).
+- RBAC refused what helm asked for (helm acts as the HelmRelease's ServiceAccount when it has
+  one: reconcile/tenancy.py): who, which verb on which resource, where.
 
 The text helm 4 writes for a conflict, as the API server words it:
 `conflict occurred while applying object apps/web apps/v1, Kind=Deployment: Apply failed with 1
@@ -40,6 +42,13 @@ _IMMUTABLE = re.compile(
 _TOO_LARGE = re.compile(
     r'Secret "sh\.helm\.release\.v1\.(?P<release>[^"]+)\.v(?P<version>\d+)" is invalid: data: Too long'
 )
+# The API server's words (apiserver/pkg/endpoints/handlers/responsewriters.forbiddenMessage).
+_FORBIDDEN = re.compile(
+    r'(?:(?P<kind>[\w.-]+)(?: "(?P<name>[^"]*)")? is forbidden: )?User "(?P<user>[^"]*)" cannot '
+    r'(?P<verb>\w+) resource "(?P<resource>[^"]+)" in API group "(?P<group>[^"]*)" '
+    r'(?:in the namespace "(?P<ns>[^"]+)"|at the cluster scope)'
+)
+SA_PREFIX = "system:serviceaccount:"
 FORCE_CONFLICTS = "set spec.upgrade.forceConflicts: true or annotate helmrelease.dev/force-at to take it over"
 REPLACE = "set spec.upgrade.force: true or annotate helmrelease.dev/force-at to replace it"
 
@@ -48,7 +57,13 @@ def explain(message: str, namespace: str) -> str:
     """`message` (helm's one-line reason) explained when it is a conflict or an immutable field;
     unchanged otherwise. `namespace`: the release's, for objects helm names
     without one."""
-    return conflict(message) or immutable(message, namespace) or too_large(message, namespace) or message
+    return (
+        conflict(message)
+        or immutable(message, namespace)
+        or too_large(message, namespace)
+        or forbidden(message)
+        or message
+    )
 
 
 def conflict(message: str) -> str:
@@ -95,3 +110,27 @@ def too_large(message: str, namespace: str) -> str:
         "record (chart, values and rendered manifests, compressed) is over the 1 MiB a Secret may hold; "
         "make the chart or its values smaller"
     )
+
+
+def forbidden(message: str) -> str:
+    """`<who> cannot <verb> <resource.group> "<name>" in namespace <ns>: ...` when the API server
+    refused helm for want of RBAC (as whoever helm acted as: reconcile/tenancy.py), else "".
+    Not transient: nothing changes until somebody grants it (or changes the chart)."""
+    m = _FORBIDDEN.search(message)
+    if m is None:
+        return ""
+    resource, slash, sub = m["resource"].partition("/")
+    what = resource + (f".{m['group']}" if m["group"] else "") + slash + sub  # deployments.apps/scale
+    name = f' "{m["name"]}"' if m["name"] else ""
+    where = f" in namespace {m['ns']}" if m["ns"] else " at the cluster scope"
+    return f"{who(m['user'])} cannot {m['verb']} {what}{name}{where}: forbidden by RBAC"
+
+
+def who(user: str | None) -> str:
+    """An identity as people say it: `serviceaccount team-a/deployer`, `user "alice"`."""
+    if user is None:
+        return "the controller's own identity"
+    if user.startswith(SA_PREFIX):
+        ns, _, name = user[len(SA_PREFIX) :].partition(":")
+        return f"serviceaccount {ns}/{name}"
+    return f'user "{user}"'

@@ -9,6 +9,7 @@ redacted line (`HelmError.summary`) with helm's stderr kept. Helm's storage is r
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -124,6 +125,17 @@ class Helm:
         self.executable, self.kubeconfig, self.default_timeout = executable, kubeconfig, default_timeout
         self.env = {**os.environ, **(env or {})}
         self.secrets: set[str] = set()  # strings that must never leave in an error message
+        self.as_user: str | None = None  # impersonated by every command (helm --kube-as-user)
+
+    def impersonating(self, user: str | None) -> Helm:
+        """This runner with helm acting as `user` (Kubernetes impersonation: the API server checks
+        that the controller may impersonate it, then authorizes every request as `user`); itself
+        when `user` is None. Shares the secrets to redact and the environment."""
+        if user is None or user == self.as_user:
+            return self
+        other = copy.copy(self)
+        other.as_user = user
+        return other
 
     @property
     def processes_started(self) -> int:
@@ -140,6 +152,8 @@ class Helm:
         argv = [self.executable, *(str(c) for c in command)]
         if self.kubeconfig:
             argv += ["--kubeconfig", self.kubeconfig]
+        if self.as_user:
+            argv += ["--kube-as-user", self.as_user]
         verb = action or (str(command[0]) if command else "helm")
         try:
             # Cancelled (shutdown past its grace period): helm gets SIGTERM and 10 s to stop; a

@@ -20,11 +20,15 @@ from .helmstorage import ReleaseObservation, observe
 from .objects import Objects
 from .report import Reporter
 from .run import Result
+from .tenancy import Tenancy
 
 
 class Finalizer:
-    def __init__(self, client: KubeClient, helm: Helm, objects: Objects, report: Reporter) -> None:
+    def __init__(
+        self, client: KubeClient, helm: Helm, objects: Objects, report: Reporter, tenancy: Tenancy
+    ) -> None:
         self.client, self.helm, self.objects, self.report = client, helm, objects, report
+        self.tenancy = tenancy
 
     async def finalize(self, obj: dict[str, Any]) -> Result:
         finalizers = list(obj["metadata"].get("finalizers") or [])
@@ -52,7 +56,8 @@ class Finalizer:
         latest = obs.latest
         if not obs.exists or latest is None or latest.owner != f"{hr.namespace}/{hr.name}":
             return True
-        out = await uninstall(self.helm, release, ns, hr.spec, hr.spec.timeout)
+        helm = self.helm.impersonating(self.tenancy.helm_user(hr))  # as it was installed
+        out = await uninstall(helm, release, ns, hr.spec, hr.spec.timeout)
         ok_msg = f"release {ns}/{release} uninstalled (HelmRelease deleted)"
         reason = "UninstallSucceeded" if out.ok else "UninstallFailed"
         self.report.event(obj, out.ok, reason, ok_msg if out.ok else out.message, "Uninstall")

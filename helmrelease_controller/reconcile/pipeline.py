@@ -50,6 +50,7 @@ from .objects import Cache, Objects
 from .report import Reporter
 from .run import Result, Run, Tokens
 from .settle import settled
+from .tenancy import Tenancy
 
 log = logging.getLogger("helmrelease_controller.reconciler")
 
@@ -88,12 +89,14 @@ class Reconciler:
         dependency_requeue: float = 5.0,
         metrics: Metrics | None = None,
         notifier: Dispatcher | None = None,
+        tenancy: Tenancy | None = None,
     ) -> None:
         self.client, self.helm, self.sources, self.cache = client, helm, sources, cache
+        self.tenancy = tenancy or Tenancy()
         self.objects = Objects(client, cache)
         self.report = Reporter(events, metrics or Metrics(), notifier)
         self.gates = Gates(self.objects, self.report, dependency_requeue)
-        self.finalizer = Finalizer(client, helm, self.objects, self.report)
+        self.finalizer = Finalizer(client, helm, self.objects, self.report, self.tenancy)
         # Chart fetches run beside the workers (rule 9); the controller sets `fetches.on_done` to
         # queue a HelmRelease again when its fetch finishes.
         self.fetches: Fetches[ResolvedChart] = Fetches()
@@ -108,6 +111,8 @@ class Reconciler:
             hr = self.objects.parse(obj)
         except SpecError as e:
             return await self.gates.invalid(Run.start(obj), e)
+        if refused := self.tenancy.refusals(hr):
+            return await self.gates.invalid(Run.start(obj, hr.status), SpecError(refused))
         run = Run.start(obj, hr.status)  # the status parsed with the object (cached per version)
         gated = await self._gate(run, hr)
         if gated is not None:
@@ -188,7 +193,7 @@ class Reconciler:
     # -- decide and act -----------------------------------------------------------------------------
     async def _converge(self, run: Run, hr: HelmRelease, r: Resolved) -> Result:
         """Decide and act until settled, then report and write status."""
-        plan = release_plan(hr, r, run.gen)
+        plan = release_plan(hr, r, run.gen, self.tenancy.helm_user(hr))
         self.helm.add_secrets(plan.secrets)
         chart = r.chart
         run.update(helm_chart=f"{chart.name}@{chart.version}", storage_namespace=hr.storage_namespace)
@@ -268,7 +273,7 @@ class Reconciler:
         progress = asyncio.ensure_future(self.objects.write_status(run.obj, run.status))
         module = actions.for_step(step)
         try:
-            done = await module.run(self.helm, self.client, step)
+            done = await module.run(self.helm.impersonating(step.target.helm_user), self.client, step)
         finally:
             try:
                 run.obj = await progress
@@ -322,7 +327,7 @@ class Reconciler:
         await self.objects.write_status(run.obj, run.status)
 
 
-def release_plan(hr: HelmRelease, r: Resolved, gen: int) -> Plan:
+def release_plan(hr: HelmRelease, r: Resolved, gen: int, helm_user: str | None = None) -> Plan:
     """What helm is asked to do (the target) and what status records about the attempt. Pure."""
     spec, chart = hr.spec, r.chart
     digest = valuesmod.config_digest(chart.digest, r.values)
@@ -337,6 +342,7 @@ def release_plan(hr: HelmRelease, r: Resolved, gen: int) -> Plan:
         config_digest=digest,
         history_max=spec.max_history,
         timeout=spec.timeout,
+        helm_user=helm_user,
     )
     attempt = Attempt(
         namespace=target.namespace,

@@ -37,6 +37,7 @@ class ReleaseTarget:
     config_digest: str
     history_max: int
     timeout: str
+    helm_user: str | None = None  # impersonated by helm (reconcile/tenancy.py); None: the controller
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helmrelease_controller.helm.failures import FORCE_CONFLICTS, REPLACE, explain, immutable_object
+from helmrelease_controller.helm.failures import FORCE_CONFLICTS, REPLACE, explain, immutable_object, who
 
 UPGRADE = "upgrade failed: "
 SCALE = (
@@ -31,10 +31,6 @@ JOB = (
     'cannot patch "migrate" with kind Job: Job.batch "migrate" is invalid: spec.template: Invalid value: '
     "core.PodTemplateSpec{}: field is immutable"
 )
-CONFLICT = f"server-side apply conflict; {FORCE_CONFLICTS}"
-REPLACED = f"the object must be replaced; {REPLACE}"
-
-
 CONFLICT = f"server-side apply conflict; {FORCE_CONFLICTS}"
 REPLACED = f"the object must be replaced; {REPLACE}"
 
@@ -114,3 +110,54 @@ def test_a_release_too_large_for_helms_storage() -> None:
         "release apps/big revision 1 is too large for Helm's storage: its record (chart, values and "
         "rendered manifests, compressed) is over the 1 MiB a Secret may hold"
     )
+
+
+SA = "system:serviceaccount:team-a:deployer"
+
+
+@pytest.mark.parametrize(
+    ("message", "explained"),
+    [
+        (  # helm 4 installing a chart with a ClusterRoleBinding, as a namespace-bound tenant
+            "install failed: failed to create resource: clusterrolebindings.rbac.authorization.k8s.io is "
+            f'forbidden: User "{SA}" cannot create resource "clusterrolebindings" in API group '
+            '"rbac.authorization.k8s.io" at the cluster scope',
+            "serviceaccount team-a/deployer cannot create clusterrolebindings.rbac.authorization.k8s.io "
+            "at the cluster scope: forbidden by RBAC",
+        ),
+        (  # helm reading its storage in a namespace the tenant has no Role in
+            "install failed: query: failed to query with labels: secrets is forbidden: User "
+            f'"{SA}" cannot list resource "secrets" in API group "" in the namespace "kube-system"',
+            "serviceaccount team-a/deployer cannot list secrets in namespace kube-system: forbidden by RBAC",
+        ),
+        (  # a named object, a subresource, and RBAC's own reason after the message
+            'upgrade failed: deployments.apps "web" is forbidden: User "alice" cannot patch resource '
+            '"deployments/scale" in API group "apps" in the namespace "prod": RBAC: role.rbac'
+            '.authorization.k8s.io "gone" not found',
+            'user "alice" cannot patch deployments.apps/scale "web" in namespace prod: forbidden by RBAC',
+        ),
+        (  # the controller may not impersonate the ServiceAccount
+            'upgrade failed: serviceaccounts "deployer" is forbidden: User '
+            '"system:serviceaccount:helmrelease-system:helmrelease-controller" cannot impersonate '
+            'resource "serviceaccounts" in API group "" in the namespace "team-a"',
+            "serviceaccount helmrelease-system/helmrelease-controller cannot impersonate serviceaccounts "
+            '"deployer" in namespace team-a: forbidden by RBAC',
+        ),
+        ("upgrade failed: context deadline exceeded", "upgrade failed: context deadline exceeded"),
+    ],
+    ids=["cluster-scoped", "storage-namespace", "named-subresource-with-reason", "impersonation", "other"],
+)
+def test_a_forbidden_request_names_who_what_and_where(message: str, explained: str) -> None:
+    assert explain(message, "team-a") == explained
+
+
+@pytest.mark.parametrize(
+    ("user", "said"),
+    [
+        (SA, "serviceaccount team-a/deployer"),
+        ("alice", 'user "alice"'),
+        (None, "the controller's own identity"),
+    ],
+)
+def test_who(user: str | None, said: str) -> None:
+    assert who(user) == said

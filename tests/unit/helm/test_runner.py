@@ -30,6 +30,23 @@ async def test_uninstall_argv_and_kubeconfig(tmp_path: Path) -> None:
     ]
 
 
+async def test_impersonating_runs_every_command_as_that_user(tmp_path: Path) -> None:
+    """A HelmRelease with a ServiceAccount: helm acts as it (`--kube-as-user`); the runner it came
+    from still acts as the controller, and both redact the same secrets."""
+    helm = Helm(fake_helm(tmp_path, "exit 0"), kubeconfig="/k/config")
+    tenant = helm.impersonating("system:serviceaccount:team-a:deployer")
+    assert helm.impersonating(None) is helm
+    await tenant.uninstall("web", namespace="team-a")
+    await helm.uninstall("db")
+    assert (tmp_path / "argv").read_text().splitlines() == [
+        "uninstall web --timeout 5m --namespace team-a --kubeconfig /k/config "
+        "--kube-as-user system:serviceaccount:team-a:deployer",
+        "uninstall db --timeout 5m --kubeconfig /k/config",
+    ]
+    helm.add_secrets({"s3cret"})
+    assert tenant.secrets == {"s3cret"}
+
+
 async def test_failure_is_one_redacted_line_with_helms_stderr_kept(tmp_path: Path) -> None:
     helm = Helm(fake_helm(tmp_path, "echo 'Error: UPGRADE FAILED: bad value s3cret-pw' >&2; exit 1"))
     helm.add_secrets(["s3cret-pw"])
