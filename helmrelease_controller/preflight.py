@@ -33,7 +33,7 @@ log = logging.getLogger("helmrelease_controller")
 
 CRD_NAME = f"{HELMRELEASES.plural}.{HELMRELEASES.group}"
 CRD_INSTALL = "kubectl apply -k crds/ (the CRDs in the helmrelease-controller repository)"
-RBAC_INSTALL = "kubectl apply -k deploy/ (deploy/rbac.yaml)"
+RBAC_INSTALL = "kubectl apply -k deploy/ (deploy/base/rbac.yaml)"
 _USER = re.compile(r'User "([^"]+)"')
 API_BACKOFF = Backoff(initial=0.5, max=30.0, factor=2.0, jitter=0.0)  # waiting for the API server
 
@@ -161,7 +161,7 @@ def forbidden_reason(
     resource: str,
     namespace: str | None,
     purpose: str = "",
-    grant: str = "the ClusterRole in deploy/rbac.yaml",
+    grant: str = "the ClusterRole in deploy/base/rbac.yaml",
 ) -> str:
     """One line for a 403: who cannot do what where, what for, and what to grant.
 

@@ -28,13 +28,13 @@ K8S_403 = f'secrets is forbidden: User "{SA}" cannot list resource "secrets" ' +
             ApiError(403, "Forbidden", K8S_403),
             "apps",
             f"forbidden: {SA} cannot list secrets in namespace apps (Helm's release storage); "
-            "grant list on secrets: the ClusterRole in deploy/rbac.yaml",
+            "grant list on secrets: the ClusterRole in deploy/base/rbac.yaml",
         ),
         (
             ApiError(403, "Forbidden", "no user named here"),
             "team-a",
             "forbidden: the controller's service account cannot list secrets in namespace team-a "
-            "(Helm's release storage); grant list on secrets: the ClusterRole in deploy/rbac.yaml",
+            "(Helm's release storage); grant list on secrets: the ClusterRole in deploy/base/rbac.yaml",
         ),
         (ApiError(404, "NotFound", "nope"), "apps", None),
         (ApiError(500, "InternalError", K8S_403), "apps", None),

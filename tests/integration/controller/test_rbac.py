@@ -19,7 +19,7 @@ from .conftest import Cluster, helmrelease
 
 
 def _rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    docs = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "base" / "rbac.yaml").read_text()))
     cluster = [r for d in docs if d and d["kind"] == "ClusterRole" for r in d["rules"]]
     namespaced = [r for d in docs if d and d["kind"] == "Role" for r in d["rules"]]
     return cluster, namespaced
@@ -123,7 +123,7 @@ def test_rbac_covers_every_call_of_the_controller(cluster: Cluster, repo: ChartR
             ok = _allowed(ns_rules, group, resource, verb)
         if not ok:
             missing.append((group, resource, verb, ns))
-    assert not missing, f"calls the RBAC in deploy/rbac.yaml does not grant: {missing}"
+    assert not missing, f"calls the RBAC in deploy/base/rbac.yaml does not grant: {missing}"
     # Every rule of the controller's own role is used by it (nothing granted "just in case"),
     # except paths this scenario does not reach: reading a Secret (valuesFrom, credentials,
     # notification URLs), unlocking a stuck release, and aggregating a repeated event; and the
