@@ -5,6 +5,7 @@ and a value gets each rule evaluated with `self` bound to the value and, for tra
 (those that use `oldSelf`), `oldSelf` bound to the value at the same place in the old object.
 Transition rules are skipped where there is no old value (creates, new fields, list items);
 other rules are skipped for a value an update left unchanged (validation ratcheting, GA in 1.33).
+No rule runs when the schema already found a type, required, enum or size error (`blocked`).
 A false rule is a `field.Invalid(path, <schema type>, message)` as kube-apiserver reports it:
 `message`, else the string `messageExpression` evaluates to, else `failed rule: <rule>`; at
 `path` + `fieldPath` when set; `reason` picks Required / Forbidden / Duplicate instead.
@@ -118,6 +119,23 @@ def _children(schema: dict[str, Any], value: Any, old: Any) -> Iterator[tuple[st
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for i, child in enumerate(value):
             yield f"[{i}]", schema["items"], child, None
+
+
+# Schema errors after which kube-apiserver evaluates no rule (customresource strategy.go's
+# hasBlockingErr: the object lacks the shape its rules were written for); it says so instead.
+_BLOCKING = {"NotSupported", "Required", "TooLong", "TooMany", "TypeInvalid"}
+NOT_CHECKED = FieldError(
+    "Invalid",
+    "<nil>",
+    "null",
+    "some validation rules were not checked because the object was invalid; "
+    "correct the existing errors to complete validation",
+)
+
+
+def blocked(schema_errors: list[FieldError]) -> bool:
+    """True when `schema_errors` stop the rules from being evaluated (NOT_CHECKED is reported)."""
+    return any(e.type in _BLOCKING for e in schema_errors)
 
 
 def has_rules(schema: Any) -> bool:

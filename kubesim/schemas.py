@@ -149,7 +149,7 @@ def _admit_custom(rt: ResourceType, c: _Compiled, obj: Obj, old: Obj | None, nam
     errs = [e for e in schema_errors(c.validator, obj) if not _unchanged(e.field, obj, old)]
     errs += _embedded_errors(c.schema, obj, "")
     if c.has_rules:
-        errs += celrules.errors(c.schema, obj, old)
+        errs += [celrules.NOT_CHECKED] if celrules.blocked(errs) else celrules.errors(c.schema, obj, old)
     if errs:
         raise invalid(rt, name, errs)
 
