@@ -4,6 +4,7 @@ names file and line."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -329,7 +330,12 @@ async def test_a_kustomize_overlay(
 
 
 async def test_suspended_and_invalid_gitsyncs(
-    repo: GitRepo, daemon: GitDaemon, client: KubeClient, reconciler: GitSyncReconciler, kubesim: KubeSim
+    repo: GitRepo,
+    daemon: GitDaemon,
+    client: KubeClient,
+    reconciler: GitSyncReconciler,
+    kubesim: KubeSim,
+    kubectl: Cli,
 ) -> None:
     await gitsync(client, "dev", daemon.url("platform"), "releases/dev", suspend=True)
     assert await reconciler.reconcile("dev", "releases") is None
@@ -340,13 +346,38 @@ async def test_suspended_and_invalid_gitsyncs(
             "spec": {"url": daemon.url("platform"), "path": "../outside"}}  # fmt: skip
     with pytest.raises(ApiError, match=f"spec.path: Invalid value: .*: {outside}"):
         await client.create(GITSYNCS, "prod", body)  # the CRD refuses it, in the controller's words
-    body["spec"]["path"] = "..\\outside"  # the schema's rule splits on '/' only; the controller also on '\\'
-    await client.create(GITSYNCS, "prod", body)
+    body["spec"]["path"] = "..\\outside"
+    with pytest.raises(ApiError, match=f"spec.path: Invalid value: .*: {outside}"):
+        await client.create(GITSYNCS, "prod", body)  # '\\' separates too, for the CRD as for the controller
+    # A GitSync written under an older CRD without the rule (the API server keeps it): the
+    # controller's own check refuses it.
+    rule = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/path/x-kubernetes-validations"
+    kubectl(
+        "patch",
+        "crd",
+        "gitsyncs.helmrelease.dev",
+        "--type=json",
+        "-p",
+        f'[{{"op":"remove","path":"{rule}"}}]',
+    )
+    await _create_when_accepted(client, "prod", body)
+    kubectl("apply", "-k", str(ROOT / "crds"))
     assert await reconciler.reconcile("prod", "releases") is None
     st = await status(client, "prod")
     assert ready(st)["reason"] == "InvalidSpec"
     assert ready(st)["message"].startswith("spec.path: ") and ready(st)["message"].endswith(outside)
     assert await reconciler.reconcile("prod", "missing") is None
+
+
+async def _create_when_accepted(client: KubeClient, namespace: str, body: dict[str, Any]) -> None:
+    """Create `body` once the API server serves the changed CRD schema (it takes effect shortly)."""
+    for _ in range(100):
+        try:
+            await client.create(GITSYNCS, namespace, body)
+            return
+        except ApiError:
+            await asyncio.sleep(0.05)
+    await client.create(GITSYNCS, namespace, body)
 
 
 async def test_unreachable_repository_and_missing_branch(
