@@ -77,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     )
     for flag, options in [*_cluster_flags(), *_controller_flags(), *_gitsync_and_log_flags()]:
         run.add_argument(flag, **options)
+    from . import ops
+
+    ops.register(sub)  # get, suspend, resume, reconcile, history, events (docs/cli.md)
     return p
 
 
@@ -290,6 +293,10 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "handler", None) is not None:  # an operations command (ops/)
+        from . import ops
+
+        return ops.main(args)
     setup_logging(args.log_format, args.log_level)
     if args.command != "run":
         return 2

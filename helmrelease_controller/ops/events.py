@@ -1,0 +1,89 @@
+"""`events [gitsync] NAME`: the Kubernetes Events about one HelmRelease or GitSync (events.k8s.io/v1,
+which the controller writes, and core/v1 ones), newest last, with repeats counted."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from ..kube.client import CORE_EVENTS, EVENTS, KubeClient
+from .common import OK, Failure, Out, add_cluster_flags, default_namespace, kind_and_names
+from .fmt import age, one_line, table
+from .follow import read
+
+EPILOG = """examples:
+  kubectl hr events web -n apps        # what happened to apps/web, newest last
+  kubectl hr events gitsync releases   # a GitSync's events
+"""
+
+COLUMNS = ["LAST SEEN", "TYPE", "REASON", "COUNT", "MESSAGE"]
+Obj = dict[str, Any]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "events",
+        help="events of a HelmRelease or GitSync",
+        description="The Events about one HelmRelease (or GitSync), newest last.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("words", nargs="+", metavar="[gitsync] NAME", help="`gitsync` for a GitSync; the name")
+    add_cluster_flags(p, all_namespaces=False)
+    p.set_defaults(handler=run)
+
+
+def about(event: Obj, kind: str, name: str, uid: str) -> bool:
+    """Whether `event` (either API's shape) is about the object; by uid when the event has one."""
+    ref = event.get("regarding") or event.get("involvedObject") or {}
+    if ref.get("uid") and uid:
+        return bool(ref["uid"] == uid)
+    return bool(ref.get("kind") == kind and ref.get("name") == name)
+
+
+def normalized(event: Obj) -> Obj:
+    """One shape for both APIs: when last seen, type, reason, count, message."""
+    series = event.get("series") or {}
+    last = (
+        series.get("lastObservedTime")
+        or event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("deprecatedLastTimestamp")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )
+    count = series.get("count") or event.get("count") or event.get("deprecatedCount") or 1
+    message = event.get("note") if "note" in event else event.get("message", "")
+    return {
+        "last": str(last),
+        "type": event.get("type", ""),
+        "reason": event.get("reason", ""),
+        "count": int(count),
+        "message": one_line(str(message or "")),
+    }
+
+
+def rows(events: list[Obj], now: dt.datetime) -> list[list[str]]:
+    """Table rows, oldest first (the newest is the last line)."""
+    ordered = sorted((normalized(e) for e in events), key=lambda e: e["last"])
+    return [[age(e["last"], now), e["type"], e["reason"], str(e["count"]), e["message"]] for e in ordered]
+
+
+async def run(args: argparse.Namespace, client: KubeClient, out: Out) -> int:
+    res, names = kind_and_names(args.words)
+    if len(names) != 1:
+        raise Failure("events takes one NAME")
+    ns, name = default_namespace(args), names[0]
+    obj = await read(client, res, ns, name)
+    uid = str(obj["metadata"].get("uid") or "")
+    found: list[Obj] = []
+    for api in (EVENTS, CORE_EVENTS):
+        items, _ = await client.list(api, ns)
+        found += [e for e in items if about(e, res.kind, name, uid)]
+    if not found:
+        out.err(f"No events found for {res.kind.lower()} {ns}/{name}.")
+        return OK
+    for line in table(COLUMNS, rows(found, dt.datetime.now(dt.UTC))):
+        out.line(line)
+    return OK
