@@ -182,7 +182,7 @@ def _gitsync_and_log_flags() -> list[_Flag]:
         _flag(
             "--no-cross-namespace-refs",
             "refuse HelmReleases whose targetNamespace, storageNamespace or dependsOn name another "
-            "namespace than their own",
+            "namespace than their own (default: allowed)",
             action="store_true",
         ),
         _flag(
