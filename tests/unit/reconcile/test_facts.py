@@ -6,20 +6,10 @@ from typing import Any
 
 import pytest
 
-from helmrelease_controller.api.models import HelmRelease, HelmReleaseStatus
+from helmrelease_controller.api.models import HelmReleaseStatus
 from helmrelease_controller.reconcile.facts import facts_for
 from helmrelease_controller.reconcile.helmstorage import ReleaseObservation
-
-
-def hr(**spec: Any) -> HelmRelease:
-    return HelmRelease.from_obj(
-        {
-            "apiVersion": "helmrelease.dev/v1",
-            "kind": "HelmRelease",
-            "metadata": {"name": "web", "namespace": "team-a"},
-            "spec": {"chart": {"repository": {"url": "https://charts.example", "name": "web"}}, **spec},
-        }
-    )
+from tests.helpers.specs import hr_model as hr
 
 
 @pytest.mark.parametrize(

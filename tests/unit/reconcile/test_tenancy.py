@@ -8,18 +8,11 @@ import pytest
 
 from helmrelease_controller.api.models import HelmRelease
 from helmrelease_controller.reconcile.tenancy import Tenancy
+from tests.helpers.specs import hr_model
 
 
 def hr(**spec: Any) -> HelmRelease:
-    return HelmRelease.from_obj(
-        {
-            "apiVersion": "helmrelease.dev/v1",
-            "kind": "HelmRelease",
-            "metadata": {"name": "web", "namespace": "team-a"},
-            "spec": {"chart": {"repository": {"url": "https://charts.example", "name": "web"}}, **spec},
-        },
-        supported_only=False,
-    )
+    return hr_model(supported_only=False, **spec)  # serviceAccountName: refused until built
 
 
 SA = "system:serviceaccount:team-a:"
