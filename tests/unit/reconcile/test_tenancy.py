@@ -8,11 +8,11 @@ import pytest
 
 from helmrelease_controller.api.models import HelmRelease
 from helmrelease_controller.reconcile.tenancy import Tenancy
-from tests.helpers.specs import hr_model
+from tests.helpers.specs import hr_model_unsupported
 
 
 def hr(**spec: Any) -> HelmRelease:
-    return hr_model(supported_only=False, **spec)  # serviceAccountName: refused until built
+    return hr_model_unsupported(**spec)  # serviceAccountName: refused until built
 
 
 SA = "system:serviceaccount:team-a:"
