@@ -70,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="helmrelease-controller", description="Declarative Helm releases.")
     p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
+    from . import fluxconvert_cli
+
+    fluxconvert_cli.register(sub)  # convert: Flux HelmReleases to ours (docs/migrating-from-flux.md)
     run = sub.add_parser(
         "run",
         help="run the controller",
@@ -293,6 +296,10 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "convert":
+        from . import fluxconvert_cli
+
+        return fluxconvert_cli.main(args)
     if getattr(args, "handler", None) is not None:  # an operations command (ops/)
         from . import ops
 
