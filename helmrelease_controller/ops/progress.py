@@ -19,23 +19,33 @@ def _key(c: Obj) -> tuple[str, str, str]:
 
 def lines(before: Obj | None, after: Obj) -> list[str]:
     """One line per condition, revision or retry that changed from `before` to `after`."""
-    out = []
-    for type_ in SHOWN:
-        old, new = condition(before or {}, type_), condition(after, type_)
-        if not new or _key(old) == _key(new):
-            continue
-        if type_ == "Ready" and new.get("reason") == "Progressing":
-            continue  # the same words as Reconciling's
-        if type_ == "Reconciling":
-            out.append(f"progressing: {one_line(str(new.get('message', '')))}")
-            continue
-        reason = f" {new['reason']}" if new.get("reason") else ""
-        out.append(f"{type_}={new.get('status')}{reason}: {one_line(str(new.get('message', '')))}")
+    out = [_said(type_, condition(after, type_), after) for type_ in SHOWN if _changed(before, after, type_)]
+    out = [line for line in out if line]
     out += _revision(before or {}, after)
     retry = (after.get("status") or {}).get("nextRetryAt")
     if retry and retry != ((before or {}).get("status") or {}).get("nextRetryAt"):
         out.append(f"retrying at {retry}")
     return out
+
+
+def _changed(before: Obj | None, after: Obj, type_: str) -> bool:
+    new = condition(after, type_)
+    return bool(new) and _key(condition(before or {}, type_)) != _key(new)
+
+
+def _said(type_: str, c: Obj, obj: Obj) -> str:
+    """The line for condition `c`; "" when another line says the same."""
+    ready = condition(obj, "Ready")
+    if type_ == "Reconciling":
+        # Ready's Progressing message names the action too ("upgrade: <why>").
+        text = ready.get("message") if ready.get("reason") == "Progressing" else c.get("message")
+        return f"progressing: {one_line(str(text or ''))}"
+    if type_ == "Ready" and (
+        c.get("reason") == "Progressing" or _key(c)[1:] == _key(condition(obj, "Stalled"))[1:]
+    ):
+        return ""  # said by the Reconciling or the Stalled line
+    reason = f" {c['reason']}" if c.get("reason") else ""
+    return f"{type_}={c.get('status')}{reason}: {one_line(str(c.get('message', '')))}"
 
 
 def _revision(before: Obj, after: Obj) -> list[str]:

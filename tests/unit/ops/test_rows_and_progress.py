@@ -88,7 +88,7 @@ PROGRESSING = {
     "lastHandledReconcileAt": "t1",
     "conditions": [
         cond("Ready", "Unknown", "Progressing", "upgrade: chart changed"),
-        cond("Reconciling", "True", "Progressing", "upgrade: chart changed"),
+        cond("Reconciling", "True", "Progressing", "chart changed"),
     ],
 }
 FAILED_UPGRADE = {
@@ -135,7 +135,6 @@ ROLLED_BACK = {
             [
                 "Remediated=True RollbackSucceeded: rolled back to revision 3",
                 "Stalled=True RetriesExhausted: upgrade failed 1 time(s); retries exhausted",
-                "Ready=False RetriesExhausted: upgrade failed 1 time(s); retries exhausted",
                 "revision 5: webapp@1.1.0 deployed",
             ],
         ),
