@@ -11,7 +11,7 @@ from .sim import KubeSim
 
 
 async def _main(args: argparse.Namespace) -> None:
-    sim = KubeSim(port=args.port, bookmark_interval=args.bookmark_interval)
+    sim = KubeSim(port=args.port, bookmark_interval=args.bookmark_interval, rbac=args.rbac)
     url = await sim.start_async()
     if args.kubeconfig_out:
         sim.write_kubeconfig(args.kubeconfig_out)
@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: pick a free one)")
     p.add_argument("--kubeconfig-out", help="write a kubeconfig for this server to FILE")
     p.add_argument("--bookmark-interval", type=float, default=5.0, help="seconds between watch bookmarks")
+    p.add_argument(
+        "--rbac", action="store_true",
+        help="authenticate bearer tokens and authorize with RBAC (default: every request is the admin)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     try:
         asyncio.run(_main(args))

@@ -91,6 +91,9 @@ def resource_list(reg: Registry, group: str, version: str) -> dict[str, Any] | N
             }
             if sub == "scale":
                 sub_entry["group"], sub_entry["version"] = "autoscaling", "v1"
+            if sub == "token":  # serviceaccounts/token under enforcement: the TokenRequest API
+                sub_entry.update(kind="TokenRequest", group="authentication.k8s.io", version="v1")
+                sub_entry["verbs"] = ["create"]
             resources.append(sub_entry)
     gv = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}

@@ -80,6 +80,7 @@ class Server:
     ) -> None:
         self.registry, self.store, self.hub, self.faults, self.log = registry, store, hub, faults, log
         self.admin: Any = None  # set by KubeSim: handles /kubesim/ admin calls
+        self.guard: Any = None  # set by KubeSim(rbac=True): authn/authz gate (enforce.Enforcer.gate)
         self._doc_cache: dict[tuple[tuple[str, ...], int], tuple[bytes, str]] = {}
 
     def app(self) -> web.Application:
@@ -164,6 +165,9 @@ class Server:
             content_type=request.headers.get("Content-Type", ""),
         )
         self.log.record(rec)
+        if self.guard is not None and (gated := await self.guard(request)) is not None:
+            rec.status = gated.status
+            return gated
         fault = self.faults.match(rec)
         if fault is not None:
             if fault.latency:

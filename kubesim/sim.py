@@ -15,12 +15,15 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from aiohttp import web
 
+from . import tls
+from .authn import Authenticator
 from .controllers import Controllers
+from .enforce import Enforcer, GuardedStore
 from .faults import Fault, Faults, RequestLog
 from .resources import Registry
 from .server import Server
@@ -30,12 +33,19 @@ from .watch import WatchHub
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-def kubeconfig(url: str, context: str = "kubesim", namespace: str = "default") -> dict[str, Any]:
+def kubeconfig(
+    url: str, context: str = "kubesim", namespace: str = "default", token: str = "kubesim", ca_data: str = ""
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": context, "cluster": {"server": url}}],
-        "users": [{"name": context, "user": {"token": "kubesim"}}],
+        "clusters": [
+            {
+                "name": context,
+                "cluster": {"server": url, **({"certificate-authority-data": ca_data} if ca_data else {})},
+            }
+        ],
+        "users": [{"name": context, "user": {"token": token}}],
         "contexts": [
             {"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}
         ],
@@ -45,7 +55,13 @@ def kubeconfig(url: str, context: str = "kubesim", namespace: str = "default") -
 
 
 class KubeSim:
-    def __init__(self, port: int = 0, bookmark_interval: float = 5.0, controller_delay: float = 0.02) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        bookmark_interval: float = 5.0,
+        controller_delay: float = 0.02,
+        rbac: bool = False,
+    ) -> None:
         self.registry = Registry()
         self.store = Store(self.registry)
         self.controllers = Controllers(self.registry, self.store, delay=controller_delay)
@@ -64,17 +80,28 @@ class KubeSim:
         assert ns_rt is not None
         for ns in DEFAULT_NAMESPACES:
             self.store.create(ns_rt, "", {"metadata": {"name": ns}})
+        self.authn = Authenticator()
+        self.enforcer: Enforcer | None = None
+        self.tls: tls.ServingCert | None = None
+        if rbac:  # authentication and RBAC as kube-apiserver enforces them (enforce.py)
+            self.enforcer = Enforcer(self.registry, self.store, self.authn)
+            self.server.guard, self.server.store = (
+                self.enforcer.gate,
+                cast(Store, GuardedStore(self.store, self.enforcer)),
+            )
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start_async(self) -> str:
         self._loop = asyncio.get_running_loop()
         self._runner = web.AppRunner(self.server.app(), access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        self.tls = tls.self_signed() if self.enforcer is not None else None  # tokens travel over TLS only
+        ssl_context = self.tls.context if self.tls is not None else None
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         sock = site._server.sockets[0]  # type: ignore[union-attr]
         self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if self.tls is not None else 'http'}://127.0.0.1:{self.port}"
         return self.url
 
     async def stop_async(self) -> None:
@@ -122,9 +149,22 @@ class KubeSim:
 
     def write_kubeconfig(self, path: str | Path, namespace: str = "default") -> Path:
         p = Path(path)
-        p.write_text(yaml.safe_dump(kubeconfig(self.url, namespace=namespace)))
+        p.write_text(yaml.safe_dump(kubeconfig(self.url, namespace=namespace, ca_data=self._ca_data())))
         self.kubeconfig_path = p
         return p
+
+    def user_kubeconfig(self, path: str | Path, user: str, groups: tuple[str, ...] | list[str] = (),
+                        namespace: str = "default") -> Path:  # fmt: skip
+        """A kubeconfig authenticating as `user` in `groups` (a token of its own; see authn.py)."""
+        p = Path(path)
+        token = self.authn.add_user(user, groups)
+        p.write_text(
+            yaml.safe_dump(kubeconfig(self.url, namespace=namespace, token=token, ca_data=self._ca_data()))
+        )
+        return p
+
+    def _ca_data(self) -> str:
+        return self.tls.ca_data if self.tls is not None else ""
 
     # -- test hooks (thread-safe) ---------------------------------------------------------------
     def call(self, fn: Callable[[], Any]) -> Any:
@@ -183,6 +223,11 @@ class KubeSim:
         if what == "compact" and request.method == "POST":
             self.store.compact()
             return web.json_response({"compactedRevision": self.store.compacted_rv})
+        if what == "users" and request.method == "POST":  # a token for a test identity
+            spec = await request.json()
+            return web.json_response(
+                {"token": self.authn.add_user(spec["name"], spec.get("groups", ()))}, status=201
+            )
         if what == "state":
             return web.json_response(
                 {
