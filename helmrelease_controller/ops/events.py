@@ -77,13 +77,15 @@ async def run(args: argparse.Namespace, client: KubeClient, out: Out) -> int:
     ns, name = default_namespace(args), names[0]
     obj = await read(client, res, ns, name)
     uid = str(obj["metadata"].get("uid") or "")
-    found: list[Obj] = []
+    found: dict[str, Obj] = {}  # by name: both APIs serve the same Event objects
     for api in (EVENTS, CORE_EVENTS):
         items, _ = await client.list(api, ns)
-        found += [e for e in items if about(e, res.kind, name, uid)]
+        for e in items:
+            if about(e, res.kind, name, uid):
+                found.setdefault(str(e["metadata"].get("name")), e)
     if not found:
         out.err(f"No events found for {res.kind.lower()} {ns}/{name}.")
         return OK
-    for line in table(COLUMNS, rows(found, dt.datetime.now(dt.UTC))):
+    for line in table(COLUMNS, rows(list(found.values()), dt.datetime.now(dt.UTC))):
         out.line(line)
     return OK
