@@ -194,7 +194,7 @@ V2_RULES: dict[str, Rule] = {
     "install.remediation.retries": Move("install.remediation.retries"),
     "install.remediation.ignoreTestFailures": Drop("use spec.test.ignoreFailures", (False,)),
     "install.remediation.remediateLastFailure": Drop(
-        "a failed install is remediated as Flux's default", (False,)
+        "a failed install is never uninstalled: it stalls", (False,)
     ),
     "install.timeout": Drop(_ONE_TIMEOUT),
     "install.strategy": Drop("install failures follow spec.install.remediation"),
@@ -441,18 +441,31 @@ def _items(
     return out, warnings
 
 
-def _refused(spec: dict[str, Any], target_namespace: str, what: str) -> tuple[dict[str, Any], list[str]]:
-    """Fields we have but whose value our controller refuses today: kept when accepted, else a warning."""
-    out: dict[str, Any] = {}
-    warnings = []
+def _storage(
+    spec: dict[str, Any], namespace: str, target: str, what: str
+) -> tuple[dict[str, Any], list[str]]:
+    """spec.storageNamespace: ours must be the target namespace. Flux's default is the HelmRelease's
+    namespace, so a release Flux stored elsewhere than its target is named: we would not find it."""
     storage = spec.get("storageNamespace")
-    if storage == target_namespace:
-        out["storageNamespace"] = storage
-    elif storage:
-        warnings.append(
-            f"{what}: spec.storageNamespace {storage} {NO_EQUIVALENT} (dropped: helm stores "
-            f"a release in its own namespace, {target_namespace}; move the release's storage)"
-        )
+    if storage == target:
+        return {"storageNamespace": storage}, []
+    if storage:
+        return {}, [
+            f"{what}: spec.storageNamespace {storage} {NO_EQUIVALENT} (dropped: helm stores a release "
+            f"in its own namespace, {target}; the release Flux stored in {storage} is not adopted)"
+        ]
+    if namespace != target:
+        return {}, [
+            f"{what}: Flux stored this release in {namespace} (its default storage namespace, the "
+            f"HelmRelease's); ours is {target} (the target namespace): the release Flux installed is "
+            "not adopted (docs/migrating-from-flux.md)"
+        ]
+    return {}, []
+
+
+def _refused(spec: dict[str, Any], namespace: str, what: str) -> tuple[dict[str, Any], list[str]]:
+    """Fields we have but whose value our controller refuses today: kept when accepted, else a warning."""
+    out, warnings = _storage(spec, namespace, spec.get("targetNamespace") or namespace, what)
     drift = spec.get("driftDetection") or {}
     if drift.get("mode", "disabled") == "disabled":
         out.update({"driftDetection": copy.deepcopy(drift)} if drift else {})
@@ -481,7 +494,7 @@ def convert_v2(hr: dict[str, Any], sources: Sources) -> tuple[dict[str, Any], li
         if spec.get(name):
             out[name], more = _items(spec[name], fields, what, f"spec.{name}")
             warnings += more
-    refused, more = _refused(spec, spec.get("targetNamespace") or namespace, what)
+    refused, more = _refused(spec, namespace, what)
     out.update(refused)
     return out, warnings + more, chart
 

@@ -72,7 +72,18 @@ V2_CASES = [
         {"timeout": "10m", "releaseName": "w", "suspend": True},
         [],
     ),
-    ({"targetNamespace": "web", "maxHistory": 3}, {"targetNamespace": "web", "maxHistory": 3}, []),
+    (
+        {"targetNamespace": "web", "storageNamespace": "web", "maxHistory": 3},
+        {"targetNamespace": "web", "storageNamespace": "web", "maxHistory": 3},
+        [],
+    ),
+    # Flux's default storage is the HelmRelease's namespace, ours the target's: the release is not adopted
+    ({"targetNamespace": "web"}, {"targetNamespace": "web"}, ["Flux stored this release in apps"]),
+    (
+        {"install": {"remediation": {"remediateLastFailure": True}}},
+        {},
+        ["remediateLastFailure has no equivalent"],
+    ),
     ({"values": {"a": {"b": 1}}}, {"values": {"a": {"b": 1}}}, []),
     (
         {"install": {"createNamespace": True, "remediation": {"retries": -1}}},
