@@ -70,6 +70,7 @@ __all__ = [
     "HelmRelease",
     "HelmReleaseSpec",
     "HelmReleaseStatus",
+    "HelmTestFilter",
     "HelmTestHookStatus",
     "HelmTestSpec",
     "HistoryEntry",
@@ -84,6 +85,7 @@ __all__ = [
     "UpgradeRemediation",
     "UpgradeSpec",
     "ValuesReference",
+    "WaitStrategy",
     "shorten_release_name",
     "status_to_obj",
 ]
@@ -606,20 +608,59 @@ class UpgradeRemediation(_Spec):
         return self.retries >= 0 and failures > self.retries
 
 
-class InstallSpec(_Spec):
+INSTALL_REPLACE_ALWAYS = (
+    "cannot be false: helm upgrade --install always reuses the name of a release uninstalled with its "
+    "history kept; remove it or set true"
+)
+
+
+def _check_replace(value: bool) -> bool:
+    if not value:
+        raise ValueError(INSTALL_REPLACE_ALWAYS)
+    return value
+
+
+class _ReleaseActionSpec(_Spec):
+    """What install and upgrade share (Flux's names and meaning; docs/flux-compatibility.md)."""
+
+    disable_wait: bool = False
+    """Do not wait for resources to become ready (helm 4: its default wait, hookOnly)."""
+    disable_wait_for_jobs: bool = False
+    """When waiting, do not wait for Jobs to complete (no helm --wait-for-jobs)."""
+    disable_hooks: bool = False
+    """Do not run the chart's hooks (helm --no-hooks)."""
+    disable_open_api_validation: bool = Field(default=False, alias="disableOpenAPIValidation")
+    """Do not validate the rendered manifests against the Kubernetes OpenAPI schema (helm
+    --disable-openapi-validation)."""
+    disable_schema_validation: bool = False
+    """Do not validate the values against the chart's values.schema.json (helm --skip-schema-validation)."""
+    disable_take_ownership: bool = True
+    """true (the default here, and all this controller did before): an object that exists but is not
+    this release's fails the install or upgrade. false: take it over (helm --take-ownership). Flux
+    defaults to false, taking such objects over."""
+
+
+class InstallSpec(_ReleaseActionSpec):
     """How `helm install` runs."""
 
     create_namespace: bool = False
     """Create the target namespace if it does not exist."""
     crds: Annotated[Literal["Skip", "Create", "CreateReplace"], _CRDS_SUPPORTED] = "Create"
     """The chart's crds/ directory: Skip or Create (only new ones); CreateReplace: not supported yet."""
-    disable_wait: bool = False
-    """Do not wait for resources to become ready."""
+    replace: Annotated[
+        bool,
+        AfterValidator(_check_replace),
+        WithJsonSchema(
+            {"type": "boolean", "x-kubernetes-validations": [cel("self", INSTALL_REPLACE_ALWAYS)]}
+        ),
+    ] = True
+    """Reuse the name of a release that was uninstalled with its history kept (helm install --replace):
+    always true here, as helm upgrade --install always does it; false is refused."""
     remediation: InstallRemediation = Field(default_factory=InstallRemediation)
     """Failure handling."""
 
 
-class UpgradeSpec(_Spec):
+class UpgradeSpec(_ReleaseActionSpec):
     """How `helm upgrade` runs."""
 
     force: bool = False
@@ -630,8 +671,10 @@ class UpgradeSpec(_Spec):
     """Delete resources created by a failed upgrade."""
     crds: Annotated[Literal["Skip", "Create", "CreateReplace"], _CRDS_SUPPORTED] = "Skip"
     """The chart's crds/ directory on upgrade: Skip or Create; CreateReplace: not supported yet."""
-    disable_wait: bool = False
-    """Do not wait for resources to become ready."""
+    preserve_values: bool = False
+    """Reuse the last release's values and merge these over them (helm --reuse-values): a key removed
+    from the spec keeps its old value, so the release is no longer declarative. Default: the values
+    are exactly the spec's (helm --reset-values)."""
     remediation: UpgradeRemediation = Field(default_factory=UpgradeRemediation)
     """Failure handling."""
 
@@ -645,6 +688,12 @@ class RollbackSpec(_Spec):
     """Delete resources created by a failed rollback."""
     disable_wait: bool = False
     """Do not wait for resources to become ready."""
+    disable_wait_for_jobs: bool = False
+    """When waiting, do not wait for Jobs to complete (no helm --wait-for-jobs)."""
+    disable_hooks: bool = False
+    """Do not run the chart's rollback hooks (helm --no-hooks)."""
+    recreate: bool = False
+    """Restart the workloads' pods (helm 3 --recreate-pods); helm 4 has no such flag: refused there."""
     timeout: PositiveDuration | None = None
     """Timeout of the rollback; spec.timeout when omitted."""
 
@@ -656,8 +705,21 @@ class UninstallSpec(_Spec):
     """Keep the release history (helm uninstall --keep-history)."""
     disable_hooks: bool = False
     """Do not run the chart's uninstall hooks."""
+    disable_wait: bool = False
+    """Do not wait until the release's objects are deleted (no helm --wait)."""
+    deletion_propagation: Literal["background", "foreground", "orphan"] = "background"
+    """How the objects' dependents go (helm --cascade): background, foreground, or orphan (kept)."""
     timeout: PositiveDuration | None = None
     """Timeout of the uninstall; spec.timeout when omitted."""
+
+
+class HelmTestFilter(_Spec):
+    """One test hook to run, or to leave out."""
+
+    name: ObjectName
+    """Name of the test hook (its object name)."""
+    exclude: bool = False
+    """Leave this test out instead (helm test --filter '!name=...')."""
 
 
 class HelmTestSpec(_Spec):
@@ -667,6 +729,20 @@ class HelmTestSpec(_Spec):
     """Run the chart's test hooks after each install or upgrade."""
     ignore_failures: bool = False
     """Record test failures in status without treating the release as failed."""
+    timeout: PositiveDuration | None = None
+    """Timeout of helm test; spec.timeout when omitted."""
+    filters: Annotated[list[HelmTestFilter], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list, max_length=LIST_MAX_ITEMS
+    )
+    """Tests to run (by name) or to exclude; every test when empty (helm test --filter)."""
+
+
+class WaitStrategy(_Spec):
+    """How helm waits for resources to become ready."""
+
+    name: Literal["poller", "legacy"]
+    """poller: helm 4's kstatus watcher (--wait=watcher; needs helm 4). legacy: helm 3's wait
+    (helm 4 --wait=legacy, helm 3 --wait)."""
 
 
 BACKOFF_INITIAL = "10s"
@@ -824,6 +900,14 @@ class HelmReleaseSpec(_Scheduled):
     """On failure leave the failed release in place for debugging: no rollback, no uninstall."""
     drift_detection: DriftDetectionSpec = Field(default_factory=DriftDetectionSpec)
     """Detection of changes made outside Helm: not built yet, so mode must stay disabled."""
+    wait_strategy: WaitStrategy | None = None
+    """How helm waits for resources (install, upgrade, rollback, uninstall): poller on helm 4,
+    legacy on helm 3 when omitted."""
+
+    @property
+    def wait_strategy_name(self) -> str:
+        """waitStrategy.name; "" when omitted (helm 4 then waits as poller, helm 3 as legacy)."""
+        return self.wait_strategy.name if self.wait_strategy else ""
 
     @model_validator(mode="before")
     @classmethod

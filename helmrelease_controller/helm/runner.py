@@ -31,6 +31,26 @@ class HelmError(Exception):
         self.summary, self.stderr, self.returncode = summary, stderr, returncode
 
 
+RECREATE_NEEDS_HELM3 = (
+    "spec.rollback.recreate: helm 4 has no --recreate-pods (helm 3 deprecated it, helm 4 removed it); "
+    "remove it, or run the controller with helm 3"
+)
+_POLLER_NEEDS_HELM4 = (
+    "spec.waitStrategy.name: poller needs helm 4 (helm 3 has one wait, which is legacy); "
+    "use legacy, or run the controller with helm 4"
+)
+
+
+def unsupported_by(major: int, *, recreate: bool, wait_strategy: str) -> list[str]:
+    """What a spec asks that helm `major` cannot do, one line each (refused, never dropped). Pure."""
+    problems = []
+    if recreate and major >= 4:
+        problems.append(RECREATE_NEEDS_HELM3)
+    if wait_strategy == "poller" and major < 4:
+        problems.append(_POLLER_NEEDS_HELM4)
+    return problems
+
+
 _ERROR_LINE = re.compile(r"^Error: ", re.MULTILINE)
 # helm 3's --debug log lines ("ready.go:303: 2026-01-02 03:04:05.06 +0000 UTC m=+0.1 [debug] ...")
 _DEBUG_LINE = re.compile(r"^[\w.-]+\.go:\d+: ")
@@ -110,6 +130,19 @@ class UpgradeOptions:
     cleanup_on_fail: bool = False
     description: str = ""
     action: str = "upgrade"  # what a failure is called: "install" for a release's first install
+    wait_for_jobs: bool = True  # with wait: Jobs must complete too
+    wait_strategy: str = ""  # spec.waitStrategy.name: "" (poller on helm 4, legacy on helm 3), poller, legacy
+    no_hooks: bool = False
+    disable_openapi_validation: bool = False
+    skip_schema_validation: bool = False
+    take_ownership: bool = False
+    # helm reuses the last release's values when it is given none ({} on stdin), unless told
+    # --reset-values: so the spec's values are the release's values only with --reset-values.
+    reuse_values: bool = False  # upgrade.preserveValues: --reuse-values instead
+
+
+class UnsupportedByHelm(HelmError):
+    """The spec asks for something the running helm cannot do (e.g. --recreate-pods on helm 4)."""
 
 
 class Helm:
@@ -181,14 +214,34 @@ class Helm:
             raise HelmError("`helm version` printed no version") from None
 
     # -- actions ------------------------------------------------------------------------------
-    def _wait_args(self, major: int, wait: bool) -> list[str]:
+    @staticmethod
+    def _wait_args(major: int, wait: bool, jobs: bool = True, strategy: str = "") -> list[str]:
+        """helm 4: `--wait=watcher` (spec.waitStrategy poller, the default) or `--wait=legacy`;
+        helm 3 has only its own wait (`--wait`, which is legacy). Not waiting: no flag (helm 4's
+        default, hookOnly: only hooks are waited for)."""
         if not wait:
             return []
         if major >= 4:
-            return ["--wait=watcher", "--wait-for-jobs"]
+            return [f"--wait={'legacy' if strategy == 'legacy' else 'watcher'}"] + (
+                ["--wait-for-jobs"] if jobs else []
+            )
+        if strategy == "poller":
+            raise UnsupportedByHelm(_POLLER_NEEDS_HELM4)
         # helm 3 names the resource it still waits for only in its --debug log (on stderr; stdout
         # stays the JSON we read): `summarize_error` picks it out when the wait times out.
-        return ["--wait", "--wait-for-jobs", "--debug"]
+        return ["--wait"] + (["--wait-for-jobs"] if jobs else []) + ["--debug"]
+
+    @staticmethod
+    def _validation_args(o: UpgradeOptions) -> list[str]:
+        """The install/upgrade switches Flux names disable*/preserveValues (docs/flux-compatibility.md)."""
+        flags = {
+            "--no-hooks": o.no_hooks,
+            "--disable-openapi-validation": o.disable_openapi_validation,
+            "--skip-schema-validation": o.skip_schema_validation,
+            "--take-ownership": o.take_ownership,
+        }
+        values = "--reuse-values" if o.reuse_values else "--reset-values"
+        return [flag for flag, on in flags.items() if on] + [values]
 
     @staticmethod
     def _force_args(major: int, force: bool) -> list[str]:
@@ -232,7 +285,8 @@ class Helm:
             cmd += ["--description", o.description]
         if o.labels:
             cmd += ["--labels", ",".join(f"{k}={v}" for k, v in sorted(o.labels.items()))]
-        cmd += self._wait_args(major, o.wait)
+        cmd += self._validation_args(o)
+        cmd += self._wait_args(major, o.wait, o.wait_for_jobs, o.wait_strategy)
         out = await self.run(cmd, json.dumps(o.values).encode(), action=o.action)
         start = out.find(b"{")  # helm >= 4.2.1 may print OCI "Pulled:"/"Digest:" lines first
         return json.loads(out[start:]) if start >= 0 else {}
@@ -247,8 +301,15 @@ class Helm:
         wait: bool = True,
         force: bool = False,
         cleanup_on_fail: bool = False,
+        *,
+        wait_for_jobs: bool = True,
+        wait_strategy: str = "",
+        no_hooks: bool = False,
+        recreate: bool = False,
     ) -> None:
         major = await self.major_version()
+        if recreate and major >= 4:
+            raise UnsupportedByHelm(RECREATE_NEEDS_HELM3)
         cmd: list[Any] = [
             "rollback",
             release,
@@ -263,7 +324,11 @@ class Helm:
         cmd += self._force_args(major, force)
         if cleanup_on_fail:
             cmd.append("--cleanup-on-fail")
-        cmd += self._wait_args(major, wait)
+        if no_hooks:
+            cmd.append("--no-hooks")
+        if recreate:
+            cmd.append("--recreate-pods")
+        cmd += self._wait_args(major, wait, wait_for_jobs, wait_strategy)
         await self.run(cmd)
 
     async def uninstall(
@@ -275,6 +340,8 @@ class Helm:
         no_hooks: bool = False,
         timeout: str | None = None,
         wait: bool = False,
+        cascade: str = "background",
+        wait_strategy: str = "",
     ) -> None:
         cmd: list[Any] = ["uninstall", release_name, "--timeout", timeout or self.default_timeout]
         if namespace:
@@ -283,12 +350,21 @@ class Helm:
             cmd.append("--keep-history")
         if no_hooks:
             cmd.append("--no-hooks")
-        if wait:
-            cmd.append("--wait")
+        if cascade != "background":  # helm's default
+            cmd += ["--cascade", cascade]
+        if wait:  # until the objects are gone: helm 4's `--wait` alone is watcher; helm 3 has one way
+            legacy = wait_strategy == "legacy" and await self.major_version() >= 4
+            cmd.append("--wait=legacy" if legacy else "--wait")
         await self.run(cmd)
 
-    async def test(self, release: str, namespace: str, timeout: str) -> str:
-        return (await self.run(["test", release, "--namespace", namespace, "--timeout", timeout])).decode()
+    async def test(
+        self, release: str, namespace: str, timeout: str, filters: Sequence[tuple[str, bool]] = ()
+    ) -> str:
+        """`helm test`; `filters`: (test name, exclude) pairs, as `--filter name=X` / `!name=X`."""
+        cmd = ["test", release, "--namespace", namespace, "--timeout", timeout]
+        for name, exclude in filters:
+            cmd += ["--filter", f"{'!' if exclude else ''}name={name}"]
+        return (await self.run(cmd)).decode()
 
     def add_secrets(self, values: Iterable[str]) -> None:
         self.secrets.update(v for v in values if len(v) >= 4)

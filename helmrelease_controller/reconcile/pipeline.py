@@ -28,7 +28,7 @@ from .. import values as valuesmod
 from ..api.durations import parse_duration
 from ..api.models import FINALIZER, HelmRelease, SpecError
 from ..fetches import PENDING, Fetches
-from ..helm.runner import Helm
+from ..helm.runner import Helm, HelmError, unsupported_by
 from ..kube.client import ApiError as KubeApiError
 from ..kube.client import KubeClient
 from ..kube.events import EventRecorder
@@ -111,7 +111,7 @@ class Reconciler:
             hr = self.objects.parse(obj)
         except SpecError as e:
             return await self.gates.invalid(Run.start(obj), e)
-        if refused := self.tenancy.refusals(hr):
+        if refused := self.tenancy.refusals(hr) + await self._helm_refusals(hr):
             return await self.gates.invalid(Run.start(obj, hr.status), SpecError(refused))
         run = Run.start(obj, hr.status)  # the status parsed with the object (cached per version)
         gated = await self._gate(run, hr)
@@ -123,6 +123,15 @@ class Reconciler:
         return await self._converge(run, hr, resolved)
 
     # -- load and gate ------------------------------------------------------------------------------
+    async def _helm_refusals(self, hr: HelmRelease) -> list[str]:
+        """What the spec asks that this helm cannot do (helm 4 --recreate-pods, helm 3 poller)."""
+        try:
+            major = await self.helm.major_version()
+        except HelmError:
+            return []  # the action's helm run says what is wrong with helm
+        spec = hr.spec
+        return unsupported_by(major, recreate=spec.rollback.recreate, wait_strategy=spec.wait_strategy_name)
+
     async def _gate(self, run: Run, hr: HelmRelease) -> Result | None:
         """Suspension and dependencies stop the reconcile here (an invalid spec stopped it earlier)."""
         run.tokens = Tokens.of(hr)

@@ -20,6 +20,7 @@ asserts which helm processes would have run.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,9 @@ class FakeHelm(Helm):
         }
 
     # -- Helm's interface -------------------------------------------------------------------------
+    async def major_version(self) -> int:
+        return 4
+
     async def upgrade(self, o: UpgradeOptions) -> dict[str, Any]:
         opts = {
             "action": o.action,
@@ -123,6 +127,11 @@ class FakeHelm(Helm):
         wait: bool = True,
         force: bool = False,
         cleanup_on_fail: bool = False,
+        *,
+        wait_for_jobs: bool = True,
+        wait_strategy: str = "",
+        no_hooks: bool = False,
+        recreate: bool = False,
     ) -> None:
         self.calls.append(Call("rollback", release, namespace, {"revision": revision, "force": force}))
         failure = self._next_failure("rollback")
@@ -149,6 +158,8 @@ class FakeHelm(Helm):
         no_hooks: bool = False,
         timeout: str | None = None,
         wait: bool = False,
+        cascade: str = "background",
+        wait_strategy: str = "",
     ) -> None:
         ns = namespace or "default"
         self.calls.append(Call("uninstall", release_name, ns, {"keep_history": keep_history}))
@@ -166,7 +177,9 @@ class FakeHelm(Helm):
         for secret in stored.values():
             await self.client.delete(SECRETS, ns, secret["metadata"]["name"])
 
-    async def test(self, release: str, namespace: str, timeout: str) -> str:
+    async def test(
+        self, release: str, namespace: str, timeout: str, filters: Sequence[tuple[str, bool]] = ()
+    ) -> str:
         self.calls.append(Call("test", release, namespace))
         failure = self._next_failure("test")
         if failure is not None:

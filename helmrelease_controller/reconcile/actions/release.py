@@ -54,6 +54,13 @@ def options(step: Step, installing: bool) -> UpgradeOptions:
         cleanup_on_fail=spec.upgrade.cleanup_on_fail and not installing,
         description=f"{'install' if installing else 'upgrade'} by helmrelease-controller",
         action="install" if installing else "upgrade",
+        wait_for_jobs=not opts.disable_wait_for_jobs,
+        wait_strategy=spec.wait_strategy_name,
+        no_hooks=opts.disable_hooks,
+        disable_openapi_validation=opts.disable_open_api_validation,
+        skip_schema_validation=opts.disable_schema_validation,
+        take_ownership=not opts.disable_take_ownership,
+        reuse_values=spec.upgrade.preserve_values and not installing,
     )
 
 

@@ -9,6 +9,8 @@ upgrade left it and the decision table stalls next, naming the rollback.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...helm.runner import Helm, HelmError
 from ...kube.client import KubeClient
 from .. import status as st
@@ -19,19 +21,29 @@ from .release import latest_revision
 LABEL = "rollback"
 
 
+def options(step: Step) -> dict[str, Any]:
+    """The `Helm.rollback_to` arguments of this step, from spec.rollback. Pure."""
+    t, rb = step.target, step.spec.rollback
+    return {
+        "release": t.release,
+        "namespace": t.namespace,
+        "revision": step.decision.revision,
+        "history_max": t.history_max,
+        "timeout": rb.timeout or t.timeout,
+        "wait": not rb.disable_wait,
+        "force": rb.force,
+        "cleanup_on_fail": rb.cleanup_on_fail,
+        "wait_for_jobs": not rb.disable_wait_for_jobs,
+        "wait_strategy": step.spec.wait_strategy_name,
+        "no_hooks": rb.disable_hooks,
+        "recreate": rb.recreate,
+    }
+
+
 async def run(helm: Helm, client: KubeClient, step: Step) -> ActionResult:
-    t, rb, revision, watch = step.target, step.spec.rollback, step.decision.revision, Stopwatch()
+    revision, watch = step.decision.revision, Stopwatch()
     try:
-        await helm.rollback_to(
-            t.release,
-            t.namespace,
-            revision,
-            t.history_max,
-            rb.timeout or t.timeout,
-            wait=not rb.disable_wait,
-            force=rb.force,
-            cleanup_on_fail=rb.cleanup_on_fail,
-        )
+        await helm.rollback_to(**options(step))
     except HelmError as e:
         return watch.result(False, e.summary)
     made = await latest_revision(client, step)

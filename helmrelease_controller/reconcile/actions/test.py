@@ -1,4 +1,5 @@
-"""Test: `helm test` of the deployed revision when `spec.test.enable` (once per revision).
+"""Test: `helm test` of the deployed revision when `spec.test.enable` (once per revision), with
+`test.timeout` (else spec.timeout) and `test.filters` (helm test --filter).
 
 A failure says TestFailed on TestSuccess and, unless `test.ignoreFailures`, on Ready, and counts
 as a failure; the revision is not tested again until the release changes (reconcile/settle.py
@@ -17,9 +18,10 @@ LABEL = "test"
 
 
 async def run(helm: Helm, client: KubeClient, step: Step) -> ActionResult:
-    t, watch = step.target, Stopwatch()
+    t, spec, watch = step.target, step.spec.test, Stopwatch()
+    filters = [(f.name, f.exclude) for f in spec.filters]
     try:
-        await helm.test(t.release, t.namespace, t.timeout)
+        await helm.test(t.release, t.namespace, spec.timeout or t.timeout, filters)
     except HelmError as e:
         return watch.result(False, e.summary.replace("test failed", "tests failed", 1))
     return watch.result(True, "tests passed")

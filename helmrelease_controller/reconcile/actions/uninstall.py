@@ -32,7 +32,9 @@ async def uninstall(
             keep_history=un.keep_history,
             no_hooks=un.disable_hooks,
             timeout=un.timeout or timeout,
-            wait=True,
+            wait=not un.disable_wait,
+            cascade=un.deletion_propagation,
+            wait_strategy=spec.wait_strategy_name,
         )
     except HelmError as e:
         if "not found" in e.summary:
