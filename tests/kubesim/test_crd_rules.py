@@ -454,6 +454,33 @@ REFUSED = [
         'unknown field "spec.paths"',
         kind="GitSync",
     ),
+    # Flux's per-action helm options (issue 16; docs/flux-compatibility.md)
+    Row("install-replace-false", hr(install={"replace": False}), "spec.install.replace", "cannot be false"),
+    Row(
+        "deletion-propagation",
+        hr(uninstall={"deletionPropagation": "Orphan"}),
+        "spec.uninstall.deletionPropagation",
+        "must be 'background', 'foreground' or 'orphan'",
+        UNSUPPORTED,
+    ),
+    Row(
+        "wait-strategy-name",
+        hr(waitStrategy={"name": "watcher"}),
+        "spec.waitStrategy.name",
+        "must be 'poller' or 'legacy'",
+        UNSUPPORTED,
+    ),
+    Row("wait-strategy-no-name", hr(waitStrategy={}), "spec.waitStrategy.name", "required field", REQUIRED),
+    Row(
+        "test-filter-name", hr(test={"filters": [{"name": "a,b"}]}), "spec.test.filters[0].name", OBJECT_NAME
+    ),
+    Row("test-timeout-zero", hr(test={"timeout": "0s"}), "spec.test.timeout", POSITIVE),
+    Row(
+        "test-filters-101",
+        hr(test={"filters": [{"name": f"t{i}"} for i in range(LIST_MAX_ITEMS + 1)]}),
+        "spec.test.filters",
+        f"must have at most {LIST_MAX_ITEMS} items",
+    ),
 ]
 
 
@@ -534,6 +561,21 @@ VALID = [
         "values-from",
         "HelmRelease",
         hr(valuesFrom=[{"kind": "Secret", "name": "v.x", "targetPath": "image.tag"}]),
+    ),
+    (
+        "flux-helm-options",
+        "HelmRelease",
+        hr(
+            install={"replace": True, "disableOpenAPIValidation": True, "disableTakeOwnership": False},
+            upgrade={"preserveValues": True, "disableHooks": True, "disableWaitForJobs": True},
+            rollback={"recreate": True, "disableHooks": True},
+            uninstall={"disableWait": True, "deletionPropagation": "orphan"},
+            test={
+                "timeout": "1m",
+                "filters": [{"name": f"t{i}", "exclude": True} for i in range(LIST_MAX_ITEMS)],
+            },
+            waitStrategy={"name": "legacy"},
+        ),
     ),
     ("gitsync-minimal", "GitSync", gs()),
     (
