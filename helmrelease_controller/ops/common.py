@@ -32,6 +32,18 @@ class Failure(Exception):
     """The command failed (exit 1); str() is the one line printed after `error: `."""
 
 
+def command(sub: Any, name: str, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with its examples (`epilog`, printed as written)."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return p
+
+
 def add_cluster_flags(p: argparse.ArgumentParser, all_namespaces: bool = True) -> None:
     """kubectl's connection flags."""
     p.add_argument(

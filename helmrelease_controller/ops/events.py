@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from ..kube.client import CORE_EVENTS, EVENTS, KubeClient
-from .common import OK, Failure, Out, add_cluster_flags, default_namespace, kind_and_names
+from .common import OK, Failure, Out, add_cluster_flags, command, default_namespace, kind_and_names
 from .fmt import age, one_line, table
 from .follow import read
 
@@ -22,12 +22,12 @@ Obj = dict[str, Any]
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = command(
+        sub,
         "events",
-        help="events of a HelmRelease or GitSync",
-        description="The Events about one HelmRelease (or GitSync), newest last.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "events of a HelmRelease or GitSync",
+        "The Events about one HelmRelease (or GitSync), newest last.",
+        EPILOG,
     )
     p.add_argument("words", nargs="+", metavar="[gitsync] NAME", help="`gitsync` for a GitSync; the name")
     add_cluster_flags(p, all_namespaces=False)

@@ -10,7 +10,17 @@ from typing import Any
 
 from ..kube.client import Gone, KubeClient, NotFound, Resource
 from . import rows
-from .common import GITSYNCS, OK, Failure, Out, add_cluster_flags, default_namespace, dump, kind_and_names
+from .common import (
+    GITSYNCS,
+    OK,
+    Failure,
+    Out,
+    add_cluster_flags,
+    command,
+    default_namespace,
+    dump,
+    kind_and_names,
+)
 from .fmt import format_row, table, widths
 
 EPILOG = """examples:
@@ -25,13 +35,13 @@ LIVE = ("AGE", "LAST CHANGE")  # columns that change with the clock, not with th
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = command(
+        sub,
         "get",
-        help="list HelmReleases or GitSyncs",
-        description="Show HelmReleases (or, with `gitsync`, GitSyncs): ready, one-line status, chart, "
+        "list HelmReleases or GitSyncs",
+        "Show HelmReleases (or, with `gitsync`, GitSyncs): ready, one-line status, chart, "
         "revision, suspension, last change, age.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
     p.add_argument("words", nargs="*", metavar="[gitsync] [NAME]", help="`gitsync` for GitSyncs; a name")
     add_cluster_flags(p)

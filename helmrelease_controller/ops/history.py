@@ -14,7 +14,7 @@ import yaml
 from ..api.models import HelmRelease, SpecError
 from ..kube.client import SECRETS, KubeClient
 from ..reconcile.helmstorage import decode_release
-from .common import HELMRELEASES, OK, Failure, Out, add_cluster_flags, default_namespace
+from .common import HELMRELEASES, OK, Failure, Out, add_cluster_flags, command, default_namespace
 from .fmt import age, one_line, table
 from .follow import read
 
@@ -28,12 +28,12 @@ Obj = dict[str, Any]
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = command(
+        sub,
         "history",
-        help="the release's revisions",
-        description="The Helm release's revisions (Helm's storage) joined with the HelmRelease's status.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "the release's revisions",
+        "The Helm release's revisions (Helm's storage) joined with the HelmRelease's status.",
+        EPILOG,
     )
     p.add_argument("name", metavar="NAME", help="the HelmRelease")
     add_cluster_flags(p, all_namespaces=False)

@@ -18,6 +18,7 @@ from .common import (
     Failure,
     Out,
     add_cluster_flags,
+    command,
     default_namespace,
     duration,
     kind_and_names,
@@ -37,12 +38,12 @@ exit code: 0 when it ended Ready, 1 when it failed, stalled or timed out (the re
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = command(
+        sub,
         "reconcile",
-        help="reconcile now and follow it",
-        description="Ask the controller to reconcile now (a request-token annotation) and follow it.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "reconcile now and follow it",
+        "Ask the controller to reconcile now (a request-token annotation) and follow it.",
+        EPILOG,
     )
     p.add_argument("words", nargs="+", metavar="[gitsync] NAME", help="`gitsync` for a GitSync; the name")
     add_cluster_flags(p, all_namespaces=False)

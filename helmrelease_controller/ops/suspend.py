@@ -15,6 +15,7 @@ from .common import (
     Failure,
     Out,
     add_cluster_flags,
+    command,
     default_namespace,
     duration,
     kind_and_names,
@@ -39,12 +40,12 @@ def register(sub: Any) -> None:
         ("suspend", SUSPEND_EPILOG, "stop reconciling (the helmrelease.dev/suspend annotation)"),
         ("resume", RESUME_EPILOG, "reconcile again, and wait for it"),
     ):
-        p = sub.add_parser(
+        p = command(
+            sub,
             verb,
-            help=text,
-            description=f"{verb.capitalize()}: {text}.",
-            epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            text,
+            f"{verb.capitalize()}: {text}.",
+            epilog,
         )
         p.add_argument("words", nargs="*", metavar="[gitsync] NAME", help="`gitsync` for a GitSync; names")
         p.add_argument("--all", action="store_true", help="every object of the namespace (with -l: matching)")
