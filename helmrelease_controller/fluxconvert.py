@@ -39,10 +39,12 @@ class Unconvertible(Exception):
 
 @dataclass(frozen=True)
 class Move:
-    """Copy the value to `to` (a dotted path of our spec), through `fn`; `fn` returning None sets nothing."""
+    """Copy the value to `to` (a dotted path of our spec) and to the paths in `also`, through `fn`;
+    `fn` returning None sets nothing."""
 
     to: str
     fn: Callable[[Any], Any] = lambda v: v
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,8 @@ def apply_rules(
             continue
         if isinstance(rule, Move):
             mapped = rule.fn(value)
-            if mapped is not None:
-                _set(out, rule.to, copy.deepcopy(mapped))
+            for to in (rule.to, *rule.also) if mapped is not None else ():
+                _set(out, to, copy.deepcopy(mapped))
         elif isinstance(rule, Drop):
             if value not in rule.same:
                 reason = f"dropped: {rule.why}" if rule.why else "dropped"
@@ -147,7 +149,6 @@ def _key(kind: str, namespace: str, name: str) -> tuple[str, str, str]:
 
 # --- Flux v2: the table --------------------------------------------------------------------------
 
-_NO_HOOKS = "hooks always run (issue 16)"
 _ONE_TIMEOUT = "one spec.timeout covers every helm action; only rollback and uninstall have their own"
 _NOT_BUILT = "our controller refuses it today (not built yet)"
 
@@ -186,7 +187,7 @@ V2_RULES: dict[str, Rule] = {
     "postRenderers": Drop("post-renderers are not built yet (issue 16)", ([],)),
     "kubeConfig": Drop("releases go to the controller's own cluster (remote clusters: issue 16)"),
     "commonMetadata": Drop("common labels and annotations are not built yet (issue 16)"),
-    "waitStrategy": Drop("helm's default wait is used (issue 16)"),
+    "waitStrategy": Move("waitStrategy"),
     "install.createNamespace": Move("install.createNamespace"),
     "install.disableWait": Move("install.disableWait"),
     "install.crds": Move("install.crds", _crds),
@@ -207,31 +208,36 @@ V2_RULES: dict[str, Rule] = {
     "upgrade.remediation.remediateLastFailure": Move("upgrade.remediation.remediateLastFailure"),
     "upgrade.remediation.ignoreTestFailures": Drop("use spec.test.ignoreFailures", (False,)),
     "upgrade.timeout": Drop(_ONE_TIMEOUT),
-    "upgrade.preserveValues": Drop("values always come from the spec", (False,)),
+    "upgrade.preserveValues": Move("upgrade.preserveValues"),
     "upgrade.strategy": Drop("upgrade failures follow spec.upgrade.remediation"),
     "test.enable": Move("test.enable"),
     "test.ignoreFailures": Move("test.ignoreFailures"),
-    "test.timeout": Drop("tests run with spec.timeout"),
-    "test.filters": Drop("every test hook runs", ([],)),
+    "test.timeout": Move("test.timeout"),
+    "test.filters": Move("test.filters"),
     "rollback.timeout": Move("rollback.timeout"),
     "rollback.force": Move("rollback.force"),
     "rollback.cleanupOnFail": Move("rollback.cleanupOnFail"),
     "rollback.disableWait": Move("rollback.disableWait"),
-    "rollback.recreate": Drop("not built yet (issue 16)", (False,)),
+    "rollback.recreate": Move("rollback.recreate"),
     "uninstall.timeout": Move("uninstall.timeout"),
     "uninstall.keepHistory": Move("uninstall.keepHistory"),
     "uninstall.disableHooks": Move("uninstall.disableHooks"),
-    "uninstall.disableWait": Drop("uninstall always waits (issue 16)", (False,)),
-    "uninstall.deletionPropagation": Drop("helm's default propagation (background) is used", ("background",)),
+    "uninstall.disableWait": Move("uninstall.disableWait"),
+    "uninstall.deletionPropagation": Move("uninstall.deletionPropagation"),
 }
-for _action in ("install", "upgrade", "rollback"):
-    V2_RULES[f"{_action}.disableHooks"] = Drop(_NO_HOOKS, (False,))
-    V2_RULES[f"{_action}.disableWaitForJobs"] = Drop("jobs are waited for with the rest", (False,))
-for _action in ("install", "upgrade"):
-    V2_RULES[f"{_action}.disableOpenAPIValidation"] = Drop("manifests are always validated", (False,))
-    V2_RULES[f"{_action}.disableSchemaValidation"] = Drop("values.schema.json is always checked", (False,))
-    V2_RULES[f"{_action}.disableTakeOwnership"] = Drop("not built yet (issue 16)", (False,))
-V2_RULES["install.replace"] = Drop("not built yet (issue 16)", (False,))
+for _path in (
+    *(f"{a}.{f}" for a in ("install", "upgrade", "rollback") for f in ("disableHooks", "disableWaitForJobs")),
+    *(
+        f"{a}.{f}"
+        for a in ("install", "upgrade")
+        for f in ("disableOpenAPIValidation", "disableSchemaValidation")
+    ),
+    *(f"{a}.disableTakeOwnership" for a in ("install", "upgrade")),
+):
+    V2_RULES[_path] = Move(_path)
+V2_RULES["install.replace"] = Drop(
+    "helm upgrade --install always reuses the name of an uninstalled release", (True,)
+)
 
 VALUES_FROM_FIELDS = ("kind", "name", "valuesKey", "targetPath", "optional")
 DEPENDS_ON_FIELDS = ("name", "namespace")
@@ -512,21 +518,23 @@ V1_RULES: dict[str, Rule] = {
     "maxHistory": Move("maxHistory"),
     "valuesFrom": HANDLED,
     "valueFileSecrets": HANDLED,
-    "resetValues": Drop("values always come from the spec, as with resetValues: true", (True,)),
+    "resetValues": Move("upgrade.preserveValues", lambda reset: True if reset is False else None),
     "skipCRDs": Move("install.crds", _crds_skip),
     "wait": HANDLED,
     "forceUpgrade": Move("upgrade.force"),
     **{f"rollback.{k}": HANDLED for k in ("enable", "retry", "maxRetries", "wait")},
     "rollback.force": Move("rollback.force"),
     "rollback.timeout": Move("rollback.timeout", _seconds),
-    "rollback.recreate": Drop("not built yet (issue 16)", (False,)),
-    "rollback.disableHooks": Drop(_NO_HOOKS, (False,)),
+    "rollback.recreate": Move("rollback.recreate"),
+    "rollback.disableHooks": Move("rollback.disableHooks"),
     "test.enable": Move("test.enable"),
     "test.ignoreFailures": Move("test.ignoreFailures"),
-    "test.timeout": Drop("tests run with spec.timeout"),
+    "test.timeout": Move("test.timeout", _seconds),
     "test.cleanup": Drop("Helm 2 only", (True, False)),
     "helmVersion": Drop("helm 3 or 4 runs every release", ("v3",)),
-    "disableOpenAPIValidation": Drop("manifests are always validated", (False,)),
+    "disableOpenAPIValidation": Move(
+        "install.disableOpenAPIValidation", also=("upgrade.disableOpenAPIValidation",)
+    ),
 }
 _V1_MAX_RETRIES = 5  # helm-operator's default; 0 means no limit
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")

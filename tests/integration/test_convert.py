@@ -35,13 +35,12 @@ SHAPES = {
     "v1-git.yaml": (
         ["HelmRelease/apps/podinfo"],
         [
-            "hr/apps/podinfo: spec.rollback.disableHooks has no equivalent in helmrelease.dev/v1",
             "hr/apps/podinfo: spec.valuesFrom[1].externalSourceRef has no equivalent in helmrelease.dev/v1",
         ],
     ),
     "v1-repository.yaml": (
         ["HelmRelease/cache/redis"],
-        ["hr/cache/redis: spec.test.timeout has no equivalent in helmrelease.dev/v1 (dropped"],
+        [],
     ),
     "v2-helmrepository.yaml": (
         ["HelmRelease/apps/web"],
@@ -132,6 +131,10 @@ def test_the_converted_objects_keep_what_the_flux_objects_said() -> None:
         }
     }
     assert v1["timeout"] == "600s" and v1["upgrade"]["force"] is True
+    assert v1["rollback"] == {
+        "disableWait": True,
+        "disableHooks": True,
+    }  # helm-operator's rollback.wait: false
     assert v1["upgrade"]["remediation"] == {
         "retries": 3,
         "strategy": "rollback",

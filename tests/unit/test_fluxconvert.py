@@ -171,24 +171,41 @@ V2_CASES = [
         {},
         ["spec.kubeConfig has no equivalent", "spec.commonMetadata has no equivalent"],
     ),
-    (
-        {"persistentClient": True, "waitStrategy": {"name": "watcher"}},
-        {},
-        ["spec.persistentClient", "spec.waitStrategy"],
-    ),
+    ({"persistentClient": True}, {}, ["spec.persistentClient"]),
+    ({"install": {"replace": True}}, {}, []),
+    ({"install": {"replace": False}}, {}, ["spec.install.replace has no equivalent"]),
+    # issue 16's per-action options, now ours
     (
         {
-            "install": {"timeout": "1m"},
-            "upgrade": {"disableHooks": True},
-            "test": {"filters": [{"name": "t"}]},
+            "waitStrategy": {"name": "legacy"},
+            "upgrade": {"disableHooks": True, "preserveValues": True, "disableTakeOwnership": False},
+            "install": {
+                "disableWaitForJobs": True,
+                "disableOpenAPIValidation": True,
+                "disableSchemaValidation": True,
+            },
+            "test": {"timeout": "1m", "filters": [{"name": "t", "exclude": True}]},
+            "rollback": {"recreate": True, "disableHooks": True, "disableWaitForJobs": True},
+            "uninstall": {"disableWait": True, "deletionPropagation": "orphan"},
         },
-        {},
-        ["spec.install.timeout", "spec.upgrade.disableHooks", "spec.test.filters"],
+        {
+            "waitStrategy": {"name": "legacy"},
+            "upgrade": {"disableHooks": True, "preserveValues": True, "disableTakeOwnership": False},
+            "install": {
+                "disableWaitForJobs": True,
+                "disableOpenAPIValidation": True,
+                "disableSchemaValidation": True,
+            },
+            "test": {"timeout": "1m", "filters": [{"name": "t", "exclude": True}]},
+            "rollback": {"recreate": True, "disableHooks": True, "disableWaitForJobs": True},
+            "uninstall": {"disableWait": True, "deletionPropagation": "orphan"},
+        },
+        [],
     ),
     (
-        {"rollback": {"recreate": True}, "uninstall": {"disableWait": True}},
+        {"install": {"timeout": "1m"}},
         {},
-        ["spec.rollback.recreate", "spec.uninstall.disableWait"],
+        ["spec.install.timeout"],
     ),
     (
         {"dependsOn": [{"name": "db", "readyExpr": "true"}]},
@@ -447,11 +464,20 @@ V1_CASES = [
         ["externalSourceRef has no equivalent"],
     ),
     ({"resetValues": True, "helmVersion": "v3", "test": {"cleanup": False}}, {}, []),
-    ({"resetValues": False}, {}, ["spec.resetValues has no equivalent"]),
+    ({"resetValues": False}, {"upgrade": {"preserveValues": True}}, []),
     (
-        {"helmVersion": "v2", "rollback": {"enable": True, "recreate": True}},
-        {},
-        ["spec.helmVersion", "spec.rollback.recreate"],
+        {"helmVersion": "v2", "rollback": {"enable": True, "recreate": True, "disableHooks": True}},
+        {"rollback": {"recreate": True, "disableHooks": True}},
+        ["spec.helmVersion"],
+    ),
+    (
+        {"disableOpenAPIValidation": True, "test": {"enable": True, "timeout": 60}},
+        {
+            "install": {"disableOpenAPIValidation": True},
+            "upgrade": {"disableOpenAPIValidation": True},
+            "test": {"timeout": "60s"},
+        },
+        [],
     ),
     (
         {"chart": {"git": "git@github.com:org/repo", "path": "charts/web", "ref": "main"}},
