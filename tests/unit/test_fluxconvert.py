@@ -587,3 +587,15 @@ def test_every_move_lands_on_a_field_of_ours(rules: dict[str, Any]) -> None:
     ours = _paths(HelmReleaseSpec)
     targets = {r.to for r in rules.values() if isinstance(r, fluxconvert.Move)}
     assert targets <= ours, targets - ours
+
+
+# Flux fields we have but refuse some values of: dropped by the converter on purpose.
+REFUSED_HERE = {"serviceAccountName", "install.replace"}
+
+
+@pytest.mark.parametrize("rules", [fluxconvert.V1_RULES, fluxconvert.V2_RULES], ids=["v1", "v2"])
+def test_no_field_is_dropped_that_our_api_now_has(rules: dict[str, Any]) -> None:
+    """When our API gains a Flux field (issue 16), the converter must map it, not keep dropping it."""
+    ours = _paths(HelmReleaseSpec)
+    dropped = {path for path, r in rules.items() if isinstance(r, fluxconvert.Drop)}
+    assert (dropped & ours) - REFUSED_HERE == set()
