@@ -65,6 +65,19 @@ def subset(expected: dict[str, Any], actual: dict[str, Any]) -> bool:
     )
 
 
+ISSUE_16: dict[str, Any] = {
+    "waitStrategy": {"name": "legacy"},
+    "upgrade": {"disableHooks": True, "preserveValues": True, "disableTakeOwnership": False},
+    "install": {
+        "disableWaitForJobs": True,
+        "disableOpenAPIValidation": True,
+        "disableSchemaValidation": True,
+    },
+    "test": {"timeout": "1m", "filters": [{"name": "t", "exclude": True}]},
+    "rollback": {"recreate": True, "disableHooks": True, "disableWaitForJobs": True},
+    "uninstall": {"disableWait": True, "deletionPropagation": "orphan"},
+}
+
 V2_CASES = [
     # (Flux v2 spec fields, expected part of our spec, warning substrings (none: no warning of the hr))
     (
@@ -174,34 +187,8 @@ V2_CASES = [
     ({"persistentClient": True}, {}, ["spec.persistentClient"]),
     ({"install": {"replace": True}}, {}, []),
     ({"install": {"replace": False}}, {}, ["spec.install.replace has no equivalent"]),
-    # issue 16's per-action options, now ours
-    (
-        {
-            "waitStrategy": {"name": "legacy"},
-            "upgrade": {"disableHooks": True, "preserveValues": True, "disableTakeOwnership": False},
-            "install": {
-                "disableWaitForJobs": True,
-                "disableOpenAPIValidation": True,
-                "disableSchemaValidation": True,
-            },
-            "test": {"timeout": "1m", "filters": [{"name": "t", "exclude": True}]},
-            "rollback": {"recreate": True, "disableHooks": True, "disableWaitForJobs": True},
-            "uninstall": {"disableWait": True, "deletionPropagation": "orphan"},
-        },
-        {
-            "waitStrategy": {"name": "legacy"},
-            "upgrade": {"disableHooks": True, "preserveValues": True, "disableTakeOwnership": False},
-            "install": {
-                "disableWaitForJobs": True,
-                "disableOpenAPIValidation": True,
-                "disableSchemaValidation": True,
-            },
-            "test": {"timeout": "1m", "filters": [{"name": "t", "exclude": True}]},
-            "rollback": {"recreate": True, "disableHooks": True, "disableWaitForJobs": True},
-            "uninstall": {"disableWait": True, "deletionPropagation": "orphan"},
-        },
-        [],
-    ),
+    # issue 16's per-action options, now ours: mapped as they are
+    (ISSUE_16, ISSUE_16, []),
     (
         {"install": {"timeout": "1m"}},
         {},
