@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from kubesim import KubeSim
+from tests.conftest import Cli, _env, tool
 
 T = TypeVar("T")
 
@@ -63,3 +67,33 @@ def kube(kubectl: Any) -> Kube:
 def eventually_fixture() -> Callable[..., Any]:
     """The `eventually(fn, timeout=...)` poller, for test modules (they do not import conftest)."""
     return eventually
+
+
+# -- an enforcing kubesim (authentication and RBAC, see kubesim/enforce.py) ---------------------------
+@pytest.fixture
+def rbac_sim(tmp_path: Path) -> Iterator[KubeSim]:
+    """A kubesim that authenticates and authorizes; its own kubeconfig is the admin (system:masters)."""
+    sim = KubeSim(bookmark_interval=1.0, rbac=True)
+    sim.start()
+    sim.write_kubeconfig(tmp_path / "kubeconfig")
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def rbac_admin(rbac_sim: KubeSim, tmp_path: Path) -> Cli:
+    """kubectl as the enforcing kubesim's admin."""
+    return Cli(tool("kubectl"), _env(tmp_path, rbac_sim))
+
+
+@pytest.fixture
+def as_user(rbac_sim: KubeSim, tmp_path: Path) -> Callable[..., Cli]:
+    """as_user(name, groups=(), binary="kubectl"): a real client with a kubeconfig of that identity."""
+
+    def make(name: str, groups: tuple[str, ...] = (), binary: str = "kubectl") -> Cli:
+        safe = name.replace(":", "_")
+        cfg = rbac_sim.user_kubeconfig(tmp_path / f"kubeconfig-{safe}", name, groups)
+        env = {**_env(tmp_path, rbac_sim), "KUBECONFIG": str(cfg)}
+        return Cli(tool(binary), env, major=4 if binary == "helm" else 0)
+
+    return make
