@@ -57,7 +57,7 @@ async def run(args: argparse.Namespace, client: KubeClient, out: Out) -> int:
     name = names[0] if names else None
     ns = None if args.all_namespaces else default_namespace(args)
     objs, rv = await _list(client, res, ns, name)
-    view = _View(res is GITSYNCS, args.output, bool(args.all_namespaces), out)
+    view = _View(res is GITSYNCS, args.output, bool(args.all_namespaces), out, args.watch)
     if args.output in ("json", "yaml"):
         if objs or not args.watch:
             out.line(dump(objs, args.output, single=name is not None))
@@ -86,8 +86,9 @@ async def _list(client: KubeClient, res: Resource, ns: str | None, name: str | N
 class _View:
     """How rows print, and which row each object printed last (a change prints a new one)."""
 
-    def __init__(self, gitsync: bool, output: str, all_ns: bool, out: Out) -> None:
+    def __init__(self, gitsync: bool, output: str, all_ns: bool, out: Out, watching: bool) -> None:
         self.gitsync, self.output, self.all_ns, self.out = gitsync, output, all_ns, out
+        self.watching = watching
         self.header = rows.columns(gitsync, output == "wide", all_ns)
         self.widths: list[int] = []
         self.shown: dict[tuple[str, str], list[str]] = {}
@@ -101,8 +102,16 @@ class _View:
         self.widths = widths(self.header, cells)
         for obj, c in zip(objs, cells, strict=True):
             self.shown[_key(obj)] = _stable(self.header, c)
-        for line in table(self.header, cells, self.out.colour):
-            self.out.line(line)
+        if not self.watching:
+            for line in table(self.header, cells, self.out.colour):
+                self.out.line(line)
+            return
+        # Rows printed later keep the columns: READY has room for any of its values.
+        ready = self.header.index("READY")
+        self.widths[ready] = max(self.widths[ready], len("Unknown"))
+        self.out.line(format_row(self.header, self.widths))
+        for c in cells:
+            self.out.line(format_row(c, self.widths, ready if self.out.colour else -1))
 
     def change(self, obj: dict[str, Any]) -> None:
         """Print `obj` again if what its row shows changed (the first one prints the header too)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import queue
+import subprocess
 import threading
 from pathlib import Path
 from typing import IO
@@ -16,7 +17,7 @@ from tests.helpers.chartrepo import ChartRepo
 from tests.helpers.controller import ControllerProcess
 
 from ..controller.conftest import Cluster, helmrelease
-from .conftest import Plugin
+from .conftest import VENV_BIN, Plugin
 
 
 def _columns(line: str) -> list[str]:
@@ -76,6 +77,15 @@ def test_namespace_comes_from_the_kubeconfig_context_and_errors_have_exit_codes(
 
     out = hr.ok("get", "--kubeconfig", str(tmp_path / "apps-kubeconfig"))
     assert out.splitlines()[1].split()[:3] == ["web", "Unknown", "waiting"]  # no controller: no status
+    # The same command as a subcommand of helmrelease-controller.
+    same = subprocess.run(
+        [str(VENV_BIN / "helmrelease-controller"), "get", "--kubeconfig", str(tmp_path / "apps-kubeconfig")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=hr.env,
+    )
+    assert (same.returncode, same.stdout.splitlines()[1].split()[:3]) == (0, ["web", "Unknown", "waiting"])
 
     empty = hr("get")  # the kubesim kubeconfig names no namespace: "default"
     assert (empty.code, empty.out, empty.err.strip()) == (0, "", "No resources found in default namespace.")
