@@ -776,6 +776,11 @@ def convert(docs: list[Any]) -> Result:
             result.failed += 1
         elif doc.get("kind") == "HelmRelease" and doc["apiVersion"] in (V1_API, *V2_APIS):
             _convert_hr(doc, sources, consumed, result)
+        elif doc.get("kind") == "HelmRelease" and "fluxcd.io/" in str(doc["apiVersion"]):
+            result.warnings.append(
+                f"{ident(doc)}: cannot be converted: {doc['apiVersion']} is not a Flux version known here"
+            )
+            result.failed += 1
         elif _is_source(doc):
             continue  # reported by _report_sources
         elif "fluxcd.io/" in str(doc["apiVersion"]):

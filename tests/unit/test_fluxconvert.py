@@ -334,6 +334,10 @@ def test_a_helmchart_chartref_resolves_through_its_own_source() -> None:
 
 
 UNCONVERTIBLE = [
+    (
+        [REPO, v2({}, api="helm.toolkit.fluxcd.io/v3")],
+        "helm.toolkit.fluxcd.io/v3 is not a Flux version known here",
+    ),
     ([v2({})], "spec.chart.spec.sourceRef: HelmRepository apps/podinfo is not in the input"),
     (
         [_source("Bucket", {"bucketName": "b"}), v2(_ref("Bucket"))],
