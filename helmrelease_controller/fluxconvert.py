@@ -122,8 +122,8 @@ def apply_rules(
     warnings: list[str] = []
     for path, value in _walk(obj, rules):
         rule = rules.get(path)
-        if rule is HANDLED or value is None:
-            continue
+        if rule is HANDLED or value is None or (rule is None and value in ({}, [])):
+            continue  # handled elsewhere, or nothing said
         if isinstance(rule, Move):
             mapped = rule.fn(value)
             for to in (rule.to, *rule.also) if mapped is not None else ():

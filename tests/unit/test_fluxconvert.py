@@ -200,6 +200,7 @@ V2_CASES = [
         ["spec.dependsOn[0].readyExpr has no equivalent"],
     ),
     ({"someFutureField": 1}, {}, ["spec.someFutureField is not known to the converter (dropped)"]),
+    ({"install": {}, "upgrade": None, "someFutureList": []}, {}, []),
 ]
 
 
