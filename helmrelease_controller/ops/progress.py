@@ -63,17 +63,20 @@ def _revision(before: Obj, after: Obj) -> list[str]:
 def handled(obj: Obj, token: str) -> bool:
     """Whether the controller is done with request `token`: it recorded the token, nothing is in
     progress, Ready is decided for the current generation, and no retry is pending (a pending
-    retry is still the same request's work)."""
+    retry is still the same request's work). An invalid spec is never going to handle it: done."""
     st = obj.get("status") or {}
+    generation = (obj.get("metadata") or {}).get("generation")
+    stalled = condition(obj, "Stalled")
+    if stalled.get("reason") == "InvalidSpec" and st.get("observedGeneration") == generation:
+        return True  # the controller stops at an invalid spec before it reads the token
     if st.get("lastHandledReconcileAt") != token:
         return False
     if condition(obj, "Reconciling").get("status") == "True":
         return False
     ready = condition(obj, "Ready")
-    generation = (obj.get("metadata") or {}).get("generation")
     if ready.get("status") not in ("True", "False") or st.get("observedGeneration") != generation:
         return False
-    if ready.get("status") == "True" or condition(obj, "Stalled").get("status") == "True":
+    if ready.get("status") == "True" or stalled.get("status") == "True":
         return True
     return not st.get("nextRetryAt")
 

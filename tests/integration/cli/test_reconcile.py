@@ -94,6 +94,25 @@ def test_a_reconcile_nobody_handles_times_out(
     )
 
 
+def test_an_invalid_spec_or_an_unreachable_repository_fails_at_once(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess, hr: Plugin
+) -> None:
+    cluster.apply(helmrelease("bad-spec", repo.url, storageNamespace="elsewhere"))
+    cluster.apply(helmrelease("no-repo", "http://127.0.0.1:9"))  # nothing listens on port 9
+    cluster.wait_condition("bad-spec", "Stalled", "True", "InvalidSpec")
+    cluster.wait_condition("no-repo", "Ready", "False")
+
+    invalid = hr("reconcile", "bad-spec", "-n", "apps", "--timeout", "60s")
+    assert invalid.code == 1
+    assert invalid.err.startswith(
+        "error: helmrelease apps/bad-spec is not ready: InvalidSpec: invalid spec: spec.storageNamespace"
+    )
+    unreachable = hr("reconcile", "no-repo", "-n", "apps", "--timeout", "60s")
+    assert unreachable.code == 1
+    assert unreachable.err.startswith("error: helmrelease apps/no-repo is not ready: "), unreachable.err
+    assert "127.0.0.1:9" in unreachable.err
+
+
 def test_reconcile_usage_and_missing_objects(cluster: Cluster, hr: Plugin) -> None:
     missing = hr("reconcile", "web", "-n", "apps")
     assert missing.code == 1

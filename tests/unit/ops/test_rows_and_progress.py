@@ -144,6 +144,15 @@ def test_progress_lines(before: dict[str, Any], after: dict[str, Any], said: lis
     assert progress.lines(hr(before), hr(after)) == said
 
 
+INVALID = {
+    "observedGeneration": 2,
+    "conditions": [
+        cond("Ready", "False", "InvalidSpec", "invalid spec: spec.storageNamespace: must equal ..."),
+        cond("Stalled", "True", "InvalidSpec", "invalid spec: spec.storageNamespace: must equal ..."),
+    ],
+}
+
+
 @pytest.mark.parametrize(
     ("status", "token", "done", "ok"),
     [
@@ -154,6 +163,8 @@ def test_progress_lines(before: dict[str, Any], after: dict[str, Any], said: lis
         (ROLLED_BACK, "t1", True, False),  # stalled
         ({**READY, "lastHandledReconcileAt": "t1", "observedGeneration": 1}, "t1", False, True),
         ({**FAILED_UPGRADE, "nextRetryAt": None}, "t1", True, False),
+        (INVALID, "t1", True, False),  # the token is never recorded for an invalid spec
+        ({**INVALID, "observedGeneration": 1}, "t1", False, False),  # an older generation's
     ],
 )
 def test_handled_and_outcome(status: dict[str, Any], token: str, done: bool, ok: bool) -> None:
