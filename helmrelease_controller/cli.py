@@ -70,9 +70,6 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="helmrelease-controller", description="Declarative Helm releases.")
     p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
-    from . import fluxconvert_cli
-
-    fluxconvert_cli.register(sub)  # convert: Flux HelmReleases to ours (docs/migrating-from-flux.md)
     run = sub.add_parser(
         "run",
         help="run the controller",
@@ -83,6 +80,9 @@ def parser() -> argparse.ArgumentParser:
     from . import ops
 
     ops.register(sub)  # get, suspend, resume, reconcile, history, events (docs/cli.md)
+    from . import fluxconvert_cli
+
+    fluxconvert_cli.register(sub)  # convert: Flux HelmReleases to ours (docs/migrating-from-flux.md)
     return p
 
 
