@@ -5,6 +5,8 @@ controller, kubectl and kubesim."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import queue
 import subprocess
 import threading
@@ -13,6 +15,7 @@ from typing import IO
 
 import yaml
 
+from tests.conftest import tool
 from tests.helpers.chartrepo import ChartRepo
 from tests.helpers.controller import ControllerProcess
 
@@ -135,3 +138,44 @@ def test_watch_prints_a_new_row_when_the_object_changes(
     finally:
         proc.kill()
         proc.wait()
+
+
+def _on_a_terminal(hr: Plugin, *args: str, **env: str) -> str:
+    """`kubectl hr ARGS` with stdout on a pseudo-terminal; what it wrote there."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [tool("kubectl"), "hr", *args],
+            env={**hr.env, **env},
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess, hr: Plugin
+) -> None:
+    cluster.apply(helmrelease("web", repo.url))
+    cluster.wait_ready("web")
+    coloured = _on_a_terminal(hr, "get", "-n", "apps")
+    assert "\x1b[32mTrue\x1b[0m" in coloured
+    assert "\x1b[" not in _on_a_terminal(hr, "get", "-n", "apps", NO_COLOR="1")
+    assert "\x1b[" not in hr.ok("get", "-n", "apps")  # a pipe
