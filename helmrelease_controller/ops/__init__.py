@@ -1,6 +1,6 @@
-"""The operations command line: `get`, `suspend`, `resume`, `reconcile`, `history`, `events` and `values` of
-HelmReleases and GitSyncs, as subcommands of `helmrelease-controller` and as the kubectl plugin
-`kubectl-hr` (`kubectl hr get`). kubectl's conventions: `--kubeconfig`, `--context`,
+"""The operations command line: `get`, `suspend`, `resume`, `reconcile`, `history`, `events`,
+`values` and `tree` of HelmReleases and GitSyncs, as subcommands of `helmrelease-controller` and as
+the kubectl plugin `kubectl-hr` (`kubectl hr get`). kubectl's conventions: `--kubeconfig`, `--context`,
 `-n/--namespace`, `-A`, `-o table|wide|json|yaml`; exit 0 ok, 1 the thing failed, 2 usage.
 
 One module per command (`register` adds its parser, `run` does it); `common` holds the shared
@@ -15,11 +15,11 @@ import sys
 from typing import Any
 
 from ..kube.client import ApiError
-from . import events, get, history, reconcile, suspend, values
+from . import events, get, history, reconcile, suspend, tree, values
 from .common import FAILED, Failure, Out, connect
 
-COMMANDS = ("get", "suspend", "resume", "reconcile", "history", "events", "values")
-_MODULES = (get, suspend, reconcile, history, events, values)
+COMMANDS = ("get", "suspend", "resume", "reconcile", "history", "events", "values", "tree")
+_MODULES = (get, suspend, reconcile, history, events, values, tree)
 
 
 def register(sub: Any) -> None:
