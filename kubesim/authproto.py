@@ -3,13 +3,15 @@
 kubectl sends SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview and
 TokenRequest bodies as `application/vnd.kubernetes.protobuf`; these tables (field
 numbers from k8s.io/api's authorization/v1 and authentication/v1 generated.proto)
-let `protobuf.decode` read them. Registered on import by enforce.py.
+let `decode` read them (protobuf.py's envelope and decoder, with these tables).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import protobuf
-from .protobuf import OBJECT_META, Field, Schema
+from .protobuf import OBJECT_META, Schema
 
 _s, _i64, _msg, _rep_s = protobuf._s, protobuf._i64, protobuf._msg, protobuf._rep_s
 
@@ -48,8 +50,24 @@ KINDS: dict[tuple[str, str], Schema] = {
 }
 
 
-def register() -> None:
-    protobuf._KINDS.update(KINDS)
-
-
-__all__ = ["KINDS", "Field", "register"]
+def decode(body: bytes) -> dict[str, Any]:
+    """A protobuf request body of one of KINDS, in its JSON form (protobuf.ProtobufError when it is not)."""
+    view = memoryview(body)
+    if bytes(view[: len(protobuf.MAGIC)]) != protobuf.MAGIC:
+        raise protobuf.ProtobufError("not a Kubernetes protobuf body: missing k8s\\x00 magic prefix")
+    envelope = protobuf._Reader(view, len(protobuf.MAGIC))
+    type_meta: dict[str, Any] = {}
+    raw = memoryview(b"")
+    while not envelope.at_end():
+        number, wire = envelope.tag()
+        if number == 1 and wire == protobuf._LEN:
+            type_meta = protobuf._decode_message(envelope.length_delimited(), protobuf.RUNTIME_TYPE_META)
+        elif number == 2 and wire == protobuf._LEN:
+            raw = envelope.length_delimited()
+        else:
+            envelope.skip(number, wire)
+    api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
+    schema = KINDS.get((api_version, kind))
+    if schema is None:
+        raise protobuf.ProtobufError(f"unsupported kind {api_version}/{kind}")
+    return {"apiVersion": api_version, "kind": kind, **protobuf._decode_message(raw, schema)}

@@ -27,8 +27,6 @@ from .rbac import Attributes, Policy, UserInfo
 from .resources import Registry, ResourceType, _rt
 from .store import ApiError, Change, Obj, Store
 
-authproto.register()
-
 # The identity and attributes of the request being served (set by the gate, read by GuardedStore).
 CURRENT: contextvars.ContextVar[tuple[UserInfo, Attributes] | None] = contextvars.ContextVar(
     "kubesim_request_identity", default=None
@@ -73,7 +71,7 @@ async def _body(request: web.Request) -> Obj:
     raw = await request.read()
     try:
         if request.headers.get("Content-Type", "").startswith(protobuf.PROTOBUF_CONTENT_TYPE):
-            return protobuf.decode(raw)
+            return authproto.decode(raw)
         body = json.loads(raw) if raw.strip() else {}
     except (ValueError, protobuf.ProtobufError) as e:
         raise ApiError(400, "BadRequest", f"error decoding body: {e}") from e

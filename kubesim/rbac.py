@@ -100,7 +100,8 @@ def request_info(user: UserInfo, method: str, path: str, query: Mapping[str, str
     name = rest[1] if len(rest) > 1 else ""
     subresource = rest[2] if len(rest) > 2 else ""
     if not name and verb == "get":
-        verb = "watch" if query.get("watch") in ("true", "1") else "list"
+        watch = query.get("watch")
+        verb = "watch" if watch is not None and watch.lower() not in ("false", "0") else "list"
         name = _name_from_field_selector(query.get("fieldSelector", ""))
     if not name and verb == "delete":
         verb = "deletecollection"
@@ -244,7 +245,7 @@ def rules_for(policy: Policy, user: UserInfo, namespace: str) -> tuple[list[Rule
     return rules, errors
 
 
-def _aggregate_errors(errors: list[str]) -> str:
+def aggregate_errors(errors: list[str]) -> str:
     return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
 
 
@@ -258,7 +259,7 @@ def authorize(policy: Policy, a: Attributes) -> tuple[bool, str]:
             return True, f"RBAC: allowed by {source}"
         if err:
             errors.append(err)
-    return False, f"RBAC: {_aggregate_errors(errors)}" if errors else ""
+    return False, f"RBAC: {aggregate_errors(errors)}" if errors else ""
 
 
 # -- the 403 ---------------------------------------------------------------------------------------

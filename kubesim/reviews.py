@@ -83,8 +83,6 @@ def rules_review(body: Obj, requester: UserInfo, policy: Policy) -> Obj:
     spec = dict(body.get("spec") or {})
     namespace = spec.get("namespace", "")
     rules, errors = rbac.rules_for(policy, requester, namespace)
-    if rbac.MASTERS in requester.groups:
-        rules = [*rbac.FULL_AUTHORITY, *rules]
     resource_rules, nonresource_rules = [], []
     for r in rules:
         if r.get("resources"):
@@ -103,7 +101,7 @@ def rules_review(body: Obj, requester: UserInfo, policy: Policy) -> Obj:
         "incomplete": bool(errors),
     }
     if errors:
-        status["evaluationError"] = "; ".join(errors)
+        status["evaluationError"] = rbac.aggregate_errors(errors)
     return {
         "kind": "SelfSubjectRulesReview", "apiVersion": f"{AUTHZ}/v1",
         "metadata": {"creationTimestamp": None},

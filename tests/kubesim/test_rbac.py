@@ -315,6 +315,67 @@ def _raw(sim: KubeSim, path: str, token: str | None) -> tuple[int, dict[str, Any
         return e.code, json.loads(e.read())
 
 
+def _post(sim: KubeSim, path: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    ctx = ssl.create_default_context(cadata=base64.b64decode(sim._ca_data()).decode())
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    req = urllib.request.Request(sim.url + path, json.dumps(body).encode(), headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, context=ctx) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_subject_access_reviews(rbac_sim: KubeSim, rbac_admin: Cli) -> None:
+    rbac_admin("create", "namespace", "team-a")
+    rbac_admin("create", "rolebinding", "qa-view", "--clusterrole=view", "--group=qa", "-n", "team-a")
+    admin = rbac_sim.authn.add_user("root", ["system:masters"])
+    spec = {
+        "user": "jo",
+        "groups": ["qa"],
+        "resourceAttributes": {
+            "namespace": "team-a",
+            "verb": "list",
+            "group": "apps",
+            "resource": "deployments",
+        },
+    }
+    code, review = _post(
+        rbac_sim,
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        admin,
+        {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec},
+    )
+    assert code == 201
+    assert review["status"] == {
+        "allowed": True,
+        "reason": 'RBAC: allowed by RoleBinding "qa-view/team-a" of ClusterRole "view" to Group "qa"',
+    }
+    local = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "LocalSubjectAccessReview",
+        "metadata": {"namespace": "team-a"},
+        "spec": {**spec, "groups": []},
+    }
+    code, review = _post(
+        rbac_sim, "/apis/authorization.k8s.io/v1/namespaces/team-a/localsubjectaccessreviews", admin, local
+    )
+    assert (code, review["status"]) == (201, {"allowed": False})
+    # Asking about others needs create on subjectaccessreviews, which a tenant does not hold.
+    jo = rbac_sim.authn.add_user("jo", ["qa"])
+    code, refused = _post(
+        rbac_sim,
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        jo,
+        {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec},
+    )
+    assert (code, refused["message"]) == (
+        403,
+        'subjectaccessreviews.authorization.k8s.io is forbidden: User "jo" cannot create resource '
+        '"subjectaccessreviews" in API group "authorization.k8s.io" at the cluster scope',
+    )  # fmt: skip
+
+
 def test_forbidden_messages_through_kubectl_and_on_the_wire(
     rbac_sim: KubeSim, as_user: Callable[..., Cli]
 ) -> None:
