@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import ssl
+import subprocess
+import sys
 import textwrap
 import urllib.error
 import urllib.request
@@ -658,3 +661,21 @@ def test_helm_kube_as_user(
     assert proc.returncode == 1 and "kubernetes cluster unreachable" in proc.stderr, proc.stderr
     refusals = [e for e in rbac_sim.requests.entries() if e.path == "/version" and e.status == 403]
     assert refusals and all(e.user_agent.startswith("Helm/") for e in refusals)
+
+
+def test_python_m_kubesim_rbac(tmp_path: Path) -> None:
+    """`python -m kubesim --rbac`: an HTTPS server whose kubeconfig is the admin."""
+    cfg = tmp_path / "kubeconfig"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubesim", "--rbac", "--kubeconfig-out", str(cfg)],
+        stdout=subprocess.PIPE, text=True, cwd=str(Path(__file__).resolve().parents[2]),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("https://127.0.0.1:")
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "KUBECONFIG": str(cfg)}
+        kubectl = Cli(tool("kubectl"), env)
+        assert kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}") == "kubesim-admin"
+    finally:
+        proc.terminate()
+        proc.wait(10)
