@@ -121,19 +121,29 @@ def lines(head: str, refs: list[Ref], states: list[tuple[str, str]]) -> list[str
 async def run(args: argparse.Namespace, client: KubeClient, out: Out) -> int:
     ns = default_namespace(args)
     obj = await read(client, HELMRELEASES, ns, args.name)
-    storage_ns, release = where(obj)
-    secrets, _ = await client.list(SECRETS, storage_ns, label_selector=f"owner=helm,name={release}")
-    if not secrets:
+    rel, refs = await release_objects(client, obj)
+    if rel is None:
+        storage_ns, release = where(obj)
         raise Failure(f"release {storage_ns}/{release} has no revisions in Helm's storage")
-    newest = max(secrets, key=lambda s: int((s["metadata"].get("labels") or {}).get("version") or 0))
-    rel = decode_release(newest)
-    refs = manifest_refs(str(rel.get("manifest") or ""), str(rel.get("namespace") or storage_ns))
     states = [readiness(await _get(client, r)) for r in refs]
     status = (rel.get("info") or {}).get("status", "")
-    head = f"HelmRelease {ns}/{args.name} (release {storage_ns}/{release} v{rel.get('version')}, {status})"
+    made = f"release {rel.get('namespace')}/{rel.get('name')} v{rel.get('version')}, {status}"
+    head = f"HelmRelease {ns}/{args.name} ({made})"
     for line in lines(head, refs, states):
         out.line(line)
     return OK
+
+
+async def release_objects(client: KubeClient, hr: Obj) -> tuple[Obj | None, list[Ref]]:
+    """The newest stored revision of a HelmRelease's release (None: none) and the objects it made."""
+    storage_ns, release = where(hr)
+    secrets, _ = await client.list(SECRETS, storage_ns, label_selector=f"owner=helm,name={release}")
+    if not secrets:
+        return None, []
+    newest = max(secrets, key=lambda s: int((s["metadata"].get("labels") or {}).get("version") or 0))
+    rel = decode_release(newest)
+    rel.setdefault("namespace", storage_ns)
+    return rel, manifest_refs(str(rel.get("manifest") or ""), str(rel["namespace"]))
 
 
 async def _get(client: KubeClient, ref: Ref) -> Obj | None:

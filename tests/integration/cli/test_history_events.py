@@ -55,13 +55,23 @@ def test_events_of_a_helmrelease_newest_last(
     cluster.apply(helmrelease("web", repo.url, version="1.1.0"))
     cluster.wait_ready("web", reason="UpgradeSucceeded")
 
+    # An Event about an object of the release (a real cluster's controllers write these).
+    cluster.apply({
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "web-scaled", "namespace": "apps"},
+        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "apps", "name": "web"},
+        "reason": "ScalingReplicaSet", "message": "Scaled up replica set web-1 to 1", "type": "Normal",
+        "lastTimestamp": "2000-01-01T00:00:00Z",
+    })  # fmt: skip
+
     def listed() -> list[str] | None:
         lines = hr.ok("events", "web", "-n", "apps").splitlines()
         return lines if any("UpgradeSucceeded" in line for line in lines) else None
 
     header, *rows = wait_for(listed, what="the upgrade's event")
-    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "COUNT", "MESSAGE"]
+    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"]
+    assert rows[0].split()[2:5] == ["ScalingReplicaSet", "Deployment/web", "1"]  # the oldest first
     reasons = [r.split()[2] for r in rows]
+    assert "HelmRelease/web" in rows[-1]
     assert reasons.index("InstallSucceeded") < reasons.index("UpgradeSucceeded")
     assert reasons.count("UpgradeSucceeded") == 1  # events.k8s.io and core/v1 are one list
     assert all("apps/api" not in r for r in rows)  # only web's events

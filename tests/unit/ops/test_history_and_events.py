@@ -96,6 +96,19 @@ def test_about(event: dict[str, Any], kind: str, name: str, uid: str, about: boo
 
 def test_rows_put_both_apis_in_one_shape_newest_last() -> None:
     assert events.rows([NEW, CORE], NOW) == [
-        ["2m", "Normal", "InstallSucceeded", "2", "ok"],
-        ["10s", "Warning", "UpgradeFailed", "3", "upgrade failed"],
+        ["2m", "Normal", "InstallSucceeded", "HelmRelease/web", "2", "ok"],
+        ["10s", "Warning", "UpgradeFailed", "HelmRelease/web", "3", "upgrade failed"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("event", "about"),
+    [
+        ({"regarding": {"kind": "Deployment", "namespace": "apps", "name": "web"}}, True),
+        ({"metadata": {"namespace": "apps"}, "involvedObject": {"kind": "Deployment", "name": "web"}}, True),
+        ({"regarding": {"kind": "Deployment", "namespace": "other", "name": "web"}}, False),
+        ({"regarding": {"kind": "Service", "namespace": "apps", "name": "web"}}, False),
+    ],
+)
+def test_about_the_release_objects(event: dict[str, Any], about: bool) -> None:
+    assert events.about_any(event, {("Deployment", "apps", "web")}) is about
