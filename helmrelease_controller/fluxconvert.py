@@ -181,7 +181,7 @@ V2_RULES: dict[str, Rule] = {
     "values": Move("values"),
     "valuesFrom": HANDLED,
     "maxHistory": Move("maxHistory"),
-    "serviceAccountName": Drop(f"{_NOT_BUILT}: helm runs as the controller's service account"),
+    "serviceAccountName": Move("serviceAccountName"),
     "persistentClient": Drop("helm runs as a new process for each action"),
     "driftDetection": HANDLED,
     "postRenderers": Drop("post-renderers are not built yet (issue 16)", ([],)),

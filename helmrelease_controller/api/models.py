@@ -361,9 +361,6 @@ class _Status(BaseModel):
 # --- valid but not built yet: refused by HelmRelease.unsupported() and by the CRD's rules -----------
 
 STORAGE_NAMESPACE_UNSUPPORTED = "must equal the target namespace (helm stores a release in its own namespace)"
-SERVICE_ACCOUNT_UNSUPPORTED = (
-    "not supported yet (helm runs as the controller's own service account); remove it"
-)
 CREATE_REPLACE_UNSUPPORTED = (
     "CreateReplace is not supported yet (CRDs that exist are never replaced); use Create or Skip"
 )
@@ -845,7 +842,6 @@ class HelmReleaseSpec(_Scheduled):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("!has(self.serviceAccountName)", SERVICE_ACCOUNT_UNSUPPORTED, ".serviceAccountName"),
                 cel(
                     "!has(self.storageNamespace) || !has(self.targetNamespace) "
                     "|| self.storageNamespace == self.targetNamespace",
@@ -865,7 +861,9 @@ class HelmReleaseSpec(_Scheduled):
     storage_namespace: NamespaceName | None = None
     """Namespace of Helm's release storage; the target namespace when omitted."""
     service_account_name: ObjectName | None = None
-    """Not supported yet, refused when set: helm runs as the controller's service account."""
+    """ServiceAccount of the HelmRelease's namespace that helm acts as (impersonation): the release
+    can do what its RBAC allows. Omitted: the controller's --default-service-account, else the
+    controller itself (docs/security.md)."""
     interval: PositiveDuration = "5m"
     """How often the cluster is checked against the spec (no Helm call when nothing changed)."""
     timeout: PositiveDuration = "5m"
@@ -1171,8 +1169,6 @@ class HelmRelease(KubeObject):
                 f"spec.storageNamespace: must equal the target namespace {self.target_namespace!r} "
                 "(helm stores a release in its own namespace)"
             )
-        if spec.service_account_name is not None:
-            problems.append(f"spec.serviceAccountName: {SERVICE_ACCOUNT_UNSUPPORTED}")
         for field_path, crds in (("install", spec.install.crds), ("upgrade", spec.upgrade.crds)):
             if crds == "CreateReplace":
                 problems.append(f"spec.{field_path}.crds: {CREATE_REPLACE_UNSUPPORTED}")

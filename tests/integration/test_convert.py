@@ -56,7 +56,6 @@ SHAPES = {
         ["HelmRelease/flux-system/podinfo"],
         [
             "hr/flux-system/podinfo: spec.chart.spec.reconcileStrategy has no equivalent",
-            "hr/flux-system/podinfo: spec.serviceAccountName has no equivalent",
             "hr/flux-system/podinfo: spec.install.crds CreateReplace has no equivalent",
             "hr/flux-system/podinfo: spec.upgrade.crds CreateReplace has no equivalent",
             "gitrepository/flux-system/platform: inlined into hr/flux-system/podinfo (not emitted)",
@@ -146,7 +145,7 @@ def test_the_converted_objects_keep_what_the_flux_objects_said() -> None:
     git = docs["flux-system/podinfo"]
     assert git["chart"]["git"]["ref"] == {"tag": "6.5.0"}
     assert git["chart"]["git"]["valuesFiles"] == ["charts/podinfo/values-prod.yaml"]
-    assert "serviceAccountName" not in git and git["storageNamespace"] == "podinfo"
+    assert git["serviceAccountName"] == "podinfo-deployer" and git["storageNamespace"] == "podinfo"
     assert docs["apps/podinfo-oci"]["chart"] == {
         "oci": {
             "url": "oci://ghcr.io/stefanprodan/charts/podinfo",

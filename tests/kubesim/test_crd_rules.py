@@ -333,12 +333,6 @@ REFUSED = [
         "is not supported yet",
     ),
     Row(
-        "service-account-not-built",
-        hr(serviceAccountName="helm"),
-        "spec.serviceAccountName",
-        "not supported yet (helm runs as the controller's own service account); remove it",
-    ),
-    Row(
         "storage-namespace-not-target",
         hr(targetNamespace="web", storageNamespace="helm"),
         "spec.storageNamespace",

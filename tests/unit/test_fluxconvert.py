@@ -171,7 +171,6 @@ V2_CASES = [
         {},
         ["spec.postRenderers has no equivalent"],
     ),
-    ({"serviceAccountName": "deployer"}, {}, ["spec.serviceAccountName has no equivalent"]),
     ({"storageNamespace": "other"}, {}, ["spec.storageNamespace other has no equivalent"]),
     (
         {"driftDetection": {"mode": "warn"}},
@@ -582,7 +581,7 @@ def test_every_move_lands_on_a_field_of_ours(rules: dict[str, Any]) -> None:
 
 
 # Flux fields we have but refuse some values of: dropped by the converter on purpose.
-REFUSED_HERE = {"serviceAccountName", "install.replace"}
+REFUSED_HERE = {"install.replace"}
 
 
 @pytest.mark.parametrize("rules", [fluxconvert.V1_RULES, fluxconvert.V2_RULES], ids=["v1", "v2"])

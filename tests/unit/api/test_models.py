@@ -293,11 +293,6 @@ def test_release_name_and_namespaces() -> None:
     ("spec", "message"),
     [
         (
-            {"serviceAccountName": "deployer"},
-            "spec.serviceAccountName: not supported yet (helm runs as the controller's own service account);"
-            " remove it",
-        ),
-        (
             {"driftDetection": {"mode": "warn"}},
             "spec.driftDetection.mode: warn is not supported yet (drift is neither detected nor corrected);"
             " use disabled",
@@ -340,7 +335,7 @@ def test_defaults_of_fields_not_built_yet_are_accepted() -> None:
 
 def test_every_field_not_built_yet_is_reported() -> None:
     with pytest.raises(SpecError) as err:
-        HelmRelease.from_obj(minimal(serviceAccountName="sa", driftDetection={"mode": "warn"}))
+        HelmRelease.from_obj(minimal(install={"crds": "CreateReplace"}, driftDetection={"mode": "warn"}))
     assert len(err.value.messages) == 2 and str(err.value).endswith(" (and 1 more)")
 
 

@@ -1,0 +1,156 @@
+"""Multi-tenancy on a kubesim that authenticates and authorizes like a real API server.
+
+The controller runs as its own ServiceAccount (a TokenRequest token) with exactly
+deploy/multi-tenant's RBAC: deploy/base/rbac.yaml plus the right to impersonate ServiceAccounts,
+no cluster-admin. Team `team-a` is deploy/multi-tenant/tenant-example: a ServiceAccount bound to
+the built-in `admin` role in its namespace. helm acts as that ServiceAccount for team-a's
+HelmReleases, so a team can do through a HelmRelease only what its RBAC allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubesim import KubeSim
+from kubesim.sim import kubeconfig
+from tests.conftest import ROOT, Cli, _env, tool
+from tests.helpers.chartrepo import ChartRepo
+from tests.helpers.controller import ControllerProcess, package_webapp
+
+from .conftest import CRD, Cluster, helmrelease
+
+DEPLOYER = "system:serviceaccount:team-a:helmrelease-deployer"
+LOCKDOWN = ["--default-service-account=helmrelease-deployer", "--no-cross-namespace-refs"]
+
+
+@pytest.fixture
+def secure(tmp_path: Path) -> Iterator[Cluster]:
+    """An enforcing kubesim with the CRD, the controller's RBAC and tenant team-a (as an admin)."""
+    sim = KubeSim(bookmark_interval=1.0, rbac=True)
+    sim.start()
+    sim.write_kubeconfig(tmp_path / "kubeconfig")
+    admin = Cli(tool("kubectl"), _env(tmp_path, sim))
+    admin("apply", "-f", str(CRD))
+    admin("create", "namespace", "helmrelease-system")
+    admin("create", "namespace", "team-b")
+    for path in ("deploy/base/rbac.yaml", "deploy/multi-tenant/impersonate.yaml"):
+        admin("apply", "-f", str(ROOT / path))
+    admin("apply", "-f", str(ROOT / "deploy/multi-tenant/tenant-example/tenant.yaml"))
+    yield Cluster(sim, admin)
+    sim.stop()
+
+
+def start_controller(cluster: Cluster, tmp_path: Path, args: list[str]) -> ControllerProcess:
+    """The controller with its ServiceAccount's token (TokenRequest, as a pod's projected token)."""
+    token = cluster.kubectl("create", "token", "helmrelease-controller", "-n", "helmrelease-system").strip()
+    config = tmp_path / "controller-kubeconfig"
+    ca = cluster.sim.tls.ca_data if cluster.sim.tls else ""
+    config.write_text(yaml.safe_dump(kubeconfig(cluster.sim.url, token=token, ca_data=ca)))
+    return ControllerProcess(tmp_path / "controller", config, args=args).start()
+
+
+@pytest.fixture
+def controller(secure: Cluster, tmp_path: Path) -> Iterator[ControllerProcess]:
+    proc = start_controller(secure, tmp_path, LOCKDOWN)
+    yield proc
+    if proc.stop() not in (0, -9):
+        print(proc.logs()[-5000:])
+
+
+def ready_message(cluster: Cluster, name: str, ns: str = "team-a") -> str:
+    return str(cluster.condition(name, ns=ns).get("message", ""))
+
+
+def test_a_tenant_installs_and_upgrades_as_its_own_service_account(
+    secure: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    secure.apply(helmrelease("web", repo.url, "1.0.0", ns="team-a"))
+    secure.wait_ready("web", ns="team-a")
+    assert secure.get("apps/v1", "Deployment", "team-a", "web") is not None
+    secure.apply(helmrelease("web", repo.url, "1.1.0", ns="team-a"))
+    secure.wait_ready("web", ns="team-a", reason="UpgradeSucceeded")
+    # Every helm command acted as the team's ServiceAccount (--default-service-account), never as
+    # the controller, which holds no right to create Deployments at all.
+    calls = controller.helm_calls("upgrade")
+    assert len(calls) == 2 and all(f"--kube-as-user {DEPLOYER}" in c for c in calls), calls
+
+
+def rbac_escalation_chart(tmp_path: Path) -> Path:
+    """webapp 9.0.0 with a ClusterRoleBinding making the team's ServiceAccount cluster-admin."""
+    chart = package_webapp(tmp_path / "escalate", "9.0.0")
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "team-a-takes-over"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "helmrelease-deployer", "namespace": "team-a"}],
+    }
+    (chart / "templates" / "takeover.yaml").write_text(yaml.safe_dump(binding))
+    return chart
+
+
+def test_a_chart_with_a_cluster_role_binding_is_refused_in_one_line(
+    secure: Cluster, repo: ChartRepo, controller: ControllerProcess, tmp_path: Path
+) -> None:
+    repo.add_charts([rbac_escalation_chart(tmp_path)])
+    secure.apply(helmrelease("web", repo.url, "9.0.0", ns="team-a"))
+    secure.wait_condition("web", "Released", "False", "InstallFailed", ns="team-a")
+    message = ready_message(secure, "web")
+    # helm 4 reads the object before it applies it: the first refusal is the get.
+    assert (
+        "serviceaccount team-a/helmrelease-deployer cannot get "
+        'clusterrolebindings.rbac.authorization.k8s.io "team-a-takes-over" at the cluster scope: '
+        "forbidden by RBAC"
+    ) in message, message
+    assert secure.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "team-a-takes-over") is None
+    assert "InstallFailed" in secure.event_reasons("team-a")
+
+
+def test_another_namespace_is_refused_by_the_flag_and_nothing_lands_there(
+    secure: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    secure.apply(helmrelease("web", repo.url, "1.0.0", ns="team-a", targetNamespace="kube-system"))
+    secure.wait_condition("web", "Stalled", "True", "InvalidSpec", ns="team-a")
+    assert "spec.targetNamespace: 'kube-system' is in another namespace" in ready_message(secure, "web")
+    assert "--no-cross-namespace-refs" in ready_message(secure, "web")
+    assert controller.helm_calls() == []
+    assert secure.get("apps/v1", "Deployment", "kube-system", "team-a-web") is None
+
+
+def test_without_the_flag_rbac_still_keeps_the_tenant_in_its_namespace(
+    secure: Cluster, repo: ChartRepo, tmp_path: Path
+) -> None:
+    proc = start_controller(secure, tmp_path, ["--default-service-account=helmrelease-deployer"])
+    try:
+        secure.apply(helmrelease("web", repo.url, "1.0.0", ns="team-a", targetNamespace="kube-system"))
+        secure.wait_condition("web", "Released", "False", "InstallFailed", ns="team-a")
+    finally:
+        proc.stop()
+    message = ready_message(secure, "web")
+    assert "serviceaccount team-a/helmrelease-deployer cannot" in message and "kube-system" in message, (
+        message
+    )
+    assert secure.get("apps/v1", "Deployment", "kube-system", "team-a-web") is None
+
+
+@pytest.mark.parametrize(
+    ("ns", "spec", "who"),
+    [
+        ("team-a", {"serviceAccountName": "nobody"}, "serviceaccount team-a/nobody"),  # no RoleBinding
+        ("team-b", {}, "serviceaccount team-b/helmrelease-deployer"),  # the default, never the controller
+    ],
+    ids=["named-service-account", "default-in-a-namespace-without-one"],
+)
+def test_an_identity_without_rights_is_named_and_changes_nothing(
+    secure: Cluster, repo: ChartRepo, controller: ControllerProcess, ns: str, spec: dict[str, Any], who: str
+) -> None:
+    secure.apply(helmrelease("web", repo.url, "1.0.0", ns=ns, **spec))
+    secure.wait_condition("web", "Released", "False", "InstallFailed", ns=ns)
+    message = ready_message(secure, "web", ns)
+    assert f"{who} cannot" in message and "forbidden by RBAC" in message, message
+    assert secure.get("apps/v1", "Deployment", ns, "web") is None
