@@ -1,5 +1,5 @@
 """The operations command line: `get`, `suspend`, `resume`, `reconcile`, `history`, `events`,
-`values` and `tree` of HelmReleases and GitSyncs, as subcommands of `helmrelease-controller` and as
+`values`, `tree` and `check` of HelmReleases and GitSyncs, as subcommands of `helmrelease-controller` and as
 the kubectl plugin `kubectl-hr` (`kubectl hr get`). kubectl's conventions: `--kubeconfig`, `--context`,
 `-n/--namespace`, `-A`, `-o table|wide|json|yaml`; exit 0 ok, 1 the thing failed, 2 usage.
 
@@ -15,11 +15,11 @@ import sys
 from typing import Any
 
 from ..kube.client import ApiError
-from . import events, get, history, reconcile, suspend, tree, values
+from . import check, events, get, history, reconcile, suspend, tree, values
 from .common import FAILED, Failure, Out, connect
 
-COMMANDS = ("get", "suspend", "resume", "reconcile", "history", "events", "values", "tree")
-_MODULES = (get, suspend, reconcile, history, events, values, tree)
+COMMANDS = ("get", "suspend", "resume", "reconcile", "history", "events", "values", "tree", "check")
+_MODULES = (get, suspend, reconcile, history, events, values, tree, check)
 
 
 def register(sub: Any) -> None:
