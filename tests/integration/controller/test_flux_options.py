@@ -2,9 +2,9 @@
 effect where kubesim shows it (docs/flux-compatibility.md); tests/unit/helm/test_flux_options.py
 has the helm arguments of every field.
 
-The chart is webapp plus templates each switched on by a value: a pre-install/upgrade hook Job
-(`preHook: fail` makes it fail), a Job that never completes (`slowJob`), a second, failing test
-(`extraTest`), and a values schema (replicas >= 1).
+The chart is webapp plus templates each switched on by a value: a pre-install/upgrade/rollback
+hook Job (`preHook: fail` makes it fail), a Job that never completes (`slowJob`), a second,
+failing test (`extraTest`), and a values schema (replicas >= 1).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ kind: Job
 metadata:
   name: {{ .Release.Name }}-pre-hook
   annotations:
-    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook: pre-install,pre-upgrade,pre-rollback
     helm.sh/hook-delete-policy: before-hook-creation
     {{- if eq .Values.preHook "fail" }}
     kubesim.dev/fail: "true"
@@ -269,3 +269,31 @@ def test_legacy_wait_strategy_on_helm4(
     cluster.apply(helmrelease("web", repo.url, waitStrategy={"name": "legacy"}))
     cluster.wait_ready("web")
     assert "--wait=legacy" in controller.helm_calls("upgrade")[0].split()
+
+
+@BOTH
+def test_rollback_options(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess, helm_name: str
+) -> None:
+    """rollback.disableHooks: the failing pre-rollback hook does not run and the remediation succeeds
+    (without it the rollback fails); disableWaitForJobs drops --wait-for-jobs; on helm 3 recreate
+    restarts the pods (--recreate-pods; refused on helm 4, see above)."""
+    timeout = "2s" if helm_name == "helm" else "5s"  # helm 3 polls every 2 s
+    options = {"disableHooks": True, "disableWaitForJobs": True} | (
+        {"recreate": True} if helm_name == "helm3" else {}
+    )
+    no_hooks = {"disableHooks": True}
+    upgrade = no_hooks | {"remediation": {"retries": 0, "remediateLastFailure": True}}
+    for name, rollback in (("web", options), ("hooked", {})):
+        for values in ({"preHook": "fail"}, {"preHook": "fail", "neverReady": True}):
+            spec = {"timeout": timeout, "install": no_hooks, "upgrade": upgrade, "rollback": rollback}
+            cluster.apply(helmrelease(name, repo.url, values=values, **spec))
+            if not values.get("neverReady"):
+                cluster.wait_ready(name)
+    cluster.wait_condition("web", "Remediated", "True", "RollbackSucceeded", timeout=60)
+    cluster.wait_condition("hooked", "Remediated", "True", "RollbackFailed", timeout=60)
+    assert not _exists(cluster, "Job", "web-pre-hook", "batch/v1")
+    assert _exists(cluster, "Job", "hooked-pre-hook", "batch/v1")
+    call = next(c for c in controller.helm_calls("rollback") if c.split()[1] == "web").split()
+    assert "--no-hooks" in call and "--wait-for-jobs" not in call, call
+    assert ("--recreate-pods" in call) == (helm_name == "helm3"), call
