@@ -2,7 +2,9 @@
 
 Each is one helm process through `procs.run` (exec, no shell, its own process group; values only
 on stdin), with per-call `--history-max`, `--labels` on the release Secret, helm 3 / helm 4 flag
-names (from the one shared `helm version` probe), wait strategies, and errors summarised to one
+names (from the one shared `helm version` probe), wait strategies, Flux's per-action options
+(hooks, Jobs, validation, ownership, values reuse, cascade, test filters: docs/helm-versions.md;
+what helm 3 or 4 cannot do is `unsupported_by`, refused before any run), and errors summarised to one
 redacted line (`HelmError.summary`) with helm's stderr kept. Helm's storage is read elsewhere
 (helm/storage.py), never through helm.
 """
