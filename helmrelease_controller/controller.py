@@ -194,6 +194,7 @@ class Controller:
             resync_period=opts.resync_period,
             parked=self.api_health.failed,
             notifier=self.notifier,
+            default_service_account=opts.default_service_account,
         )
 
     def _values_informers(self) -> list[Informer]:

@@ -28,6 +28,7 @@ from helmrelease_controller.api.models import (
     GitRef,
     KubeObject,
     NonEmptyStr,
+    ObjectName,
     PositiveDuration,
     RelativePath,
     SecretRef,
@@ -112,6 +113,10 @@ class GitSyncSpec(_Scheduled):
     """Timeout of one sync (fetch, render, apply)."""
     webhook: GitSyncWebhook | None = None
     """Push webhook receiver for this GitSync; none when omitted."""
+    service_account_name: ObjectName | None = None
+    """ServiceAccount of the GitSync's namespace that applies and prunes the commit's objects
+    (impersonation): it may write only what its RBAC allows. Omitted: the controller's
+    --default-service-account, else the controller itself (docs/security.md)."""
 
 
 class InventoryEntry(_Status):

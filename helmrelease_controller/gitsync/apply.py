@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from helmrelease_controller.api.gitsync import GITSYNC_KIND, GITSYNC_PLURAL, LABEL_GITSYNC
 from helmrelease_controller.api.models import GROUP, VERSION
+from helmrelease_controller.helm.failures import forbidden
 from helmrelease_controller.kube.client import (
     CONFIGMAPS,
     HELMRELEASES,
@@ -90,6 +91,8 @@ async def list_live(client: KubeClient, namespaces: Iterable[str]) -> list[LiveO
 
 def _reason(err: ApiError) -> str:
     message = " ".join(err.message.split()) or err.reason
+    if err.status == 403 and (explained := forbidden(message)):
+        return explained  # who may not do what, where: as for helm (helm/failures.py)
     return f"{err.status} {err.reason}: {message}" if err.status else message
 
 

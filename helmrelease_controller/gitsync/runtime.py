@@ -59,6 +59,7 @@ class GitSyncRuntime:
         work_dir: Path | None = None,
         parked: Callable[[tuple[WorkQueue[Key], Key], Exception], bool] = lambda _k, _e: False,
         notifier: Dispatcher | None = None,
+        default_service_account: str | None = None,
     ) -> None:
         self.client, self.metrics, self.concurrent, self.parked = client, metrics, concurrent, parked
         self.informer = Informer(
@@ -72,6 +73,7 @@ class GitSyncRuntime:
             work_dir=work_dir,
             allow_cross_namespace=allow_cross_namespace,
             notifier=notifier,
+            default_service_account=default_service_account,
         )
         self.informer.add_handler(self._on_event)
         self._seen: dict[Key, Triggers] = {}

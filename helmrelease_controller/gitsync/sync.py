@@ -40,6 +40,7 @@ from typing import Any
 from helmrelease_controller.api.gitsync import GitSync, GitSyncStatus, InventoryEntry, owner_label_value
 from helmrelease_controller.api.models import ANNOTATION_RECONCILE_REQUESTED_AT, FINALIZER, SpecError
 from helmrelease_controller.charts import secret_credentials
+from helmrelease_controller.helm.failures import SA_PREFIX
 from helmrelease_controller.kube.client import ApiError, KubeClient, NotFound
 from helmrelease_controller.kube.events import EventRecorder
 from helmrelease_controller.notify import FAILED, RECOVERED, Dispatcher, Notification
@@ -82,8 +83,10 @@ class GitSyncReconciler:
         kubectl: str = "kubectl",
         clock: Any = time.time,
         notifier: Dispatcher | None = None,
+        default_service_account: str | None = None,
     ) -> None:
         self.client, self.events, self.git, self.notifier = client, events, git, notifier
+        self.default_service_account = default_service_account
         self.work_dir = work_dir if work_dir is not None else git.mirror_root.parent / "gitsync"
         self.allow_cross_namespace, self.kubectl, self._clock = allow_cross_namespace, kubectl, clock
         self._validated: dict[tuple[str, str], tuple[tuple[Any, ...], Validated]] = {}
@@ -146,10 +149,11 @@ class GitSyncReconciler:
             namespaces = {ns} | {
                 e["namespace"] for e in inventory if isinstance(e, dict) and e.get("namespace")
             }
+            applier = self._applier(ns, (obj.get("spec") or {}).get("serviceAccountName"))
             try:
                 live = await list_live(self.client, namespaces)
                 result = await apply_plan(
-                    self.client, plan([], live, owner=owner_label_value(ns, name), prune=True, home=ns)
+                    applier, plan([], live, owner=owner_label_value(ns, name), prune=True, home=ns)
                 )
             except (ApiError, ApplyError) as exc:
                 self.events.emit(obj, "Warning", "PruneFailed", f"GitSync deleted: {exc}")
@@ -167,6 +171,14 @@ class GitSyncReconciler:
             log.info("GitSync %s/%s: finalizer not removed (%s); retrying", ns, name, exc)
             return 1.0
         return None
+
+    def _applier(self, namespace: str, service_account: str | None) -> KubeClient:
+        """Who writes (applies and prunes) a GitSync's objects: its ServiceAccount (else the default
+        one) through impersonation, as helm does for a HelmRelease (reconcile/tenancy.py); else the
+        controller. Reading the labels of what a GitSync applied stays the controller's (a
+        team's ServiceAccount need not list Namespaces cluster-wide for that)."""
+        sa = service_account or self.default_service_account
+        return self.client.impersonating(f"{SA_PREFIX}{namespace}:{sa}" if sa else None)
 
     async def _set_finalizers(self, obj: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
         meta = obj["metadata"]
@@ -204,6 +216,7 @@ class GitSyncReconciler:
             return await self._rejected(obj, gs, status, validated.errors)
         namespaces = {gs.namespace} | {d.namespace for d in validated.objects if d.namespace}
         namespaces |= {e.namespace for e in status.inventory if e.namespace}
+        applier = self._applier(gs.namespace, gs.spec.service_account_name)
         try:
             live = await list_live(self.client, namespaces)
         except ApiError as exc:
@@ -218,7 +231,7 @@ class GitSyncReconciler:
             )
             obj = await self._write(obj, progressing)
         try:
-            result = await apply_plan(self.client, todo)
+            result = await apply_plan(applier, todo)
         except ApplyError as exc:
             return await self._failed(obj, gs, status, "ApplyFailed", str(exc), transient=True)
         self._written[key] = (result.total_applied, result.total_pruned)

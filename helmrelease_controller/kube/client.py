@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import datetime as dt
 import json
 import logging
@@ -183,6 +184,17 @@ class KubeClient:
         self.request_timeout = request_timeout
         self.request_count: Counter[tuple[str, str]] = Counter()  # (verb, resource label) -> requests
         self._refresher = refresher
+        self.as_user: str | None = None  # Impersonate-User on every request (impersonating())
+
+    def impersonating(self, user: str | None) -> KubeClient:
+        """This client acting as `user` (the Impersonate-User header: the API server checks that we
+        may impersonate it, then authorizes each request as `user`); itself when `user` is None.
+        Shares the connection and the request counts; never close() a view."""
+        if user is None or user == self.as_user:
+            return self
+        view = copy.copy(self)
+        view.as_user = user
+        return view
 
     @property
     def host(self) -> str:
@@ -238,7 +250,11 @@ class KubeClient:
             method=method,
             resource_path=path,
             query_params=list(query),
-            header_params={"Accept": accept, "Content-Type": content_type},
+            header_params={
+                "Accept": accept,
+                "Content-Type": content_type,
+                **({"Impersonate-User": self.as_user} if self.as_user else {}),
+            },
             body=body,
             auth_settings=["BearerToken"],
         )

@@ -20,7 +20,8 @@ from kubesim import KubeSim
 from kubesim.sim import kubeconfig
 from tests.conftest import ROOT, Cli, _env, tool
 from tests.helpers.chartrepo import ChartRepo
-from tests.helpers.controller import ControllerProcess, package_webapp
+from tests.helpers.controller import ControllerProcess, package_webapp, wait_for
+from tests.helpers.gitserver import GitDaemon, GitRepo
 
 from .conftest import CRD, Cluster, helmrelease
 
@@ -154,3 +155,58 @@ def test_an_identity_without_rights_is_named_and_changes_nothing(
     message = ready_message(secure, "web", ns)
     assert f"{who} cannot" in message and "forbidden by RBAC" in message, message
     assert secure.get("apps/v1", "Deployment", ns, "web") is None
+
+
+def gitsync(ns: str, url: str, **spec: Any) -> dict[str, Any]:
+    body = {"url": url, "ref": {"branch": "main"}, "path": "team", "interval": "1h", **spec}
+    return {
+        "apiVersion": "helmrelease.dev/v1",
+        "kind": "GitSync",
+        "metadata": {"name": "team", "namespace": ns},
+        "spec": body,
+    }
+
+
+def gitsync_ready(cluster: Cluster, ns: str) -> dict[str, Any]:
+    obj = cluster.get("helmrelease.dev/v1", "GitSync", ns, "team") or {}
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"), {})
+
+
+@pytest.mark.parametrize(
+    ("ns", "spec", "applied"),
+    [
+        ("team-a", {}, True),  # the default ServiceAccount, bound to admin (which aggregates ours)
+        ("team-a", {"serviceAccountName": "nobody"}, False),  # a ServiceAccount with no binding
+        ("team-b", {}, False),  # no ServiceAccount bound there: never the controller's identity
+    ],
+    ids=["default-service-account", "unbound-service-account", "namespace-without-one"],
+)
+def test_a_gitsync_applies_as_its_service_account(
+    secure: Cluster, repo: ChartRepo, controller: ControllerProcess, tmp_path: Path,
+    ns: str, spec: dict[str, Any], applied: bool,
+) -> None:  # fmt: skip
+    secure.kubectl("apply", "-f", str(ROOT / "crds" / "gitsync.yaml"))
+    secure.kubectl("apply", "-f", str(ROOT / "deploy" / "base" / "aggregate-roles.yaml"))
+    controller.stop()  # GitSyncs are served when their CRD is there at start
+    controller.start()
+    platform = GitRepo(tmp_path / "srv", "platform")
+    web = helmrelease("web", repo.url, "1.0.0", ns=ns)
+    del web["metadata"]["namespace"]  # the GitSync's namespace
+    platform.write("team/web.yaml", yaml.safe_dump(web))
+    platform.commit("team: web")
+    with GitDaemon(platform.serve_root) as daemon:
+        secure.apply(gitsync(ns, daemon.url("platform"), **spec))
+        if applied:
+            wait_for(lambda: secure.get("helmrelease.dev/v1", "HelmRelease", ns, "web"), 30, what="applied")
+            secure.wait_ready("web", ns=ns, timeout=60)
+            assert gitsync_ready(secure, ns).get("status") == "True"
+            return
+        sa = spec.get("serviceAccountName", "helmrelease-deployer")
+
+        def refused() -> str:
+            c = gitsync_ready(secure, ns)
+            return str(c.get("message", "")) if c.get("status") == "False" else ""
+
+        message = wait_for(refused, 60, what=f"GitSync {ns}/team refused")
+        assert f"serviceaccount {ns}/{sa} cannot patch helmreleases.helmrelease.dev" in message, message
+        assert secure.get("helmrelease.dev/v1", "HelmRelease", ns, "web") is None

@@ -218,6 +218,7 @@ def test_gitsync_crd_identity_and_schema() -> None:
     spec = schema["properties"]["spec"]
     assert set(spec["properties"]) == {
         "url", "ref", "path", "interval", "secretRef", "prune", "suspend", "timeout", "webhook",
+        "serviceAccountName",
     }  # fmt: skip
     assert spec["required"] == ["url"]
     assert spec["properties"]["ref"]["x-kubernetes-validations"][0]["message"].startswith("exactly one of")
