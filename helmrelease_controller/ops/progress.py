@@ -21,7 +21,7 @@ def lines(before: Obj | None, after: Obj) -> list[str]:
     """One line per condition, revision or retry that changed from `before` to `after`."""
     out = [_said(type_, condition(after, type_), after) for type_ in SHOWN if _changed(before, after, type_)]
     out = [line for line in out if line]
-    out += _revision(before or {}, after)
+    out += _revision(before or {}, after) + _applied(before or {}, after)
     retry = (after.get("status") or {}).get("nextRetryAt")
     if retry and retry != ((before or {}).get("status") or {}).get("nextRetryAt"):
         out.append(f"retrying at {retry}")
@@ -58,6 +58,16 @@ def _revision(before: Obj, after: Obj) -> list[str]:
         return []
     chart = f"{new.get('chartName', '')}@{new.get('chartVersion', '')}"
     return [f"revision {new.get('revision')}: {chart} {new.get('status', '')}"]
+
+
+def _applied(before: Obj, after: Obj) -> list[str]:
+    """A new status.lastAppliedRevision (a GitSync adds its commit's subject)."""
+    old, new = (before.get("status") or {}), (after.get("status") or {})
+    rev = new.get("lastAppliedRevision")
+    if not rev or rev == old.get("lastAppliedRevision"):
+        return []
+    subject = new.get("lastAppliedSubject")
+    return [f"applied {rev}" + (f": {one_line(str(subject))}" if subject else "")]
 
 
 def handled(obj: Obj, token: str) -> bool:

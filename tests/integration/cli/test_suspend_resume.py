@@ -131,6 +131,16 @@ def test_gitsyncs_get_suspend_and_reconcile(
     assert done.code == 0, done.err
     assert done.out.splitlines()[0].startswith("gitsync apps/releases: reconcile requested (")
     assert done.out.splitlines()[-1].startswith("ready: ")
+    assert f"  applied main@sha1:{second}: add api" in done.out.splitlines()
+    assert f"main@sha1:{second}" in hr.ok("get", "gitsync", "releases", "-n", "apps")
+
+    # A commit the GitSync rejects: exit 1 with file and line; the last good commit stays applied.
+    git_repo.write("releases/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n")
+    git_repo.commit("broken yaml")
+    rejected = hr("reconcile", "gitsync", "releases", "-n", "apps", "--timeout", "60s")
+    assert rejected.code == 1, rejected.out + rejected.err
+    assert rejected.err.startswith("error: gitsync apps/releases is not ready: "), rejected.err
+    assert "releases/broken.yaml:" in rejected.err
     assert f"main@sha1:{second}" in hr.ok("get", "gitsync", "releases", "-n", "apps")
     assert cluster.hr("api")["metadata"]["name"] == "api"
 

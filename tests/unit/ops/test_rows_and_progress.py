@@ -192,3 +192,10 @@ def test_outcome_names_the_reason() -> None:
 def test_request_annotations_share_one_token(force: bool, reset: bool, keys: list[str]) -> None:
     got = request_annotations("tok", force, reset)
     assert list(got) == keys and set(got.values()) == {"tok"}
+
+
+def test_a_new_applied_revision_is_said() -> None:
+    before = hr({"lastAppliedRevision": "main@sha1:aaa"})
+    after = hr({"lastAppliedRevision": "main@sha1:bbb", "lastAppliedSubject": "add api\n\nbody"})
+    assert progress.lines(before, after) == ["applied main@sha1:bbb: add api body"]
+    assert progress.lines(after, after) == []
