@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from kubesim import KubeSim
-from tests.conftest import Cli
+from kubesim.sim import kubeconfig
+from tests.conftest import Cli, _env, tool
 from tests.helpers.chartrepo import ChartRepo
 from tests.helpers.controller import ROOT, ControllerProcess, package_webapp, wait_for
 
@@ -135,3 +136,36 @@ def controller(cluster: Cluster, tmp_path: Path, helm_name: str) -> Iterator[Con
     rc = proc.stop()
     if rc not in (0, -9):
         print(proc.logs()[-5000:])
+
+
+# -- a cluster that authenticates and authorizes (tenancy, the controller's own RBAC) -------------
+CONTROLLER_RBAC = (
+    "deploy/base/rbac.yaml",
+    "deploy/base/aggregate-roles.yaml",
+    "deploy/multi-tenant/impersonate.yaml",
+)
+
+
+@pytest.fixture
+def enforcing(tmp_path: Path) -> Iterator[Cluster]:
+    """kubesim enforcing RBAC (kubectl here is its admin) with both CRDs and the controller's RBAC
+    of deploy/multi-tenant: deploy/base's own rules plus impersonating ServiceAccounts, and no
+    cluster-admin for helm."""
+    sim = KubeSim(bookmark_interval=1.0, rbac=True)
+    sim.start()
+    sim.write_kubeconfig(tmp_path / "kubeconfig")
+    admin = Cli(tool("kubectl"), _env(tmp_path, sim))
+    admin("apply", "-k", str(ROOT / "crds"))
+    admin("create", "namespace", "helmrelease-system")
+    for path in CONTROLLER_RBAC:
+        admin("apply", "-f", str(ROOT / path))
+    yield Cluster(sim, admin)
+    sim.stop()
+
+
+def controller_kubeconfig(cluster: Cluster, path: Path) -> Path:
+    """A kubeconfig with a token of the controller's ServiceAccount (TokenRequest, as a pod's)."""
+    token = cluster.kubectl("create", "token", "helmrelease-controller", "-n", "helmrelease-system").strip()
+    ca = cluster.sim.tls.ca_data if cluster.sim.tls else ""
+    path.write_text(yaml.safe_dump(kubeconfig(cluster.sim.url, token=token, ca_data=ca)))
+    return path

@@ -1,7 +1,12 @@
 """The RBAC in deploy/ grants every API call the controller itself makes, and no wildcard.
 
-The controller's own requests are told apart from helm's by User-Agent in kubesim's request
-log (helm's calls run under the separate, documented cluster-admin binding for chart contents).
+Enforced, not inferred: kubesim authorizes like a real API server, and the controller runs as its
+own ServiceAccount (a TokenRequest token) with only deploy/base/rbac.yaml and the multi-tenant
+variant's impersonation rule. helm and GitSync's writes act as a ServiceAccount of the
+namespace (--default-service-account), bound here to cluster-admin, so the controller's own
+requests are the only ones checked against deploy/base/rbac.yaml. They are told apart from
+helm's by User-Agent in kubesim's request log, which also shows that no rule is granted "just in
+case".
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from tests.helpers.chartrepo import ChartRepo
 from tests.helpers.controller import ROOT, ControllerProcess, wait_for
 from tests.helpers.gitserver import GitDaemon, GitRepo
 
-from .conftest import Cluster, helmrelease
+from .conftest import Cluster, controller_kubeconfig, helmrelease
 
 
 def _rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -71,15 +76,32 @@ def _gitsync_scenario(cluster: Cluster, repo: ChartRepo, tmp_path: Path, daemon:
     cluster.kubectl("delete", "gitsync", "releases", "-n", "apps", "--timeout", "30s")
 
 
-def test_rbac_covers_every_call_of_the_controller(cluster: Cluster, repo: ChartRepo, tmp_path: Path) -> None:
-    cluster.kubectl("create", "namespace", "helmrelease-system")
-    cluster.kubectl("apply", "-f", str(ROOT / "crds" / "gitsync.yaml"))
+DEPLOYER = [
+    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "deployer", "namespace": "apps"}},
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "apps-deployer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": "apps"}],
+    },
+]
+
+
+def test_rbac_covers_every_call_of_the_controller(
+    enforcing: Cluster, repo: ChartRepo, tmp_path: Path
+) -> None:
+    cluster = enforcing
+    cluster.kubectl("create", "namespace", "apps")
+    for obj in DEPLOYER:
+        cluster.apply(obj)
     (tmp_path / "srv").mkdir()
     daemon = GitDaemon(tmp_path / "srv")
     daemon.start()
-    assert cluster.sim.kubeconfig_path is not None
+    config = controller_kubeconfig(cluster, tmp_path / "controller-kubeconfig")
     cluster.sim.requests.clear()
-    proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path, args=["--leader-elect"]).start()
+    args = ["--leader-elect", "--default-service-account=deployer"]
+    proc = ControllerProcess(tmp_path / "ctl", config, args=args).start()
     try:
         cluster.kubectl("create", "configmap", "vals", "-n", "apps", "--from-literal=values.yaml=message: hi")
         cluster.apply(
@@ -111,6 +133,8 @@ def test_rbac_covers_every_call_of_the_controller(cluster: Cluster, repo: ChartR
         if e.resource and e.user_agent.startswith("helmrelease-controller/")
     ]
     assert ours, "no controller requests recorded"
+    refused = sorted({(e.verb, e.resource, e.subresource, e.namespace) for e in ours if e.status == 403})
+    assert not refused, f"requests of the controller the API server refused: {refused}"
     seen = set()
     for e in ours:
         plural, _, group = e.resource.partition(".")

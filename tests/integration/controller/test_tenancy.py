@@ -16,42 +16,27 @@ from typing import Any
 import pytest
 import yaml
 
-from kubesim import KubeSim
-from kubesim.sim import kubeconfig
-from tests.conftest import ROOT, Cli, _env, tool
+from tests.conftest import ROOT
 from tests.helpers.chartrepo import ChartRepo
 from tests.helpers.controller import ControllerProcess, package_webapp, wait_for
 from tests.helpers.gitserver import GitDaemon, GitRepo
 
-from .conftest import CRD, Cluster, helmrelease
+from .conftest import Cluster, controller_kubeconfig, helmrelease
 
 DEPLOYER = "system:serviceaccount:team-a:helmrelease-deployer"
 LOCKDOWN = ["--default-service-account=helmrelease-deployer", "--no-cross-namespace-refs"]
 
 
 @pytest.fixture
-def secure(tmp_path: Path) -> Iterator[Cluster]:
-    """An enforcing kubesim with the CRD, the controller's RBAC and tenant team-a (as an admin)."""
-    sim = KubeSim(bookmark_interval=1.0, rbac=True)
-    sim.start()
-    sim.write_kubeconfig(tmp_path / "kubeconfig")
-    admin = Cli(tool("kubectl"), _env(tmp_path, sim))
-    admin("apply", "-f", str(CRD))
-    admin("create", "namespace", "helmrelease-system")
-    admin("create", "namespace", "team-b")
-    for path in ("deploy/base/rbac.yaml", "deploy/multi-tenant/impersonate.yaml"):
-        admin("apply", "-f", str(ROOT / path))
-    admin("apply", "-f", str(ROOT / "deploy/multi-tenant/tenant-example/tenant.yaml"))
-    yield Cluster(sim, admin)
-    sim.stop()
+def secure(enforcing: Cluster) -> Cluster:
+    """The enforcing cluster with tenant team-a (deploy/multi-tenant/tenant-example) and team-b."""
+    enforcing.kubectl("create", "namespace", "team-b")
+    enforcing.kubectl("apply", "-f", str(ROOT / "deploy/multi-tenant/tenant-example/tenant.yaml"))
+    return enforcing
 
 
 def start_controller(cluster: Cluster, tmp_path: Path, args: list[str]) -> ControllerProcess:
-    """The controller with its ServiceAccount's token (TokenRequest, as a pod's projected token)."""
-    token = cluster.kubectl("create", "token", "helmrelease-controller", "-n", "helmrelease-system").strip()
-    config = tmp_path / "controller-kubeconfig"
-    ca = cluster.sim.tls.ca_data if cluster.sim.tls else ""
-    config.write_text(yaml.safe_dump(kubeconfig(cluster.sim.url, token=token, ca_data=ca)))
+    config = controller_kubeconfig(cluster, tmp_path / "controller-kubeconfig")
     return ControllerProcess(tmp_path / "controller", config, args=args).start()
 
 
@@ -185,10 +170,6 @@ def test_a_gitsync_applies_as_its_service_account(
     secure: Cluster, repo: ChartRepo, controller: ControllerProcess, tmp_path: Path,
     ns: str, spec: dict[str, Any], applied: bool,
 ) -> None:  # fmt: skip
-    secure.kubectl("apply", "-f", str(ROOT / "crds" / "gitsync.yaml"))
-    secure.kubectl("apply", "-f", str(ROOT / "deploy" / "base" / "aggregate-roles.yaml"))
-    controller.stop()  # GitSyncs are served when their CRD is there at start
-    controller.start()
     platform = GitRepo(tmp_path / "srv", "platform")
     web = helmrelease("web", repo.url, "1.0.0", ns=ns)
     del web["metadata"]["namespace"]  # the GitSync's namespace
