@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .api.models import API_VERSION, KIND, HelmRelease, HelmReleaseSpec, SpecError
+from ..api.models import API_VERSION, KIND, HelmRelease, HelmReleaseSpec, SpecError
 
 V1_API = "helm.fluxcd.io/v1"
 V2_APIS = ("helm.toolkit.fluxcd.io/v2", "helm.toolkit.fluxcd.io/v2beta2", "helm.toolkit.fluxcd.io/v2beta1")
