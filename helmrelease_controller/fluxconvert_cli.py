@@ -1,4 +1,4 @@
-"""`helmrelease-controller convert`: the I/O edge of fluxconvert.py (reading YAML files or stdin,
+"""`helmrelease-controller convert`: the I/O edge of fluxconvert/ (reading YAML files or stdin,
 writing the converted documents to stdout as YAML, warnings to stderr, the exit code)."""
 
 from __future__ import annotations

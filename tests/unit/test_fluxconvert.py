@@ -1,4 +1,4 @@
-"""Table tests of the Flux-to-helmrelease.dev/v1 mapping (helmrelease_controller/fluxconvert.py)."""
+"""Table tests of the Flux-to-helmrelease.dev/v1 mapping (helmrelease_controller/fluxconvert/)."""
 
 from __future__ import annotations
 
