@@ -293,6 +293,23 @@ class Helm:
         start = out.find(b"{")  # helm >= 4.2.1 may print OCI "Pulled:"/"Digest:" lines first
         return json.loads(out[start:]) if start >= 0 else {}
 
+    async def template(
+        self,
+        release: str,
+        namespace: str,
+        chart: Path,
+        values: dict[str, Any],
+        include_crds: bool = False,
+        is_upgrade: bool = False,
+    ) -> str:
+        """`helm template`: the manifests an upgrade (or, `is_upgrade` False, an install) of `chart`
+        with `values` (on stdin, as upgrade passes them) would apply, hooks included; no cluster."""
+        cmd: list[Any] = ["template", release, str(chart), "--namespace", namespace, "--values", "-"]
+        cmd += ["--include-crds"] if include_crds else []
+        cmd += ["--is-upgrade"] if is_upgrade else []
+        out = await self.run(cmd, json.dumps(values).encode(), action="template")
+        return out.decode()
+
     async def rollback_to(
         self,
         release: str,

@@ -1,7 +1,8 @@
 """The operations command line: `get`, `suspend`, `resume`, `reconcile`, `history`, `events`,
-`values`, `tree` and `check` of HelmReleases and GitSyncs, as subcommands of `helmrelease-controller` and as
-the kubectl plugin `kubectl-hr` (`kubectl hr get`). kubectl's conventions: `--kubeconfig`, `--context`,
-`-n/--namespace`, `-A`, `-o table|wide|json|yaml`; exit 0 ok, 1 the thing failed, 2 usage.
+`values`, `diff`, `tree` and `check` of HelmReleases and GitSyncs, as subcommands of
+`helmrelease-controller` and as the kubectl plugin `kubectl-hr` (`kubectl hr get`; `convert` too).
+kubectl's conventions: `--kubeconfig`, `--context`, `-n/--namespace`, `-A`,
+`-o table|wide|json|yaml`; exit 0 ok, 1 the thing failed, 2 usage.
 
 One module per command (`register` adds its parser, `run` does it); `common` holds the shared
 flags and connection, `fmt` and `rows` the pure formatting. docs/cli.md shows every command.
@@ -15,11 +16,11 @@ import sys
 from typing import Any
 
 from ..kube.client import ApiError
-from . import check, events, get, history, reconcile, suspend, tree, values
+from . import check, diff, events, get, history, reconcile, suspend, tree, values
 from .common import FAILED, Failure, Out, connect
 
-COMMANDS = ("get", "suspend", "resume", "reconcile", "history", "events", "values", "tree", "check")
-_MODULES = (get, suspend, reconcile, history, events, values, tree, check)
+COMMANDS = ("get", "suspend", "resume", "reconcile", "history", "events", "values", "diff", "tree", "check")
+_MODULES = (get, suspend, reconcile, history, events, values, diff, tree, check)
 
 
 def register(sub: Any) -> None:
@@ -57,13 +58,21 @@ def plugin_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kubectl hr", description="Operate HelmReleases and GitSyncs (helmrelease.dev)."
     )
-    register(p.add_subparsers(dest="command", required=True))
+    sub = p.add_subparsers(dest="command", required=True)
+    register(sub)
+    from .. import fluxconvert_cli
+
+    fluxconvert_cli.register(sub)  # convert, as `helmrelease-controller convert`
     return p
 
 
 def plugin_main(argv: list[str] | None = None) -> int:
     """The `kubectl-hr` console script."""
     args = plugin_parser().parse_args(argv)
+    if args.command == "convert":
+        from .. import fluxconvert_cli
+
+        return fluxconvert_cli.main(args)
     return main(args)
 
 
