@@ -301,12 +301,15 @@ class Helm:
         values: dict[str, Any],
         include_crds: bool = False,
         is_upgrade: bool = False,
+        kube_version: str = "",
     ) -> str:
         """`helm template`: the manifests an upgrade (or, `is_upgrade` False, an install) of `chart`
-        with `values` (on stdin, as upgrade passes them) would apply, hooks included; no cluster."""
+        with `values` (on stdin, as upgrade passes them) would apply, hooks included; no cluster
+        (`kube_version`: the cluster's, for .Capabilities.KubeVersion; "": helm's default)."""
         cmd: list[Any] = ["template", release, str(chart), "--namespace", namespace, "--values", "-"]
         cmd += ["--include-crds"] if include_crds else []
         cmd += ["--is-upgrade"] if is_upgrade else []
+        cmd += ["--kube-version", kube_version] if kube_version else []
         out = await self.run(cmd, json.dumps(values).encode(), action="template")
         return out.decode()
 

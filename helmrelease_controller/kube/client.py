@@ -152,6 +152,7 @@ METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s
 
 HELMRELEASES = Resource("helmrelease.dev", "v1", "helmreleases", True, "HelmRelease")
 SECRETS = Resource("", "v1", "secrets", True, "Secret")
+_VERSION = Resource("", "", "version", False, "Version")  # GET /version (request counts)
 CONFIGMAPS = Resource("", "v1", "configmaps", True, "ConfigMap")
 EVENTS = Resource("events.k8s.io", "v1", "events", True, "Event")
 CORE_EVENTS = Resource("", "v1", "events", True, "Event")
@@ -316,6 +317,11 @@ class KubeClient:
     # -- verbs ------------------------------------------------------------------------------------
     async def get(self, res: Resource, ns: str | None, name: str, subresource: str | None = None) -> Obj:
         obj: Obj = await self._json("GET", "get", res, res.path(ns, name, subresource))
+        return obj
+
+    async def server_version(self) -> Obj:
+        """`GET /version`: the API server's version (`gitVersion`, `major`, `minor`)."""
+        obj: Obj = await self._json("GET", "get", _VERSION, "/version")
         return obj
 
     async def list(

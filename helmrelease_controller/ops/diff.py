@@ -15,7 +15,7 @@ import yaml
 
 from ..api.models import HelmRelease, SpecError
 from ..helm.runner import Helm, HelmError
-from ..kube.client import SECRETS, KubeClient
+from ..kube.client import SECRETS, ApiError, KubeClient, TransportError
 from ..reconcile.helmstorage import decode_release
 from ..sources.base import ResolvedChart, SourceError
 from ..valuesfiles import read_values_files
@@ -84,6 +84,15 @@ async def deployed_manifest(client: KubeClient, obj: Obj) -> str | None:
     return None if best is None else str(best.get("manifest") or "")
 
 
+async def cluster_version(client: KubeClient) -> str:
+    """The API server's version, as helm upgrade sees it for .Capabilities ("" if it says none)."""
+    try:
+        version = await client.server_version()
+    except (ApiError, TransportError):
+        return ""
+    return str(version.get("gitVersion") or "")
+
+
 async def chart_and_values(
     client: KubeClient, hr: HelmRelease, helm: str, cache: Path
 ) -> tuple[ResolvedChart, Obj, set[str]]:
@@ -115,7 +124,13 @@ async def desired(client: KubeClient, hr: HelmRelease, helm: Helm, cache: Path, 
     include_crds = install and str(hr.spec.install.crds or "Create") != "Skip"
     try:
         return await helm.template(
-            hr.release_name, hr.target_namespace, chart.path, values, include_crds, not install
+            hr.release_name,
+            hr.target_namespace,
+            chart.path,
+            values,
+            include_crds,
+            not install,
+            await cluster_version(client),
         )
     except HelmError as e:
         raise Failure(e.summary) from None
