@@ -2,7 +2,8 @@
 is the controller's own chart resolution (`ChartResolver`, the controller's sources) and values merge
 (`valuesfiles`, `valuesfrom.resolve_values`) rendered by the real `helm template`; the deployed side
 is the manifest of the release's newest deployed revision in Helm's storage. Printed per object as a
-unified diff with Secrets' data masked (manifestdiff.py); exit 1 when there is a difference."""
+unified diff with Secrets' data masked (manifestdiff.py) and every value that came from a Secret
+(valuesFrom) redacted wherever the chart put it; exit 1 when there is a difference."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..api.models import HelmRelease, SpecError
 from ..helm.runner import Helm, HelmError
 from ..kube.client import SECRETS, ApiError, KubeClient, TransportError
 from ..reconcile.helmstorage import decode_release
+from ..redact import redact
 from ..sources.base import ResolvedChart, SourceError
 from ..valuesfiles import read_values_files
 from ..valuesfrom import ValuesError, resolve_values
@@ -153,7 +155,8 @@ async def run(args: argparse.Namespace, client: KubeClient, out: Out) -> int:
     if before is None:
         out.err(f"note: release {hr.target_namespace}/{hr.release_name} has no deployed revision: "
                 "everything is an addition")  # fmt: skip
-    lines = manifest_diff(before, after, hr.target_namespace)
+    # A value from a Secret (valuesFrom) is masked wherever the chart put it, not only in Secrets.
+    lines = [redact(line, helm.secrets) for line in manifest_diff(before, after, hr.target_namespace)]
     for line in lines:
         out.line(line)
     return FAILED if lines else OK

@@ -98,3 +98,19 @@ def test_convert_through_the_plugin(hr: Plugin) -> None:
     out = hr.ok("convert", str(ROOT / "tests" / "data" / "flux" / "v1-repository.yaml"))
     converted = yaml.safe_load(out)
     assert converted["apiVersion"] == "helmrelease.dev/v1" and converted["metadata"]["name"] == "redis"
+
+
+def test_values_from_a_secret_are_masked_in_every_object(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess, hr: Plugin, tmp_path: Path
+) -> None:
+    cluster.apply(helmrelease("web", repo.url, version="1.0.0"))
+    cluster.wait_ready("web")
+    secret_values = {"values.yaml": "message: from-a-secret-42\n"}
+    meta = {"name": "web-secret", "namespace": "apps"}
+    cluster.apply({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": secret_values})
+
+    from_secret = [{"kind": "Secret", "name": "web-secret"}]
+    r = _diff_file(hr, tmp_path, helmrelease("web", repo.url, version="1.0.0", valuesFrom=from_secret))
+    assert r.code == 1, r.err
+    assert "-  message: hello\n+  message: ***" in r.out  # the ConfigMap: a chart may copy it anywhere
+    assert "from-a-secret-42" not in r.out + r.err
