@@ -302,14 +302,16 @@ class Helm:
         include_crds: bool = False,
         is_upgrade: bool = False,
         kube_version: str = "",
+        api_versions: Sequence[str] = (),
     ) -> str:
         """`helm template`: the manifests an upgrade (or, `is_upgrade` False, an install) of `chart`
         with `values` (on stdin, as upgrade passes them) would apply, hooks included; no cluster
-        (`kube_version`: the cluster's, for .Capabilities.KubeVersion; "": helm's default)."""
+        (`kube_version`, `api_versions`: the cluster's, for .Capabilities; empty: helm's defaults)."""
         cmd: list[Any] = ["template", release, str(chart), "--namespace", namespace, "--values", "-"]
         cmd += ["--include-crds"] if include_crds else []
         cmd += ["--is-upgrade"] if is_upgrade else []
         cmd += ["--kube-version", kube_version] if kube_version else []
+        cmd += ["--api-versions", ",".join(api_versions)] if api_versions else []
         out = await self.run(cmd, json.dumps(values).encode(), action="template")
         return out.decode()
 

@@ -152,7 +152,7 @@ METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s
 
 HELMRELEASES = Resource("helmrelease.dev", "v1", "helmreleases", True, "HelmRelease")
 SECRETS = Resource("", "v1", "secrets", True, "Secret")
-_VERSION = Resource("", "", "version", False, "Version")  # GET /version (request counts)
+_NON_RESOURCE = Resource("", "", "nonresource", False, "")  # /version, discovery (request counts)
 CONFIGMAPS = Resource("", "v1", "configmaps", True, "ConfigMap")
 EVENTS = Resource("events.k8s.io", "v1", "events", True, "Event")
 CORE_EVENTS = Resource("", "v1", "events", True, "Event")
@@ -321,7 +321,11 @@ class KubeClient:
 
     async def server_version(self) -> Obj:
         """`GET /version`: the API server's version (`gitVersion`, `major`, `minor`)."""
-        obj: Obj = await self._json("GET", "get", _VERSION, "/version")
+        return await self.get_path("/version")
+
+    async def get_path(self, path: str) -> Obj:
+        """`GET` of a path that is no resource: `/version`, discovery (`/apis`, `/apis/apps/v1`)."""
+        obj: Obj = await self._json("GET", "get", _NON_RESOURCE, path)
         return obj
 
     async def list(

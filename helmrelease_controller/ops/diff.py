@@ -16,12 +16,13 @@ import yaml
 
 from ..api.models import HelmRelease, SpecError
 from ..helm.runner import Helm, HelmError
-from ..kube.client import SECRETS, ApiError, KubeClient, TransportError
+from ..kube.client import SECRETS, KubeClient
 from ..reconcile.helmstorage import decode_release
 from ..redact import redact
 from ..sources.base import ResolvedChart, SourceError
 from ..valuesfiles import read_values_files
 from ..valuesfrom import ValuesError, resolve_values
+from . import capabilities
 from .common import (
     FAILED,
     HELMRELEASES,
@@ -86,15 +87,6 @@ async def deployed_manifest(client: KubeClient, obj: Obj) -> str | None:
     return None if best is None else str(best.get("manifest") or "")
 
 
-async def cluster_version(client: KubeClient) -> str:
-    """The API server's version, as helm upgrade sees it for .Capabilities ("" if it says none)."""
-    try:
-        version = await client.server_version()
-    except (ApiError, TransportError):
-        return ""
-    return str(version.get("gitVersion") or "")
-
-
 async def chart_and_values(
     client: KubeClient, hr: HelmRelease, helm: str, cache: Path
 ) -> tuple[ResolvedChart, Obj, set[str]]:
@@ -132,7 +124,8 @@ async def desired(client: KubeClient, hr: HelmRelease, helm: Helm, cache: Path, 
             values,
             include_crds,
             not install,
-            await cluster_version(client),
+            await capabilities.kube_version(client),
+            await capabilities.api_versions(client),
         )
     except HelmError as e:
         raise Failure(e.summary) from None

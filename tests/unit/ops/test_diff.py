@@ -1,5 +1,5 @@
-"""The pure part of `diff` (ops/manifestdiff.py): objects of a manifest, pairing, Secret masking and
-the unified diff per object."""
+"""The pure parts of `diff` (ops/manifestdiff.py, ops/capabilities.py): objects of a manifest,
+pairing, Secret masking, the unified diff per object, and helm's version set from discovery."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from helmrelease_controller.ops.capabilities import group_versions, version_set
 from helmrelease_controller.ops.manifestdiff import (
     CHANGED,
     MASK,
@@ -146,3 +147,36 @@ def test_secret_values_never_appear_in_the_diff() -> None:
 def test_manifest_diff(deployed: str | None, desired: str, changed: list[str]) -> None:
     lines = manifest_diff(deployed, desired, "apps")
     assert all(c in lines for c in changed) and bool(lines) == bool(changed)
+
+
+@pytest.mark.parametrize(
+    ("apis", "expected"),
+    [
+        ({}, []),
+        (
+            {"groups": [{"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}]}]},
+            ["apps/v1"],
+        ),
+        (
+            {"groups": [{"versions": [{"groupVersion": "a.io/v1"}, {"groupVersion": "a.io/v1beta1"}]}, {}]},
+            ["a.io/v1", "a.io/v1beta1"],
+        ),
+    ],
+)
+def test_group_versions(apis: dict[str, Any], expected: list[str]) -> None:
+    assert group_versions(apis) == expected
+
+
+@pytest.mark.parametrize(
+    ("lists", "expected"),
+    [
+        ({}, []),
+        ({"v1": {"resources": [{"kind": "Pod"}, {"kind": "Service"}]}}, ["v1", "v1/Pod", "v1/Service"]),
+        (
+            {"helmrelease.dev/v1": {"resources": [{"kind": "HelmRelease"}, {"name": "x"}]}, "b/v1": {}},
+            ["b/v1", "helmrelease.dev/v1", "helmrelease.dev/v1/HelmRelease"],
+        ),
+    ],
+)
+def test_version_set(lists: dict[str, dict[str, Any]], expected: list[str]) -> None:
+    assert version_set(lists) == expected
