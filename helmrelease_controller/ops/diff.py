@@ -27,7 +27,6 @@ from .common import (
     FAILED,
     HELMRELEASES,
     OK,
-    USAGE,
     Failure,
     Out,
     add_cluster_flags,
@@ -49,8 +48,9 @@ Obj = dict[str, Any]
 def register(sub: Any) -> None:
     about = "Diff the rendered manifests of a HelmRelease's spec against its deployed release."
     p = command(sub, "diff", "what applying the spec would change", about, EPILOG)
-    p.add_argument("name", metavar="NAME", nargs="?", help="the HelmRelease (or -f)")
-    p.add_argument("-f", "--filename", metavar="FILE", help="the HelmRelease from a YAML file")
+    which = p.add_mutually_exclusive_group(required=True)  # one of them, else usage (exit 2)
+    which.add_argument("name", metavar="NAME", nargs="?", help="the HelmRelease (or -f)")
+    which.add_argument("-f", "--filename", metavar="FILE", help="the HelmRelease from a YAML file")
     add_cluster_flags(p, all_namespaces=False)
     p.add_argument("--helm", default="helm", help="the helm executable (default: helm on PATH)")
     p.add_argument("--cache-dir", metavar="DIR", help="chart cache (default: a temporary directory)")
@@ -133,9 +133,6 @@ async def desired(client: KubeClient, hr: HelmRelease, helm: Helm, cache: Path, 
 
 async def run(args: argparse.Namespace, client: KubeClient, out: Out) -> int:
     ns = default_namespace(args)
-    if bool(args.filename) == bool(args.name):
-        out.err("error: give a NAME or -f FILE (one of them)")
-        return USAGE
     obj = from_file(args.filename, ns) if args.filename else await read(client, HELMRELEASES, ns, args.name)
     try:
         hr = HelmRelease.from_obj(obj, supported_only=False)

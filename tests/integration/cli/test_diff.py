@@ -88,7 +88,8 @@ def test_errors_usage_and_a_release_not_installed_yet(
     err = missing.err.strip()
     assert err.startswith("error: cannot fetch the chart:") and "\n" not in err
 
-    assert hr("diff", "-n", "apps").code == 2
+    assert hr("diff", "-n", "apps").code == 2  # NAME or -f, exactly one
+    assert hr("diff", "api", "-f", str(tmp_path / "hr.yaml")).code == 2
     assert hr("diff", "nope", "-n", "apps").code == 1
     assert "examples:" in hr.ok("diff", "--help")
 
