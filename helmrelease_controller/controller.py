@@ -116,7 +116,7 @@ async def _first_set(wanted: asyncio.Event, stop: asyncio.Event) -> bool:
     return wanted.is_set()
 
 
-def _chart_sources(opts: Options, metrics: Metrics) -> ChartResolver:
+def chart_sources(opts: Options, metrics: Metrics) -> ChartResolver:
     """The chart sources (repository, git, OCI), caching under `opts.cache_dir`."""
     return ChartResolver(
         metrics=metrics,
@@ -147,7 +147,7 @@ class Controller:
         self.notifier: Dispatcher | None = None
         if opts.notifications_config:
             self.notifier = Dispatcher(load_config(opts.notifications_config), self._get_secret, self.metrics)
-        self.sources = _chart_sources(opts, self.metrics)
+        self.sources = chart_sources(opts, self.metrics)
         self.reconciler = Reconciler(
             client,
             self.helm,

@@ -30,9 +30,9 @@ PERMISSIONS: list[tuple[str, str, str, str]] = [
     ("watch", "helmrelease.dev", "helmreleases", "get --watch, reconcile, resume"),
     ("patch", "helmrelease.dev", "helmreleases", "suspend, resume, reconcile"),
     ("list", "helmrelease.dev", "gitsyncs", "get gitsync"),
-    ("list", "", "secrets", "history, tree"),
-    ("get", "", "secrets", "values"),
-    ("get", "", "configmaps", "values"),
+    ("list", "", "secrets", "history, tree, diff"),
+    ("get", "", "secrets", "values, diff"),
+    ("get", "", "configmaps", "values, diff"),
     ("list", "events.k8s.io", "events", "events"),
 ]
 

@@ -91,10 +91,10 @@ async def chart_and_values(
     client: KubeClient, hr: HelmRelease, helm: str, cache: Path
 ) -> tuple[ResolvedChart, Obj, set[str]]:
     """The chart, merged user values and their secret strings, by the controller's own code."""
-    from ..controller import Options, _chart_sources
+    from ..controller import Options, chart_sources
     from ..metrics import Metrics
 
-    resolver = _chart_sources(Options(cache_dir=str(cache), helm=helm), Metrics())
+    resolver = chart_sources(Options(cache_dir=str(cache), helm=helm), Metrics())
     try:
         chart: ResolvedChart = await resolver.resolve(hr, client)
         source = getattr(hr.spec.chart, hr.spec.chart.kind)

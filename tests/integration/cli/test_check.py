@@ -88,7 +88,7 @@ def test_check_names_what_a_limited_user_may_not_do(tmp_path: Path) -> None:
             "in namespace apps you may not: patch helmreleases (suspend, resume, "
         )
         assert "list helmreleases" not in rows["RBAC"][1]
-        assert "list secrets (history, tree); get secrets (values)" in rows["RBAC"][1]
+        assert "list secrets (history, tree, diff); get secrets (values, diff)" in rows["RBAC"][1]
         assert rows["controller"] == [
             "warn",
             "cannot read Lease helmrelease-system/helmrelease-controller: 403 Forbidden",
