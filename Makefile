@@ -15,7 +15,9 @@ LOCK_VENV   := .cache/lock-venv
 WITH_TOOLS  := PATH="$(BIN_DIR):$$PATH"
 
 PYTEST_ARGS ?=
-# Parallel test workers (pytest-xdist); most tests wait on helm, not on the CPU.
+# Parallel test workers (pytest-xdist); most tests wait on helm, not on the CPU. worksteal: an idle
+# worker takes tests queued on a busy one, so a few slow integration tests at the end do not keep
+# the others waiting.
 TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
@@ -44,7 +46,7 @@ tools: ## Install helm (v4), helm3, kubectl, kubectl-v1.31 into .bin/ (sha256-ch
 	$(PYTHON) hack/install_tools.py
 
 test: .venv tools ## Run pytest with .bin on PATH (extra options: PYTEST_ARGS='-k foo -x')
-	$(WITH_TOOLS) $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(WITH_TOOLS) $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: .venv ## ruff check, ruff format --check, mypy
 	$(PY) -m ruff check .
