@@ -1,10 +1,11 @@
 """Write-time defaulting, inside the write as the real registry strategies do.
 
 Deployment replicas and rolling-update strategy, StatefulSet/ReplicaSet replicas,
-Service type, session affinity, clusterIP (from 10.96.0.0/12) and nodePorts (from
-30000-32767) and a new Service's empty `status.loadBalancer`, Secret type and
-`stringData` folded into `data`, the Namespace finalizer, phase and name label,
-and a CRD's cleanup finalizer. The store calls a `Defaults` as its `defaulter`.
+Job completions, parallelism, backoffLimit, completionMode and suspend (SetDefaults_Job: helm
+3's `--wait-for-jobs` dereferences them), Service type, session affinity, clusterIP (from
+10.96.0.0/12) and nodePorts (from 30000-32767) and a new Service's empty
+`status.loadBalancer`, Secret type and `stringData` folded into `data`, the Namespace finalizer,
+phase and name label, and a CRD's cleanup finalizer. The store calls a `Defaults` as its `defaulter`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Defaults:
                 strat.setdefault("rollingUpdate", {"maxUnavailable": "25%", "maxSurge": "25%"})
             spec.setdefault("revisionHistoryLimit", 10)
             spec.setdefault("progressDeadlineSeconds", 600)
+        if rt.group == "batch" and rt.kind == "Job":
+            _job_defaults(obj.setdefault("spec", {}))
         if rt.group == "" and rt.kind == "Service" and spec is not None:
             if creating:
                 obj["status"] = {"loadBalancer": {}}  # as the registry resets a new Service's status
@@ -73,3 +76,18 @@ class Defaults:
         if rt.group == "" and rt.kind == "Namespace" and spec is not None and creating:
             spec.setdefault("finalizers", ["kubernetes"])
             obj["status"] = {"phase": "Active"}
+
+
+def _job_defaults(spec: Obj) -> None:
+    """batch/v1 SetDefaults_Job: a non-parallel Job (neither set) gets completions and parallelism
+    1; backoffLimit 6 (MaxInt32 with backoffLimitPerIndex); NonIndexed; not suspended."""
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    if spec.get("parallelism") is None:
+        spec["parallelism"] = 1
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+    if spec.get("completionMode") is None:
+        spec["completionMode"] = "NonIndexed"
+    if spec.get("suspend") is None:
+        spec["suspend"] = False

@@ -397,3 +397,39 @@ def test_field_selector_refused(
 def test_crd_selectable_fields_are_supported() -> None:
     match = parse_field_selector("spec.color=red", supported_fields("example.com", "Gizmo", ("spec.color",)))
     assert match({"spec": {"color": "red"}}) and not match({"spec": {"color": "blue"}})
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({}, {"completions": 1, "parallelism": 1, "backoffLimit": 6}),  # a non-parallel Job
+        ({"parallelism": 3}, {"parallelism": 3, "backoffLimit": 6}),  # work queue: no completions
+        ({"completions": 5}, {"completions": 5, "parallelism": 1, "backoffLimit": 6}),
+        ({"backoffLimit": 0}, {"completions": 1, "parallelism": 1, "backoffLimit": 0}),
+    ],
+    ids=["non-parallel", "work-queue", "fixed-completions", "backoff-set"],
+)
+def test_a_job_is_defaulted_as_the_api_server_does(
+    kubectl: Any, kube: Any, spec: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """batch/v1 SetDefaults_Job: what `kubectl get job -o yaml` shows on a real cluster (helm 3's
+    --wait-for-jobs reads completions and backoffLimit, and panics on a Job without them)."""
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {
+            **spec,
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}
+            },
+        },
+    }
+    apply(kubectl, job)
+    got = kube.get("job", "migrate")["spec"]
+    assert {k: got.get(k) for k in ("completions", "parallelism", "backoffLimit")} == {
+        "completions": expected.get("completions"),
+        "parallelism": expected["parallelism"],
+        "backoffLimit": expected["backoffLimit"],
+    }
+    assert (got["completionMode"], got["suspend"]) == ("NonIndexed", False)

@@ -51,10 +51,8 @@ metadata:
   name: {{ .Release.Name }}-migrate
   annotations: {kubesim.dev/never-ready: "true"}
 spec:
-  # kubesim does not default these (an API server sets 6, 1, 1); helm 3's wait reads them
-  backoffLimit: 0
-  completions: 1
-  parallelism: 1
+  # completions, parallelism and backoffLimit left to the API server's defaults, which helm 3's
+  # --wait-for-jobs reads
   template:
     spec:
       restartPolicy: Never
