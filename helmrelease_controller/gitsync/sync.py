@@ -40,12 +40,12 @@ from typing import Any
 from helmrelease_controller.api.gitsync import GitSync, GitSyncStatus, InventoryEntry, owner_label_value
 from helmrelease_controller.api.models import ANNOTATION_RECONCILE_REQUESTED_AT, FINALIZER, SpecError
 from helmrelease_controller.charts import secret_credentials
-from helmrelease_controller.helm.failures import SA_PREFIX
 from helmrelease_controller.kube.client import ApiError, KubeClient, NotFound
 from helmrelease_controller.kube.events import EventRecorder
 from helmrelease_controller.notify import FAILED, RECOVERED, Dispatcher, Notification
 from helmrelease_controller.notify.notification import GITSYNC
 from helmrelease_controller.reconcile import status as st
+from helmrelease_controller.reconcile.tenancy import Tenancy
 from helmrelease_controller.sources.base import SourceError
 from helmrelease_controller.sources.git import GitSource
 
@@ -86,7 +86,7 @@ class GitSyncReconciler:
         default_service_account: str | None = None,
     ) -> None:
         self.client, self.events, self.git, self.notifier = client, events, git, notifier
-        self.default_service_account = default_service_account
+        self.tenancy = Tenancy(default_service_account)  # whose identity writes (docs/security.md)
         self.work_dir = work_dir if work_dir is not None else git.mirror_root.parent / "gitsync"
         self.allow_cross_namespace, self.kubectl, self._clock = allow_cross_namespace, kubectl, clock
         self._validated: dict[tuple[str, str], tuple[tuple[Any, ...], Validated]] = {}
@@ -177,8 +177,7 @@ class GitSyncReconciler:
         one) through impersonation, as helm does for a HelmRelease (reconcile/tenancy.py); else the
         controller. Reading the labels of what a GitSync applied stays the controller's (a
         team's ServiceAccount need not list Namespaces cluster-wide for that)."""
-        sa = service_account or self.default_service_account
-        return self.client.impersonating(f"{SA_PREFIX}{namespace}:{sa}" if sa else None)
+        return self.client.impersonating(self.tenancy.user(namespace, service_account))
 
     async def _set_finalizers(self, obj: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
         meta = obj["metadata"]

@@ -30,14 +30,15 @@ class Tenancy:
     default_service_account: str | None = None  # --default-service-account
     no_cross_namespace_refs: bool = False  # --no-cross-namespace-refs
 
-    def service_account(self, hr: HelmRelease) -> str | None:
-        """The ServiceAccount (in the HelmRelease's namespace) helm acts as; None: the controller."""
-        return hr.spec.service_account_name or self.default_service_account
-
     def helm_user(self, hr: HelmRelease) -> str | None:
         """The user name helm impersonates for `hr`, or None (helm acts as the controller)."""
-        sa = self.service_account(hr)
-        return f"{SA_PREFIX}{hr.namespace}:{sa}" if sa else None
+        return self.user(hr.namespace, hr.spec.service_account_name)
+
+    def user(self, namespace: str, service_account: str | None) -> str | None:
+        """The user name of `service_account` (else the default one) of `namespace`, as the API
+        server knows it; None when neither is set (the controller's own identity). GitSyncs use it too."""
+        sa = service_account or self.default_service_account
+        return f"{SA_PREFIX}{namespace}:{sa}" if sa else None
 
     def refusals(self, hr: HelmRelease) -> list[str]:
         """One line per reference to another namespace, when those are refused."""
