@@ -198,40 +198,41 @@ class Policy:
 
 
 def visit_rules(policy: Policy, user: UserInfo, namespace: str) -> Iterator[tuple[str, Rule | None, str]]:
-    """(source, rule, error) for every rule granted to the user in the namespace ("" = cluster)."""
+    """(source, rule, error) for every rule granted to the user in the namespace ("" = cluster):
+    ClusterRoleBindings first, then the namespace's RoleBindings, each by name."""
     for crb in sorted(policy.cluster_role_bindings, key=lambda b: b["metadata"]["name"]):
-        for subject in crb.get("subjects") or ():
-            if not subject_matches(subject, user, ""):
-                continue
-            ref = crb.get("roleRef") or {}
-            rules, err = policy.role_ref_rules(ref, "")
-            if err:
-                yield "", None, err
-            source = (
-                f"ClusterRoleBinding {go_quote(crb['metadata']['name'])} of {ref.get('kind')} "
-                f"{go_quote(str(ref.get('name')))} to {_describe_subject(subject, '')}"
-            )
-            for rule in rules:
-                yield source, rule, ""
-            break
+        yield from _binding_rules(policy, user, crb, "")
     if not namespace:
         return
     bindings = [b for b in policy.role_bindings if b["metadata"].get("namespace") == namespace]
     for rb in sorted(bindings, key=lambda b: b["metadata"]["name"]):
-        for subject in rb.get("subjects") or ():
-            if not subject_matches(subject, user, namespace):
-                continue
-            ref = rb.get("roleRef") or {}
-            rules, err = policy.role_ref_rules(ref, namespace)
-            if err:
-                yield "", None, err
-            source = (
-                f"RoleBinding {go_quote(rb['metadata']['name'] + '/' + namespace)} of {ref.get('kind')} "
-                f"{go_quote(str(ref.get('name')))} to {_describe_subject(subject, namespace)}"
-            )
-            for rule in rules:
-                yield source, rule, ""
-            break
+        yield from _binding_rules(policy, user, rb, namespace)
+
+
+def _binding_rules(
+    policy: Policy, user: UserInfo, binding: Rule, namespace: str
+) -> Iterator[tuple[str, Rule | None, str]]:
+    """The rules one binding grants the user (its first matching subject), with the source the
+    authorizer names; `namespace` is the RoleBinding's, "" for a ClusterRoleBinding."""
+    for subject in binding.get("subjects") or ():
+        if not subject_matches(subject, user, namespace):
+            continue
+        ref = binding.get("roleRef") or {}
+        rules, err = policy.role_ref_rules(ref, namespace)
+        if err:
+            yield "", None, err
+        kind, name = (
+            ("RoleBinding", f"{binding['metadata']['name']}/{namespace}")
+            if namespace
+            else ("ClusterRoleBinding", binding["metadata"]["name"])
+        )
+        source = (
+            f"{kind} {go_quote(name)} of {ref.get('kind')} "
+            f"{go_quote(str(ref.get('name')))} to {_describe_subject(subject, namespace)}"
+        )
+        for rule in rules:
+            yield source, rule, ""
+        break
 
 
 def rules_for(policy: Policy, user: UserInfo, namespace: str) -> tuple[list[Rule], list[str]]:
