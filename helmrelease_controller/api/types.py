@@ -166,15 +166,16 @@ LIST_MAX_ITEMS = 100
 
 # Field constraints (min_length, ge, ...) become CEL rules with the controller's words in crd.py.
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+# The grammar of a duration, as two rules: a negative one is one error, not a grammar error too.
+_DURATION_RULES = (
+    cel("!self.startsWith('-')", _NEGATIVE),
+    cel(f"self.startsWith('-') || {_IS_DURATION}", _NOT_A_DURATION),
+)
 Duration = Annotated[
     str,
     Field(max_length=_DURATION_MAX_LENGTH),
     AfterValidator(_check_duration),
-    _string_schema(
-        cel("!self.startsWith('-')", _NEGATIVE),
-        cel(f"self.startsWith('-') || {_IS_DURATION}", _NOT_A_DURATION),
-        max_length=_DURATION_MAX_LENGTH,
-    ),
+    _string_schema(*_DURATION_RULES, max_length=_DURATION_MAX_LENGTH),
 ]
 # A duration above zero: the grammar's rules guard the comparison, so an invalid string is one
 # error (the grammar's), not an evaluation error too.
@@ -183,8 +184,7 @@ PositiveDuration = Annotated[
     Field(max_length=_DURATION_MAX_LENGTH),
     AfterValidator(_check_positive_duration),
     _string_schema(
-        cel("!self.startsWith('-')", _NEGATIVE),
-        cel(f"self.startsWith('-') || {_IS_DURATION}", _NOT_A_DURATION),
+        *_DURATION_RULES,
         cel(f"!{_IS_DURATION} || duration(self) > duration('0s')", _NOT_ABOVE_ZERO),
         max_length=_DURATION_MAX_LENGTH,
     ),
