@@ -6,12 +6,12 @@ SelfSubjectAccessReview each). Exit 0 when nothing failed (warnings allowed), 1 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from .. import procs
 from ..api.crd import build_crd, build_gitsync_crd
 from ..kube.client import CRDS, LEASES, ApiError, KubeClient, NotFound, Resource, parse_time
 from .common import FAILED, OK, Out, add_cluster_flags, command, default_namespace
@@ -107,12 +107,9 @@ async def _tool(name: str, *args: str) -> Check:
     path = shutil.which(name)
     if path is None:
         return Check(name, "warn", "not on PATH (the controller runs it; these commands do not)")
-    proc = await asyncio.create_subprocess_exec(
-        path, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    out, _ = await proc.communicate()
-    text = " ".join(out.decode(errors="replace").split())
-    return Check(name, "ok" if proc.returncode == 0 else "FAIL", f"{text} ({path})")
+    done = await procs.run([path, *args], tool=name)  # the one process boundary (procs.py)
+    text = " ".join((done.stdout.decode(errors="replace") + done.stderr).split())
+    return Check(name, "ok" if done.rc == 0 else "FAIL", f"{text} ({path})")
 
 
 async def _get(client: KubeClient, res: Resource, ns: str | None, name: str) -> dict[str, Any] | None:
