@@ -5,7 +5,7 @@ Owns `ChartRef` and its sources; a docstring under a field is what `kubectl expl
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     ConfigDict,
@@ -153,6 +153,36 @@ class OCIChartSource(_Spec):
         return self
 
 
+# valid but not built yet: refused by HelmRelease.unsupported() and by the CRD's rule
+VERIFY_PROVIDER_UNSUPPORTED = (
+    "is not supported yet (Flux's cosign and notation verify OCI charts); use helm: provenance "
+    "files checked against a keyring, for repository charts"
+)
+VERIFY_REPOSITORY_ONLY = "verify is supported for repository charts only"
+KEYRING_KEY = "pubring.gpg"  # the Secret key holding the keyring (helm's default keyring file name)
+
+
+class ChartVerification(_Spec):
+    """Verify the chart before it is installed or upgraded (Flux's chart.spec.verify, for repository
+    charts): helm provenance (`helm verify`). The repository serves `<archive>.prov` next to the
+    archive, a PGP clear-signed file with the archive's sha256; it must be signed by a key of the
+    keyring. A chart that does not verify is refused with the reason, and nothing is installed."""
+
+    provider: Annotated[
+        Literal["helm", "cosign", "notation"],
+        Field(
+            json_schema_extra={
+                "x-kubernetes-validations": [cel("self == 'helm'", VERIFY_PROVIDER_UNSUPPORTED)]
+            }
+        ),
+    ]
+    """helm (provenance files and a PGP keyring). cosign and notation (Flux's, for OCI charts) are
+    not supported yet."""
+    secret_ref: SecretRef
+    """Secret in the HelmRelease's namespace whose key pubring.gpg holds the PGP public keys
+    trusted to sign charts (a keyring as `gpg --export` writes it, binary or ASCII-armored)."""
+
+
 class ChartRef(_Spec):
     """Where the chart comes from: exactly one of git, repository or oci."""
 
@@ -162,7 +192,8 @@ class ChartRef(_Spec):
                 cel(
                     _exactly_one_rule("git", "repository", "oci"),
                     "exactly one of git, repository or oci must be set",
-                )
+                ),
+                cel("!has(self.verify) || has(self.repository)", VERIFY_REPOSITORY_ONLY),
             ]
         }
     )
@@ -173,6 +204,9 @@ class ChartRef(_Spec):
     """A chart from an HTTP(S) chart repository."""
     oci: OCIChartSource | None = None
     """A chart from an OCI registry."""
+    verify: ChartVerification | None = None
+    """Verify the chart's signature before installing it (repository charts only): a chart that
+    does not verify is refused and nothing is installed or upgraded."""
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ChartRef:
@@ -180,6 +214,8 @@ class ChartRef(_Spec):
         if len(kinds) != 1:
             got = f" (got {' and '.join(kinds)})" if kinds else ""
             raise ValueError(f"exactly one of git, repository or oci must be set{got}")
+        if self.verify is not None and self.repository is None:
+            raise ValueError(f"{VERIFY_REPOSITORY_ONLY} (got {kinds[0]})")
         return self
 
     @property

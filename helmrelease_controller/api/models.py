@@ -28,7 +28,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from helmrelease_controller.api.chart import (
+    VERIFY_PROVIDER_UNSUPPORTED,
     ChartRef,
+    ChartVerification,
     GitChartSource,
     GitRef,
     OCIChartSource,
@@ -192,6 +194,7 @@ __all__ = [
     "VERSION",
     "BackoffSpec",
     "ChartRef",
+    "ChartVerification",
     "Condition",
     "DependencyReference",
     "DriftDetectionSpec",
@@ -340,6 +343,10 @@ class HelmRelease(KubeObject):
                 problems.append(f"spec.{field_path}.crds: {CREATE_REPLACE_UNSUPPORTED}")
         if spec.drift_detection.mode != "disabled":
             problems.append(f"spec.driftDetection.mode: {spec.drift_detection.mode} {DRIFT_UNSUPPORTED}")
+        if spec.chart.verify is not None and spec.chart.verify.provider != "helm":
+            problems.append(
+                f"spec.chart.verify.provider: {spec.chart.verify.provider} {VERIFY_PROVIDER_UNSUPPORTED}"
+            )
         return problems
 
     def to_obj(self) -> dict[str, Any]:

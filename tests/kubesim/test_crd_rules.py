@@ -333,6 +333,32 @@ REFUSED = [
         "is not supported yet",
     ),
     Row(
+        "verify-cosign",
+        hr(chart__verify={"provider": "cosign", "secretRef": {"name": "keys"}}),
+        "spec.chart.verify.provider",
+        "is not supported yet (Flux's cosign and notation verify OCI charts)",
+    ),
+    Row(
+        "verify-oci-chart",
+        hr(OCI, chart__verify={"provider": "helm", "secretRef": {"name": "keys"}}),
+        "spec.chart",
+        "verify is supported for repository charts only",
+    ),
+    Row(
+        "verify-provider-value",
+        hr(chart__verify={"provider": "gpg", "secretRef": {"name": "keys"}}),
+        "spec.chart.verify.provider",
+        "must be 'helm', 'cosign' or 'notation'",
+        UNSUPPORTED,
+    ),
+    Row(
+        "verify-no-secret",
+        hr(chart__verify={"provider": "helm"}),
+        "spec.chart.verify.secretRef",
+        "required field is missing",
+        REQUIRED,
+    ),
+    Row(
         "storage-namespace-not-target",
         hr(targetNamespace="web", storageNamespace="helm"),
         "spec.storageNamespace",
@@ -534,6 +560,7 @@ VALID = [
     ),
     ("git-path-4096", "HelmRelease", hr(GIT, chart__git__path="a" * 4096)),
     ("oci-digest", "HelmRelease", hr(OCI, chart__oci__digest="sha256:" + "0" * 64)),
+    ("verify-helm", "HelmRelease", hr(chart__verify={"provider": "helm", "secretRef": {"name": "keys"}})),
     ("oci-version", "HelmRelease", hr(OCI, chart__oci__version=">=1.0.0 <2.0.0")),
     (
         "values-files-100",

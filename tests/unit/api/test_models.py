@@ -312,6 +312,19 @@ def test_release_name_and_namespaces() -> None:
             "spec.upgrade.crds: CreateReplace is not supported yet (CRDs that exist are never replaced);"
             " use Create or Skip",
         ),
+        *(
+            (
+                {
+                    "chart": {
+                        "repository": {"url": "https://charts.example.com", "name": "web"},
+                        "verify": {"provider": p, "secretRef": {"name": "keys"}},
+                    }
+                },
+                f"spec.chart.verify.provider: {p} is not supported yet (Flux's cosign and notation verify "
+                "OCI charts); use helm: provenance files checked against a keyring, for repository charts",
+            )
+            for p in ("cosign", "notation")
+        ),
     ],
 )
 def test_fields_not_built_yet_are_refused_not_ignored(spec: dict[str, Any], message: str) -> None:
@@ -330,6 +343,15 @@ def test_defaults_of_fields_not_built_yet_are_accepted() -> None:
             upgrade={"crds": "Create"},
         )
     )
+    assert hr.unsupported() == []
+
+
+def test_helm_provenance_verification_of_a_repository_chart_is_accepted() -> None:
+    hr = HelmRelease.from_obj(
+        minimal(chart={"repository": _REPO, "verify": {"provider": "helm", "secretRef": {"name": "keys"}}})
+    )
+    verify = hr.spec.chart.verify
+    assert verify is not None and (verify.provider, verify.secret_ref.name) == ("helm", "keys")
     assert hr.unsupported() == []
 
 
@@ -533,6 +555,35 @@ _REPO = {"url": "https://charts.example.com", "name": "web"}
             "spec.chart.oci: set version or digest, not both",
         ),
         (set_chart("podinfo"), "spec.chart: must be an object, got a string"),
+        (
+            set_chart(
+                {"oci": {"url": "oci://r/web"}, "verify": {"provider": "helm", "secretRef": {"name": "k"}}}
+            ),
+            "spec.chart: verify is supported for repository charts only (got oci)",
+        ),
+        (
+            set_chart(
+                {"git": {"url": "https://g"}, "verify": {"provider": "helm", "secretRef": {"name": "k"}}}
+            ),
+            "spec.chart: verify is supported for repository charts only (got git)",
+        ),
+        (
+            set_chart({"repository": _REPO, "verify": {"provider": "helm"}}),
+            "spec.chart.verify.secretRef: required field is missing",
+        ),
+        (
+            set_chart({"repository": _REPO, "verify": {"provider": "gpg", "secretRef": {"name": "k"}}}),
+            "spec.chart.verify.provider: must be 'helm', 'cosign' or 'notation', got 'gpg'",
+        ),
+        (
+            set_chart(
+                {
+                    "repository": _REPO,
+                    "verify": {"provider": "helm", "keyring": "x", "secretRef": {"name": "k"}},
+                }
+            ),
+            "spec.chart.verify.keyring: unknown field",
+        ),
         (
             set_spec(driftDetection={"ignore": [{"paths": ["spec.replicas"]}]}),
             "spec.driftDetection.ignore[0].paths[0]: 'spec.replicas' is not a JSON pointer: "
