@@ -108,12 +108,29 @@ def _cluster_flags() -> list[_Flag]:
         _flag("--concurrent", "reconciles running at once (default: %(default)s)", type=int, default=4),
         _flag("--leader-elect", "take a Lease before acting, for HA (default: off)", action="store_true"),
         _flag(
+            "--shard-key",
+            "own only the HelmReleases and GitSyncs labelled helmrelease.dev/shard=VALUE, with a Lease "
+            "of this shard's own (default: only those without the label; docs/sharding.md)",
+            metavar="VALUE",
+            type=_shard_key,
+        ),
+        _flag(
             "--leader-election-namespace",
             "namespace of the leader-election Lease (default: $POD_NAMESPACE, else helmrelease-system)",
             metavar="NS",
             default=pod_namespace,
         ),
     ]
+
+
+def _shard_key(value: str) -> str:
+    """--shard-key's type: a label value, else a usage error saying why (exit 2)."""
+    from .kube.sharding import ShardKeyError, validate_shard_key
+
+    try:
+        return validate_shard_key(value)
+    except ShardKeyError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _controller_flags() -> list[_Flag]:
@@ -249,12 +266,14 @@ def _options(args: argparse.Namespace, kubeconfig: str | None) -> Options:
         gitsync_cross_namespace=args.gitsync_cross_namespace,
         default_service_account=args.default_service_account,
         no_cross_namespace_refs=args.no_cross_namespace_refs,
+        shard_key=args.shard_key,
     )
 
 
 async def _run(args: argparse.Namespace) -> int:
     from . import preflight
     from .controller import Controller
+    from .kube.sharding import describe
 
     log = logging.getLogger("helmrelease_controller")
     kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG") or None
@@ -279,12 +298,13 @@ async def _run(args: argparse.Namespace) -> int:
         opts = _options(args, kubeconfig)
         controller = Controller(opts, client)
         log.info(
-            "starting helmrelease-controller %s (helm %s, concurrent=%d, namespace=%s, leader-elect=%s)",
+            "starting helmrelease-controller %s (helm %s, concurrent=%d, namespace=%s, leader-elect=%s, %s)",
             __version__,
             helm_version,
             opts.concurrent,
             opts.namespace or "<all>",
             opts.leader_elect,
+            describe(opts.shard_key),
         )
         await controller.run(stop)
     except preflight.StartupError as e:

@@ -39,6 +39,7 @@ from .kube.client import CONFIGMAPS, CRDS, HELMRELEASES, SECRETS, KubeClient
 from .kube.events import EventRecorder
 from .kube.informer import Informer, strip_managed_fields
 from .kube.leader import LeaderElector
+from .kube.sharding import lease_name, selector
 from .kube.triggers import Triggers, needs_reconcile, trigger_fields
 from .kube.workers import work
 from .kube.workqueue import WorkQueue
@@ -81,6 +82,7 @@ class Options:
     gitsync_cross_namespace: bool = False  # may a GitSync apply objects outside its own namespace?
     default_service_account: str | None = None  # helm's identity when spec.serviceAccountName is unset
     no_cross_namespace_refs: bool = False  # refuse targetNamespace/dependsOn in other namespaces
+    shard_key: str | None = None  # own objects labelled helmrelease.dev/shard=KEY; None: the unlabelled
 
 
 def _ready(obj: dict[str, Any]) -> tuple[Any, ...]:
@@ -139,11 +141,13 @@ class Controller:
             client,
             HELMRELEASES,
             namespace=opts.namespace,
+            label_selector=selector(opts.shard_key),  # this replica's shard (kube/sharding.py)
             resync_period=opts.resync_period,
             transform=strip_managed_fields,
         )
         self.events = EventRecorder(client)
         self.metrics = Metrics()
+        self.metrics.set_shard(opts.shard_key)
         self.notifier: Dispatcher | None = None
         if opts.notifications_config:
             self.notifier = Dispatcher(load_config(opts.notifications_config), self._get_secret, self.metrics)
@@ -195,6 +199,7 @@ class Controller:
             parked=self.api_health.failed,
             notifier=self.notifier,
             default_service_account=opts.default_service_account,
+            label_selector=selector(opts.shard_key),
         )
 
     def _values_informers(self) -> list[Informer]:
@@ -360,7 +365,10 @@ class Controller:
             await self._run_leading(stop)
             return
         elector = self._elector = LeaderElector(
-            self.client, self.opts.leader_namespace, self.opts.lease_name, self.opts.identity
+            self.client,
+            self.opts.leader_namespace,
+            lease_name(self.opts.lease_name, self.opts.shard_key),  # one Lease per shard
+            self.opts.identity,
         )
         stop_leading = asyncio.Event()
 

@@ -124,6 +124,12 @@ class Metrics:
         self.leader = self._gauge(
             "helmrelease_leader", "1 while this replica holds the leader Lease (or runs without one)."
         )
+        self.shard_info = self._gauge(
+            "helmrelease_shard_info",
+            'Always 1; `shard` is the replica\'s --shard-key ("" for the unsharded replica).',
+            ["shard"],
+        )
+        self.shard_info.labels("").set(1)
         self.reconcile_duration = self._histogram(
             "helmrelease_reconcile_duration_seconds",
             "Duration of one reconcile of one HelmRelease, by result.",
@@ -301,6 +307,11 @@ class Metrics:
 
     def set_leader(self, leading: bool) -> None:
         self.leader.set(1 if leading else 0)
+
+    def set_shard(self, shard_key: str | None) -> None:
+        """The shard this replica serves (kube/sharding.py): one `helmrelease_shard_info` series."""
+        self.shard_info.clear()
+        self.shard_info.labels(shard_key or "").set(1)
 
     # -- exposition --------------------------------------------------------------------------------
     def on_scrape(self, hook: Callable[[], None]) -> None:

@@ -60,10 +60,16 @@ class GitSyncRuntime:
         parked: Callable[[tuple[WorkQueue[Key], Key], Exception], bool] = lambda _k, _e: False,
         notifier: Dispatcher | None = None,
         default_service_account: str | None = None,
+        label_selector: str | None = None,  # the replica's shard (kube/sharding.py)
     ) -> None:
         self.client, self.metrics, self.concurrent, self.parked = client, metrics, concurrent, parked
         self.informer = Informer(
-            client, GITSYNCS, namespace=namespace, resync_period=resync_period, transform=strip_managed_fields
+            client,
+            GITSYNCS,
+            namespace=namespace,
+            label_selector=label_selector,
+            resync_period=resync_period,
+            transform=strip_managed_fields,
         )
         self.queue: WorkQueue[Key] = WorkQueue(name="gitsyncs")
         self.reconciler = GitSyncReconciler(

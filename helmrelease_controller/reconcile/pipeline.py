@@ -32,6 +32,7 @@ from ..helm.runner import Helm, HelmError, unsupported_by
 from ..kube.client import ApiError as KubeApiError
 from ..kube.client import KubeClient
 from ..kube.events import EventRecorder
+from ..kube.sharding import dependency_view
 from ..metrics import Metrics
 from ..notify import FAILED, RECOVERED, STALLED, Dispatcher
 from ..preflight import storage_forbidden_reason
@@ -142,7 +143,9 @@ class Reconciler:
         if hr.suspended:
             return await self.gates.suspended(run, hr)
         deps = [(d.namespace, d.name) for d in hr.spec.depends_on]
-        blocked = dependencies.blocking(self.cache.get, hr.namespace, hr.name, deps)
+        # A dependency of another shard is not in our cache: read it (kube/sharding.py).
+        lookup = await dependency_view(self.client, self.cache.get, hr.namespace, hr.name, deps)
+        blocked = dependencies.blocking(lookup, hr.namespace, hr.name, deps)
         return await self.gates.blocked(run, blocked) if blocked else None
 
     async def _prepare(self, run: Run, hr: HelmRelease) -> Resolved | Result:
