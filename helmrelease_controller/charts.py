@@ -13,11 +13,13 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from .api.chart import KEYRING_KEY
 from .kube.client import SECRETS, KubeClient
 from .kube.client import NotFound as KubeNotFound
 from .sources.base import Credentials, ResolvedChart, SourceError
 from .sources.oci import OCIChartSpec
 from .sources.ociregistry import docker_config_credentials
+from .sources.provenance import Keyring
 
 # Concurrent resolves per source host (the resolves of one index or archive share one fetch anyway).
 DEFAULT_PER_HOST = 4
@@ -50,6 +52,22 @@ async def secret_credentials(
     if oci_spec is not None and ".dockerconfigjson" in data:
         return docker_config_credentials(data, OCIChartSpec.from_spec(oci_spec).host)
     return Credentials.from_secret_data(data)
+
+
+async def verify_keyring(client: KubeClient, namespace: str, verify: Any) -> Keyring | None:
+    """The keyring `spec.chart.verify` names (key pubring.gpg of its Secret); None without verify.
+    SourceError when the Secret or its key is missing or the keys are unreadable."""
+    if verify is None:
+        return None
+    name = verify.secret_ref.name
+    try:
+        secret = await client.get(SECRETS, namespace, name)
+    except KubeNotFound:
+        raise SourceError(f"chart.verify: Secret {namespace}/{name} not found") from None
+    raw = (secret.get("data") or {}).get(KEYRING_KEY)
+    if not raw:
+        raise SourceError(f"chart.verify: Secret {namespace}/{name} has no key {KEYRING_KEY} (the keyring)")
+    return Keyring.from_bytes(base64.b64decode(raw), f"Secret {namespace}/{name} key {KEYRING_KEY}")
 
 
 class ChartResolver:
@@ -87,10 +105,12 @@ class ChartResolver:
             creds = await secret_credentials(
                 client, hr.namespace, getattr(ref, "secret_ref", None), ref if kind == "oci" else None
             )
+            keyring = await verify_keyring(client, hr.namespace, getattr(chart, "verify", None))
+            verify = {"keyring": keyring} if keyring is not None else {}  # repository charts only (api)
             hits, start = getattr(source, "cache_hits", 0), time.monotonic()
             try:
                 async with self._host_slot(str(getattr(ref, "url", "") or "")):
-                    resolved: ResolvedChart = await source.resolve(ref, creds, refresh=refresh)
+                    resolved: ResolvedChart = await source.resolve(ref, creds, refresh=refresh, **verify)
             except SourceError:
                 if self.metrics is not None:
                     self.metrics.source_fetch(kind, False, time.monotonic() - start)

@@ -24,6 +24,10 @@ attempts (`httperrors.fetch_retrying`, on `retry_clock`); other failures are rai
 Credentials are only sent to the repository's own origin (scheme, host, port): a chart URL on another
 host gets neither basic auth nor the client certificate (Helm's default without --pass-credentials).
 
+With a keyring (`spec.chart.verify`, provider helm), the archive's provenance file (`<archive URL>.prov`,
+fetched with the same credentials and TLS) must verify against it before the chart is returned:
+`provenance.Verifier` runs the real `helm verify`, once per (archive digest, keyring).
+
 The index format and version selection (`parse_index`, `RepositoryIndex`) live in `repoindex`, the
 descriptions of transport and HTTP failures in `httperrors`.
 """
@@ -62,6 +66,7 @@ from .base import (
 )
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
 from .httperrors import TLS_REJECTION_SIGNS, fetch_retrying, network_reason, status_error, throttled
+from .provenance import MAX_PROVENANCE_BYTES, Keyring, Verifier, archive_file_name, provenance_url
 from .repoindex import IndexEntry, RepositoryIndex, chart_download_url, index_url, parse_index
 from .semver import Range, VersionError
 
@@ -140,6 +145,7 @@ class RepositorySource(ClosingSource):
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.monotonic,
         retry_clock: Clock = SYSTEM,
+        helm: str = "helm",
     ) -> None:
         root = (
             Path(cache_dir)
@@ -158,6 +164,7 @@ class RepositorySource(ClosingSource):
         self._meta_max = 64
         self._url_digests: OrderedDict[str, str] = OrderedDict()  # archives the index gives no digest for
         self._ssl: dict[str, ssl.SSLContext] = {}
+        self.provenance = Verifier(helm)  # chart.verify: helm verify, once per (archive, keyring)
         self.index_fetches = 0
         self.index_not_modified = 0
         self.index_cache_hits = 0
@@ -170,6 +177,7 @@ class RepositorySource(ClosingSource):
     async def close(self) -> None:
         self._index_flight.cancel_all()
         self._download_flight.cancel_all()
+        self.provenance.cancel_all()
         if self._session is not None and self._own_session:
             await self._session.close()
         self._session = None
@@ -202,11 +210,18 @@ class RepositorySource(ClosingSource):
     # resolve -----------------------------------------------------------------------------------
 
     async def resolve(
-        self, spec_chart: Any, credentials: Credentials | None = None, *, refresh: bool = False
+        self,
+        spec_chart: Any,
+        credentials: Credentials | None = None,
+        *,
+        refresh: bool = False,
+        keyring: Keyring | None = None,
     ) -> ResolvedChart:
-        """Resolve `spec.chart.repository` (or `spec.chart` holding it) to a cached chart archive."""
+        """Resolve `spec.chart.repository` (or `spec.chart` holding it) to a cached chart archive;
+        with a `keyring` (spec.chart.verify), only a chart whose provenance verifies against it."""
         try:
-            return await self._resolve(RepositoryChartSpec.from_spec(spec_chart), credentials, refresh)
+            spec = RepositoryChartSpec.from_spec(spec_chart)
+            return await self._resolve(spec, credentials, refresh, keyring)
         except SourceError as exc:
             if credentials is not None:
                 scrubbed = credentials.scrub(str(exc))
@@ -215,7 +230,7 @@ class RepositorySource(ClosingSource):
             raise
 
     async def _resolve(
-        self, spec: RepositoryChartSpec, creds: Credentials | None, refresh: bool
+        self, spec: RepositoryChartSpec, creds: Credentials | None, refresh: bool, keyring: Keyring | None
     ) -> ResolvedChart:
         parts = urlsplit(spec.url)
         where = redact_url(spec.url)
@@ -247,6 +262,8 @@ class RepositorySource(ClosingSource):
                 f"chart {spec.name} {entry.version}: download URL {redact_url(url)} is not http(s)"
             )
         path, hexdigest, meta = await self._archive(entry, url, spec.url, creds, refresh)
+        if keyring is not None:
+            await self._verify(entry, url, spec.url, creds, path, hexdigest, keyring)
         return ResolvedChart(
             path=path,
             name=meta.name,
@@ -393,6 +410,35 @@ class RepositorySource(ClosingSource):
         log.debug("downloaded %s (%d bytes, sha256:%s)", what, len(fetched.body), actual[:16])
         return path, actual, meta
 
+    # provenance (spec.chart.verify) -------------------------------------------------------------
+
+    async def _verify(
+        self,
+        entry: IndexEntry,
+        url: str,
+        repo_url: str,
+        creds: Credentials | None,
+        path: Path,
+        hexdigest: str,
+        keyring: Keyring,
+    ) -> None:
+        """The archive's provenance (`<url>.prov`, fetched as the archive is, same credentials) checked
+        by helm verify against `keyring`, once per (archive, keyring): see `provenance`."""
+        chart, prov_url = f"{entry.name} {entry.version}", provenance_url(url)
+        file_name = archive_file_name(url, entry.name, entry.version)
+
+        async def fetch() -> bytes:
+            what = f"provenance file {file_name}.prov"
+            got = await self._get(prov_url, repo_url, creds, what=what, limit=MAX_PROVENANCE_BYTES,
+                                  archive=True, absent_ok=True)  # fmt: skip
+            if got.status == 404:
+                raise SourceError(
+                    f"chart {chart} is not signed: no provenance file at {redact_url(prov_url)} (HTTP 404)"
+                )
+            return got.body
+
+        await self.provenance.verify(path, hexdigest, file_name, chart, keyring, fetch)
+
     # HTTP --------------------------------------------------------------------------------------
 
     async def _ssl_context(self, creds: Credentials) -> ssl.SSLContext:
@@ -415,8 +461,10 @@ class RepositorySource(ClosingSource):
         limit: int,
         headers: Mapping[str, str] | None = None,
         archive: bool = False,
+        absent_ok: bool = False,
     ) -> _Fetched:
-        """GET `url`: SourceError for transport failures and HTTP errors; 304 is returned to the caller.
+        """GET `url`: SourceError for transport failures and HTTP errors; 304 (and with `absent_ok`
+        404) is returned to the caller.
         A throttled answer (429/503 with a short Retry-After) is tried again after the pause it asked."""
         same_origin = _origin(url) == _origin(repo_url)
         where = redact_url(repo_url) if same_origin else redact_url(url)
@@ -438,7 +486,9 @@ class RepositorySource(ClosingSource):
         async for attempt in fetch_retrying(self.retry_clock):
             with attempt:
                 try:
-                    return await self._get_once(url, req_headers, ssl_arg, what, where, limit, creds)
+                    return await self._get_once(
+                        url, req_headers, ssl_arg, what, where, limit, creds, absent_ok
+                    )
                 except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                     raise self._unreachable(exc, url, creds, what, where, same_origin) from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -452,11 +502,12 @@ class RepositorySource(ClosingSource):
         where: str,
         limit: int,
         creds: Credentials | None,
+        absent_ok: bool = False,
     ) -> _Fetched:
         """One GET of `url` (see `_get`); transport errors are raised as they come."""
         async with self._http().get(url, headers=headers, ssl=ssl_arg) as resp:
-            if resp.status == 304:
-                return _Fetched(304, b"")
+            if resp.status == 304 or (resp.status == 404 and absent_ok):
+                return _Fetched(resp.status, b"")
             if resp.status != 200:
                 err = status_error(resp.status, resp.reason, what=what, where=where, creds=creds)
                 raise throttled(err, resp.status, resp.headers.get("Retry-After"), self.retry_clock.time())

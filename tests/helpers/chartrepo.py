@@ -12,8 +12,8 @@ repository is served by `http.server` on 127.0.0.1 (an ephemeral port) in a back
 It can also add versions at runtime (`publish`, `add_charts`), require basic auth (`auth=(user, pw)`),
 serve TLS (`tls=` an `ssl.SSLContext`, see `make_tls_material`), answer errors (`fail(500)` /
 `recover()`), stop listening and come back on the same port (`down()` / `up()`), slow down
-(`latency`), count requests per path (`requests`, `count`, `authorized`), and tamper with archives
-(`corrupt`).
+(`latency`), count requests per path (`requests`, `count`, `authorized`), tamper with archives
+(`corrupt`), and sign charts (`add_charts(..., sign=key)`: the `.prov` is served next to the archive).
 Index and archives carry an ETag and Last-Modified and honour If-None-Match / If-Modified-Since.
 """
 
@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.helpers.gpgkeys import SigningKey
 
 __all__ = ["ChartRepo", "TLSMaterial", "helm_binary", "make_chart", "make_tls_material"]
 
@@ -395,12 +397,14 @@ class ChartRepo:
             raise RuntimeError(f"helm {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc.stdout
 
-    def add_charts(self, chart_dirs: Iterable[Path]) -> list[Path]:
-        """`helm package` the chart directories into the repository and re-index; return the archives."""
+    def add_charts(self, chart_dirs: Iterable[Path], *, sign: SigningKey | None = None) -> list[Path]:
+        """`helm package` the chart directories into the repository and re-index; return the archives.
+        With `sign` (tests/helpers/gpgkeys.py), `--sign`: each archive gets its `.prov` beside it."""
         dirs = [str(d) for d in chart_dirs]
         if not dirs:
             return []
-        out = self._helm("package", *dirs, "--destination", str(self.root))
+        signing = ["--sign", "--key", sign.name, "--keyring", str(sign.secring)] if sign is not None else []
+        out = self._helm("package", *dirs, *signing, "--destination", str(self.root))
         self.reindex()
         return [Path(line.rsplit(": ", 1)[1].strip()) for line in out.splitlines() if "saved it to:" in line]
 
