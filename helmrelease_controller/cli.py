@@ -133,6 +133,17 @@ def _shard_key(value: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _positive_seconds(value: str) -> float:
+    """A flag's type: seconds, a number above zero, else a usage error (exit 2)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be above zero: {value!r}")
+    return seconds
+
+
 def _controller_flags() -> list[_Flag]:
     """`run`'s flags for helm, chart sources, shutdown, metrics and notifications."""
     cache_dir = os.environ.get("HELMRELEASE_CACHE_DIR", "/tmp/helmrelease-cache")
@@ -148,6 +159,14 @@ def _controller_flags() -> list[_Flag]:
             "--shutdown-grace",
             "seconds running helm actions get to finish on SIGTERM (default: %(default)s)",
             type=float,
+            default=60.0,
+            metavar="SECONDS",
+        ),
+        _flag(
+            "--source-interval",
+            "seconds between looks at each chart source for new versions, commits and tags; a "
+            "HelmRelease moves within this of a change, whatever its interval (default: %(default)s)",
+            type=_positive_seconds,
             default=60.0,
             metavar="SECONDS",
         ),
@@ -267,6 +286,7 @@ def _options(args: argparse.Namespace, kubeconfig: str | None) -> Options:
         default_service_account=args.default_service_account,
         no_cross_namespace_refs=args.no_cross_namespace_refs,
         shard_key=args.shard_key,
+        source_interval=args.source_interval,
     )
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import logctx
-from .api.models import CRD_NAME
+from .api.models import CRD_NAME, HelmRelease, SpecError
 from .charts import ChartResolver
 from .gitsync.runtime import GitSyncRuntime
 from .helm.runner import Helm
@@ -46,11 +46,14 @@ from .kube.workqueue import WorkQueue
 from .metrics import Metrics, reconcile_result
 from .notify import Dispatcher, load_config
 from .reconcile.pipeline import Reconciler
+from .reconcile.storagecache import StorageCache
 from .reconcile.tenancy import Tenancy
 from .refindex import RefIndex
+from .sources.base import ResolvedChart
 from .sources.git import GitSource
 from .sources.oci import OCISource
 from .sources.repository import RepositorySource
+from .sourcewatch import Group, SourceWatch
 
 log = logging.getLogger("helmrelease_controller")
 
@@ -82,6 +85,7 @@ class Options:
     gitsync_cross_namespace: bool = False  # may a GitSync apply objects outside its own namespace?
     default_service_account: str | None = None  # helm's identity when spec.serviceAccountName is unset
     no_cross_namespace_refs: bool = False  # refuse targetNamespace/dependsOn in other namespaces
+    source_interval: float = 60.0  # chart sources are looked at for news this often (sourcewatch.py)
     shard_key: str | None = None  # own objects labelled helmrelease.dev/shard=KEY; None: the unlabelled
 
 
@@ -122,11 +126,14 @@ def chart_sources(opts: Options, metrics: Metrics) -> ChartResolver:
     """The chart sources (repository, git, OCI), caching under `opts.cache_dir`."""
     return ChartResolver(
         metrics=metrics,
-        repository=RepositorySource(cache_dir=Path(opts.cache_dir) / "repository"),
-        git=GitSource(cache_dir=Path(opts.cache_dir), helm=opts.helm),
+        repository=RepositorySource(
+            cache_dir=Path(opts.cache_dir) / "repository", index_ttl=opts.source_interval
+        ),
+        git=GitSource(cache_dir=Path(opts.cache_dir), helm=opts.helm, fetch_interval=opts.source_interval),
         oci=OCISource(
             cache_dir=Path(opts.cache_dir) / "oci",
             helm=opts.helm,
+            tag_ttl=opts.source_interval,
             plain_http_hosts=opts.plain_http_registries,
         ),
     )
@@ -162,16 +169,21 @@ class Controller:
             metrics=self.metrics,
             notifier=self.notifier,
             tenancy=Tenancy(opts.default_service_account, opts.no_cross_namespace_refs),
+            storage=StorageCache(client, opts.namespace),
         )
         logctx.install()
         self.reconciler.fetches.on_done = self.queue.add  # a slow chart fetch ended: look again
+        # New chart versions/commits requeue their HelmReleases within one source interval.
+        self.source_watch = SourceWatch(self._source_digest, self.queue.add, opts.source_interval)
+        self.reconciler.on_resolved = self._on_resolved
         # Reconciles that failed because the API server was unreachable wait for it, then all run at once.
         self.api_health = ApiHealth(self._probe_api, self._api_recovered)
         self.gitsync = self._gitsync_runtime() if opts.gitsync else None
         self._seen: dict[Key, Triggers] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
         self.informer.add_handler(self._on_event)
-        self.values_informers = self._values_informers()
+        # The other watches: valuesFrom Secrets/ConfigMaps, and Helm's storage (labels only).
+        self.side_informers = [*self._values_informers(), self.reconciler.storage.informer]
         # (kind, namespace, name) of a Secret/ConfigMap -> the HelmReleases whose valuesFrom use it.
         self._values_users: RefIndex[Key, tuple[str, str, str]] = RefIndex()
         # HelmRelease -> the HelmReleases whose dependsOn name it.
@@ -234,6 +246,7 @@ class Controller:
         self._dependents.set(key, _depends_on(key, current))
         if kind == "delete":
             self.metrics.forget(*key)
+            self.source_watch.forget(key)
             self.reconciler.fetches.forget(key)
             if self.notifier is not None:
                 self.notifier.forget(*key)
@@ -257,6 +270,20 @@ class Controller:
         source = (res_kind, meta.get("namespace", ""), meta.get("name", ""))
         for hr_key in self._values_users.referrers(source):
             self.queue.add_after(hr_key, 0.5)  # debounce: a burst of edits is one reconcile
+
+    def _on_resolved(self, hr: HelmRelease, chart: ResolvedChart) -> None:
+        group = Group(hr.namespace, repr(hr.spec.chart))
+        self.source_watch.resolved((hr.namespace, hr.name), group, chart.digest)
+
+    async def _source_digest(self, key: Key) -> str | None:
+        """The chart digest HelmRelease `key`'s source offers now (sourcewatch.py), from the sources'
+        shared caches: None when the object is gone or invalid."""
+        obj = self.informer.get(*key)
+        try:
+            hr = self.reconciler.objects.parse(obj) if obj is not None else None
+        except SpecError:
+            return None
+        return None if hr is None else (await self.sources.resolve(hr, self.client)).digest
 
     def _enqueue_dependents(self, key: Key) -> None:
         # An index, not a scan of every HelmRelease: the scan was 10% of the CPU at N = 1,000.
@@ -287,7 +314,7 @@ class Controller:
         """The API answers again: every parked key (of either kind: each names its own queue) runs
         now, its backoff reset; the informers re-list/re-watch now, so changes made during the
         outage are seen at once."""
-        for inf in (self.informer, *self.values_informers):
+        for inf in (self.informer, *self.side_informers):
             inf.nudge()
         if self.gitsync is not None:
             self.gitsync.nudge()
@@ -297,9 +324,11 @@ class Controller:
 
     async def _run_leading(self, stop: asyncio.Event) -> None:
         informer_task = asyncio.create_task(self.informer.run(), name="informer")
-        values_tasks = [
-            asyncio.create_task(i.run(), name=f"informer-{i.res.plural}") for i in self.values_informers
+        side_tasks = [
+            asyncio.create_task(i.run(), name=f"informer-{i.res.plural}-{n}")
+            for n, i in enumerate(self.side_informers)
         ]
+        side_tasks.append(asyncio.create_task(self.source_watch.run(stop), name="source-watch"))
         workers: list[asyncio.Task[None]] = []
         try:
             if not await _first_set(self.informer.synced, stop):
@@ -327,9 +356,9 @@ class Controller:
             if self.gitsync is not None:
                 await self.gitsync.stop(self.opts.shutdown_grace)
             self.informer.stop()
-            for inf in self.values_informers:
+            for inf in self.side_informers:
                 inf.stop()
-            for t in (informer_task, *values_tasks, *pending):
+            for t in (informer_task, *side_tasks, *pending):
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,13 +45,14 @@ from . import status as st
 from .actions import ActionResult, Attempt, ReleaseTarget, Step
 from .decide import Action, decide, effective
 from .facts import facts_for
-from .finalize import Finalizer, observe_release
+from .finalize import Finalizer
 from .gates import Gates, backoff_of
 from .helmstorage import ReleaseObservation
 from .objects import Cache, Objects
 from .report import Reporter
 from .run import Result, Run, Tokens
 from .settle import settled
+from .storagecache import StorageCache
 from .tenancy import Tenancy
 
 log = logging.getLogger("helmrelease_controller.reconciler")
@@ -91,8 +93,11 @@ class Reconciler:
         metrics: Metrics | None = None,
         notifier: Dispatcher | None = None,
         tenancy: Tenancy | None = None,
+        storage: StorageCache | None = None,
     ) -> None:
         self.client, self.helm, self.sources, self.cache = client, helm, sources, cache
+        # Helm's storage: from the controller's informer when it runs, else always a direct list.
+        self.storage = storage or StorageCache(client)
         self.tenancy = tenancy or Tenancy()
         self.objects = Objects(client, cache)
         self.report = Reporter(events, metrics or Metrics(), notifier)
@@ -101,6 +106,8 @@ class Reconciler:
         # Chart fetches run beside the workers (rule 9); the controller sets `fetches.on_done` to
         # queue a HelmRelease again when its fetch finishes.
         self.fetches: Fetches[ResolvedChart] = Fetches()
+        # Told of every chart a reconcile resolves (the controller's SourceWatch: sourcewatch.py).
+        self.on_resolved: Callable[[HelmRelease, ResolvedChart], None] | None = None
 
     async def reconcile(self, ns: str, name: str) -> Result:
         obj = self.objects.current(ns, name)
@@ -153,7 +160,7 @@ class Reconciler:
         installed), Helm's storage for this release, and the chart + values."""
         fin, first_look, resolved = await asyncio.gather(
             self._ensure_finalizer(run.obj),
-            observe_release(self.client, hr.storage_namespace, hr.release_name),
+            self.storage.observe(hr.storage_namespace, hr.release_name, fresh=run.refresh),
             self._resolve(hr, run.refresh),
             return_exceptions=True,
         )
@@ -197,6 +204,8 @@ class Reconciler:
         if chart is PENDING:
             return PENDING
         assert isinstance(chart, ResolvedChart)
+        if self.on_resolved is not None:
+            self.on_resolved(hr, chart)
         source_spec = getattr(spec.chart, spec.chart.kind)
         chart_files = await read_values_files(chart, list(getattr(source_spec, "values_files", []) or []))
         user_values, secret_strings = await resolve_values(self.client, hr, chart_files)
@@ -217,8 +226,8 @@ class Reconciler:
         release: ReleaseObservation | None = r.release
         for _ in range(MAX_STEPS):
             if release is None:
-                release = await observe_release(
-                    self.client, plan.target.storage_namespace, plan.target.release
+                release = await self.storage.observe(
+                    plan.target.storage_namespace, plan.target.release, fresh=True
                 )
             step = self._step(run, hr, plan, release, force, reset)
             reset = False

@@ -1,0 +1,133 @@
+"""Helm's release storage, answered from memory: a metadata-only informer over its Secrets.
+
+A no-op reconcile needs one thing from the API server: the labels of its release's storage
+Secrets (`owner=helm,name=<release>`: version, status, our digest). `StorageCache` keeps them
+for every release in the controller's scope from one list+watch (`owner=helm`, metadata only,
+slimmed to the labels we read), so a reconcile of an unchanged HelmRelease makes no request.
+
+A cache can lag behind the API server: right after our own helm run, helm's write may not have
+arrived through the watch yet. So the cache answers for a release only when what it holds
+equals what the last direct look saw for that release (its Secrets' names and
+resourceVersions, `_confirmed`); otherwise (the first look at a release, a change not yet
+confirmed, a lagging watch, a storage namespace outside the informer's scope, the cache not yet
+synced) the look is one direct metadata-only list, as before, and that becomes the confirmed
+view. Looks that must be current (after an action, a requested reconcile, an uninstall) ask for
+`fresh=True`. A change made behind our back (a manual `helm rollback`) is seen by the next
+reconcile the moment the watch delivers it: the cache then differs from the confirmed view,
+and the look goes to the API server.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..kube.client import SECRETS, KubeClient, Obj
+from ..kube.informer import EventKind, Informer
+from .helmstorage import DIGEST_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, ReleaseObservation, observe
+
+Release = tuple[str, str]  # (storage namespace, release name)
+
+# The labels a look reads (helmstorage.revision_from_secret); the rest are not kept in memory.
+KEPT_LABELS = frozenset(
+    {
+        "owner",
+        "name",
+        "version",
+        "status",
+        "modifiedAt",
+        DIGEST_LABEL,
+        OWNER_NAME_LABEL,
+        OWNER_NAMESPACE_LABEL,
+    }
+)
+
+
+def slim(obj: Obj) -> Obj:
+    """The part of a storage Secret's metadata a look needs (the informer's transform): names,
+    resourceVersion, uid and the kept labels, strings interned (statuses and label keys repeat)."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    kept = {sys.intern(k): sys.intern(str(v)) for k, v in labels.items() if k in KEPT_LABELS}
+    return {
+        "metadata": {
+            "name": meta.get("name", ""),
+            "namespace": sys.intern(str(meta.get("namespace", ""))),
+            "resourceVersion": meta.get("resourceVersion", ""),
+            "uid": meta.get("uid", ""),
+            "labels": kept,
+        }
+    }
+
+
+def _release_of(obj: Obj) -> Release:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str((meta.get("labels") or {}).get("name") or ""))
+
+
+def _view(items: list[Obj]) -> int:
+    """A fingerprint of what a look saw: its Secrets' names and resourceVersions."""
+    return hash(frozenset((str(m.get("name")), str(m.get("resourceVersion"))) for m in _metas(items)))
+
+
+def _metas(items: list[Obj]) -> list[dict[str, Any]]:
+    return [i.get("metadata") or {} for i in items]
+
+
+class StorageCache:
+    """Looks at Helm's storage for one release: from the informer's memory when it is known to be
+    current for that release, else one direct list (see the module docstring)."""
+
+    def __init__(self, client: KubeClient, namespace: str | None = None) -> None:
+        self.client, self.namespace = client, namespace  # namespace None: every namespace
+        self.informer = Informer(
+            client,
+            SECRETS,
+            namespace=namespace,
+            label_selector="owner=helm",
+            metadata_only=True,
+            transform=slim,
+        )
+        self.informer.add_handler(self._index)
+        self._secrets: dict[Release, dict[str, Obj]] = {}  # release -> storage Secret name -> slim object
+        self._confirmed: dict[Release, int] = {}  # release -> fingerprint of the last direct look
+        self.hits = 0  # looks answered from memory
+        self.lists = 0  # looks that went to the API server
+
+    def _index(self, kind: EventKind, obj: Obj) -> None:
+        release, name = _release_of(obj), str(obj["metadata"].get("name") or "")
+        if kind == "delete":
+            secrets = self._secrets.get(release)
+            if secrets is not None:
+                secrets.pop(name, None)
+                if not secrets:
+                    del self._secrets[release]
+            return
+        self._secrets.setdefault(release, {})[name] = obj
+
+    def covers(self, namespace: str) -> bool:
+        return self.namespace is None or self.namespace == namespace
+
+    def cached(self, namespace: str, release: str) -> list[Obj] | None:
+        """The release's storage Secrets from memory, when memory is known current; else None."""
+        key = (namespace, release)
+        if not (self.covers(namespace) and self.informer.synced.is_set()) or key not in self._confirmed:
+            return None
+        items = list(self._secrets.get(key, {}).values())
+        return items if _view(items) == self._confirmed[key] else None
+
+    async def observe(self, namespace: str, release: str, *, fresh: bool = False) -> ReleaseObservation:
+        """Helm's storage for one release (`fresh`: always from the API server)."""
+        if not fresh and (items := self.cached(namespace, release)) is not None:
+            self.hits += 1
+            return observe(items)
+        return observe(await self.list(namespace, release))
+
+    async def list(self, namespace: str, release: str) -> list[Obj]:
+        """One metadata-only list of the release's storage Secrets; it becomes the confirmed view."""
+        items, _ = await self.client.list(
+            SECRETS, namespace, label_selector=f"owner=helm,name={release}", metadata_only=True
+        )
+        self.lists += 1
+        self._confirmed[(namespace, release)] = _view(items)
+        return items
