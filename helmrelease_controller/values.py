@@ -197,10 +197,16 @@ def digest(obj: Any) -> str:
     return "sha256:" + hashlib.sha256(_canonical(obj)).hexdigest()
 
 
-def config_digest(chart_digest: str, values: Mapping[str, Any]) -> str:
-    """Digest of what a release is configured with: the chart (by its digest) plus the user values.
+def config_digest(
+    chart_digest: str, values: Mapping[str, Any], post_render: Mapping[str, Any] | None = None
+) -> str:
+    """Digest of what a release is configured with: the chart (by its digest) plus the user values,
+    plus the post-rendering (postRenderers, commonMetadata) when there is any.
 
     ``values`` are the user-supplied values (:func:`user_values`); the chart digest covers the
     chart's own defaults. Same chart and same values give the same digest, whatever the key order.
+    Without post-rendering the digest is what it was before post-renderers existed (no upgrade).
     """
+    if post_render:
+        return digest({"chart": chart_digest, "values": values, "postRender": post_render})
     return digest({"chart": chart_digest, "values": values})

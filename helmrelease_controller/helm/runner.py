@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import procs
+from ..postrender import PostRender
 from ..reconcile.status import one_line
 from ..redact import redact
+from . import postrender
 
 
 class HelmError(Exception):
@@ -141,6 +143,7 @@ class UpgradeOptions:
     # helm reuses the last release's values when it is given none ({} on stdin), unless told
     # --reset-values: so the spec's values are the release's values only with --reset-values.
     reuse_values: bool = False  # upgrade.preserveValues: --reuse-values instead
+    post_render: PostRender | None = None  # postRenderers + commonMetadata (helm/postrender.py)
 
 
 class UnsupportedByHelm(HelmError):
@@ -289,7 +292,7 @@ class Helm:
             cmd += ["--labels", ",".join(f"{k}={v}" for k, v in sorted(o.labels.items()))]
         cmd += self._validation_args(o)
         cmd += self._wait_args(major, o.wait, o.wait_for_jobs, o.wait_strategy)
-        out = await self.run(cmd, json.dumps(o.values).encode(), action=o.action)
+        out = await self._post_rendered(cmd, json.dumps(o.values).encode(), o.action, o.post_render, major)
         start = out.find(b"{")  # helm >= 4.2.1 may print OCI "Pulled:"/"Digest:" lines first
         return json.loads(out[start:]) if start >= 0 else {}
 
@@ -303,6 +306,7 @@ class Helm:
         is_upgrade: bool = False,
         kube_version: str = "",
         api_versions: Sequence[str] = (),
+        post_render: PostRender | None = None,
     ) -> str:
         """`helm template`: the manifests an upgrade (or, `is_upgrade` False, an install) of `chart`
         with `values` (on stdin, as upgrade passes them) would apply, hooks included; no cluster
@@ -312,8 +316,27 @@ class Helm:
         cmd += ["--is-upgrade"] if is_upgrade else []
         cmd += ["--kube-version", kube_version] if kube_version else []
         cmd += ["--api-versions", ",".join(api_versions)] if api_versions else []
-        out = await self.run(cmd, json.dumps(values).encode(), action="template")
+        major = await self.major_version() if post_render else 0
+        out = await self._post_rendered(cmd, json.dumps(values).encode(), "template", post_render, major)
         return out.decode()
+
+    async def _post_rendered(
+        self, cmd: list[Any], input: bytes, action: str, pr: PostRender | None, major: int
+    ) -> bytes:
+        """`run`, through our post-renderer when `pr` asks for one (helm/postrender.py); its
+        failure's reason is the program's own line (helm 4 does not pass it on)."""
+        if pr is None:
+            return await self.run(cmd, input, action=action)
+        with postrender.session(pr, major, self.env) as s:
+            helm = copy.copy(self)
+            helm.env = {**self.env, **s.env}
+            try:
+                return await helm.run([*cmd, *s.args], input, action=action)
+            except HelmError as e:
+                if not (why := s.failure()):
+                    raise
+                line = one_line(f"{action} failed: post-renderer {self._redact(why)}", SUMMARY_LIMIT)
+                raise HelmError(line, e.stderr, e.returncode) from None
 
     async def rollback_to(
         self,

@@ -17,6 +17,7 @@ import yaml
 from ..api.models import HelmRelease, SpecError
 from ..helm.runner import Helm, HelmError
 from ..kube.client import SECRETS, KubeClient
+from ..postrender import PostRender
 from ..reconcile.helmstorage import decode_release
 from ..redact import redact
 from ..sources.base import ResolvedChart, SourceError
@@ -126,6 +127,7 @@ async def desired(client: KubeClient, hr: HelmRelease, helm: Helm, cache: Path, 
             not install,
             await capabilities.kube_version(client),
             await capabilities.api_versions(client),
+            post_render=PostRender.from_spec(hr.spec),  # as install and upgrade post-render
         )
     except HelmError as e:
         raise Failure(e.summary) from None

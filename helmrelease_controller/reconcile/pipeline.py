@@ -36,6 +36,7 @@ from ..kube.events import EventRecorder
 from ..kube.sharding import dependency_view
 from ..metrics import Metrics
 from ..notify import FAILED, RECOVERED, STALLED, Dispatcher
+from ..postrender import PostRender
 from ..preflight import storage_forbidden_reason
 from ..sources.base import ResolvedChart, SourceError
 from ..valuesfiles import read_values_files
@@ -351,7 +352,8 @@ class Reconciler:
 def release_plan(hr: HelmRelease, r: Resolved, gen: int, helm_user: str | None = None) -> Plan:
     """What helm is asked to do (the target) and what status records about the attempt. Pure."""
     spec, chart = hr.spec, r.chart
-    digest = valuesmod.config_digest(chart.digest, r.values)
+    post_render = PostRender.from_spec(spec)  # a changed patch is a changed config: an upgrade
+    digest = valuesmod.config_digest(chart.digest, r.values, post_render.to_json() if post_render else None)
     target = ReleaseTarget(
         owner_namespace=hr.namespace,
         owner_name=hr.name,
@@ -364,6 +366,7 @@ def release_plan(hr: HelmRelease, r: Resolved, gen: int, helm_user: str | None =
         history_max=spec.max_history,
         timeout=spec.timeout,
         helm_user=helm_user,
+        post_render=post_render,
     )
     attempt = Attempt(
         namespace=target.namespace,

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from ...api.models import HelmReleaseSpec
 from ...helm.runner import Helm
 from ...kube.client import KubeClient
+from ...postrender import PostRender
 from ..backoff import Backoff
 from ..decide import Decision, Facts
 from ..helmstorage import ReleaseObservation
@@ -38,6 +39,7 @@ class ReleaseTarget:
     history_max: int
     timeout: str
     helm_user: str | None = None  # impersonated by helm (reconcile/tenancy.py); None: the controller
+    post_render: PostRender | None = None  # postRenderers + commonMetadata; None: none
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ def options(step: Step, installing: bool) -> UpgradeOptions:
         skip_schema_validation=opts.disable_schema_validation,
         take_ownership=not opts.disable_take_ownership,
         reuse_values=spec.upgrade.preserve_values and not installing,
+        post_render=t.post_render,
     )
 
 
