@@ -13,7 +13,9 @@ is removed when helm is done.
   cache keys and where it came from for messages.
 - `Verifier`: verifies once per (archive sha256, keyring): a success is remembered (LRU), so an
   unchanged chart costs no helm process and no provenance fetch per reconcile; a changed keyring
-  is another key, verified again. Concurrent resolves of one pair share one verification.
+  is another key, verified again. A failure is remembered per (archive, keyring, provenance
+  sha256): a retry fetches the .prov again (it may have been re-signed) but runs no helm for the
+  same three. Concurrent resolves of one pair share one verification.
 - `failure_reason`: helm's error as our one-line reason, distinct per cause (pure; table-tested).
 
 Failures are `SourceError`s that need a change somewhere (not transient), except helm not
@@ -34,6 +36,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from .. import procs
@@ -44,6 +47,7 @@ from .oci import _helm_env
 __all__ = ["Keyring", "Verifier", "archive_file_name", "dearmor", "failure_reason", "provenance_url"]
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 
 MAX_PROVENANCE_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 60.0
@@ -156,6 +160,13 @@ def _signer(output: str) -> str:
     return f"{who} (key {key})" if key else who
 
 
+def _remember(entries: OrderedDict[K, str], key: K, value: str, max_entries: int) -> None:
+    entries[key] = value
+    entries.move_to_end(key)
+    while len(entries) > max_entries:
+        entries.popitem(last=False)
+
+
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -170,6 +181,7 @@ class Verifier:
         self.helm = helm if os.sep in helm else (shutil.which(helm) or helm)
         self.timeout, self.max_entries = timeout, max_entries
         self._verified: OrderedDict[tuple[str, str], str] = OrderedDict()  # -> signer
+        self._failed: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # (+ .prov sha256) -> reason
         self._flight: SingleFlight[str] = SingleFlight()
         self.runs = 0
 
@@ -196,10 +208,16 @@ class Verifier:
 
         async def run() -> str:
             prov = await fetch_provenance()
-            signer = await self._helm_verify(archive, file_name, prov, chart, keyring)
-            self._verified[key] = signer
-            while len(self._verified) > self.max_entries:
-                self._verified.popitem(last=False)
+            tried = (*key, hashlib.sha256(prov).hexdigest())
+            if tried in self._failed:
+                raise SourceError(self._failed[tried])
+            try:
+                signer = await self._helm_verify(archive, file_name, prov, chart, keyring)
+            except SourceError as exc:
+                if not exc.transient:
+                    _remember(self._failed, tried, str(exc), self.max_entries)
+                raise
+            _remember(self._verified, key, signer, self.max_entries)
             log.info("chart %s verified: signed by %s", chart, signer)
             return signer
 

@@ -157,11 +157,26 @@ async def test_each_failure_has_its_reason(
         await source.resolve(chart(repo, version), keyring=keyring(keys[key]))
     assert str(err.value) == reason.format(url=repo.url)
     assert not err.value.transient
-    # never remembered: the next resolve verifies again (and fails again)
-    runs = source.provenance.runs
-    with pytest.raises(SourceError):
+    # a retry fetches the .prov again (it may have been signed meanwhile), but the same archive,
+    # keyring and .prov are not given to helm twice
+    runs, fetches = source.provenance.runs, repo.count(f"podinfo-{version}.tgz.prov")
+    with pytest.raises(SourceError) as again:
         await source.resolve(chart(repo, version), keyring=keyring(keys[key]))
-    assert source.provenance.runs == runs + (0 if change is None and version == "3.0.0" else 1)
+    assert str(again.value) == str(err.value)
+    assert (source.provenance.runs, repo.count(f"podinfo-{version}.tgz.prov")) == (runs, fetches + 1)
+
+
+async def test_a_provenance_fixed_after_a_failure_verifies(
+    repo: ChartRepo, source: RepositorySource, keys: tuple[SigningKey, SigningKey]
+) -> None:
+    prov = repo.root / "podinfo-1.0.0.tgz.prov"
+    good = prov.read_bytes()
+    prov.write_text("name: podinfo\n")
+    with pytest.raises(SourceError, match="is not PGP-signed"):
+        await source.resolve(chart(repo, "1.0.0"), keyring=keyring(keys[0]))
+    prov.write_bytes(good)
+    assert (await source.resolve(chart(repo, "1.0.0"), keyring=keyring(keys[0]))).version == "1.0.0"
+    assert source.provenance.runs == 2
 
 
 async def test_provenance_is_fetched_with_the_archive_credentials(
