@@ -97,10 +97,15 @@ def _ready(obj: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _values_refs(key: Key, obj: dict[str, Any] | None) -> Iterator[tuple[str, str, str]]:
-    """(kind, namespace, name) of each Secret/ConfigMap named in spec.valuesFrom."""
-    for ref in ((obj or {}).get("spec") or {}).get("valuesFrom") or []:
+    """(kind, namespace, name) of each Secret/ConfigMap named in spec.valuesFrom, and the keyring
+    Secret of spec.chart.verify (a change is verified again at once)."""
+    spec = (obj or {}).get("spec") or {}
+    for ref in spec.get("valuesFrom") or []:
         if isinstance(ref, dict) and ref.get("name"):
             yield (str(ref.get("kind", "")), key[0], str(ref["name"]))
+    keyring = (((spec.get("chart") or {}).get("verify") or {}).get("secretRef") or {}).get("name")
+    if keyring:
+        yield ("Secret", key[0], str(keyring))
 
 
 def _depends_on(key: Key, obj: dict[str, Any] | None) -> Iterator[Key]:
@@ -127,7 +132,7 @@ def chart_sources(opts: Options, metrics: Metrics) -> ChartResolver:
     return ChartResolver(
         metrics=metrics,
         repository=RepositorySource(
-            cache_dir=Path(opts.cache_dir) / "repository", index_ttl=opts.source_interval
+            cache_dir=Path(opts.cache_dir) / "repository", index_ttl=opts.source_interval, helm=opts.helm
         ),
         git=GitSource(cache_dir=Path(opts.cache_dir), helm=opts.helm, fetch_interval=opts.source_interval),
         oci=OCISource(

@@ -3,7 +3,7 @@
 A chart that verifies against the keyring Secret is installed; one that does not (no .prov, another
 key, a tampered archive, no keyring Secret) is refused with its reason (Ready=False, an event) and
 nothing is installed, while the other HelmReleases go on. Verification runs once per chart and
-keyring; a changed keyring Secret is verified again at the next reconcile."""
+keyring; a changed keyring Secret is verified again at once (the Secret is watched)."""
 
 from __future__ import annotations
 
@@ -131,9 +131,8 @@ def test_only_charts_that_verify_are_installed(
     assert not [c for c in controller.helm_calls("upgrade") if any(f" {n} " in f" {c} " for n in refused)]
     assert len(controller.helm_calls("verify")) == 3  # signed, other-key and tampered (unsigned: 404)
 
-    # the keyring Secret appears: noticed at the next reconcile, and the chart installs
+    # the keyring Secret appears: noticed, and the chart installs
     cluster.apply(keyring_secret("missing", keys[0]))
-    cluster.kubectl("annotate", "hr", "no-keyring", "-n", "apps", "helmrelease.dev/reconcile-requested-at=1")
     cluster.wait_ready("no-keyring")
 
 
@@ -165,20 +164,15 @@ def test_verified_once_and_a_changed_keyring_is_checked_again(
     assert len(controller.helm_calls("verify")) == 1
     assert signed_repo.count("webapp-1.0.0.tgz.prov") == prov_fetches
 
-    # the signer's key leaves the keyring: refused at the next reconcile, the release is left alone
+    # the signer's key leaves the keyring Secret: the edit alone reconciles (the Secret is watched,
+    # as valuesFrom's are; the interval is 1m), the chart is refused and the release left alone
     cluster.apply(keyring_secret("keys", keys[1]))
-    cluster.kubectl(
-        "annotate", "hr", "web", "-n", "apps", "helmrelease.dev/reconcile-requested-at=r3", "--overwrite"
-    )
     ready = cluster.wait_condition("web", "Ready", "False", "ArtifactFailed")
     assert "signed by a key not in the keyring" in ready["message"]
     assert release_secrets(cluster, "web") == ["sh.helm.release.v1.web.v1"]
 
     # both keys: verifies again (another keyring), no upgrade needed
     cluster.apply(keyring_secret("keys", keys[1], keys[0]))
-    cluster.kubectl(
-        "annotate", "hr", "web", "-n", "apps", "helmrelease.dev/reconcile-requested-at=r4", "--overwrite"
-    )
     cluster.wait_ready("web")
     # one helm verify per keyring: the signer's, the other's (its failure not retried), both
     assert len(controller.helm_calls("verify")) == 3
