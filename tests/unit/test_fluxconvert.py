@@ -213,6 +213,20 @@ def test_v2_fields(fields: dict[str, Any], expected: dict[str, Any], warned: lis
         assert text in line
 
 
+def test_flux_chart_verification_is_warned_and_dropped() -> None:
+    """Flux verifies OCI charts with cosign or notation; ours verifies repository charts with helm
+    provenance (chart.verify, provider helm, a keyring): nothing maps, so one warning saying the chart
+    will not be verified, and no verify in the output."""
+    verify = {"provider": "cosign", "secretRef": {"name": "cosign-pub"}}
+    spec, warnings = one([REPO, v2({"chart": {"spec": {**CHART["spec"], "verify": verify}}})])
+    assert "verify" not in spec["chart"], spec
+    assert [w for w in warnings if "verify" in w] == [
+        "hr/apps/web: spec.chart.spec.verify has no equivalent in helmrelease.dev/v1 (dropped: the chart "
+        "will not be verified: Flux's cosign and notation (OCI charts) are not built here; a repository "
+        "chart can be verified by helm provenance: set chart.verify (provider helm) by hand)"
+    ]
+
+
 def _source(kind: str, spec: dict[str, Any], name: str = "src", namespace: str = "apps") -> dict[str, Any]:
     api = "source.toolkit.fluxcd.io/v1beta2" if kind == "OCIRepository" else "source.toolkit.fluxcd.io/v1"
     return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
