@@ -27,6 +27,7 @@ import copy
 from typing import Any
 
 from ..api.models import API_VERSION, KIND, HelmRelease, HelmReleaseSpec, SpecError
+from ..kube.sharding import from_flux_labels
 from .rules import (
     HANDLED,
     NO_EQUIVALENT,
@@ -72,6 +73,8 @@ _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 def _metadata(meta: dict[str, Any]) -> dict[str, Any]:
     """name, namespace, labels and annotations; what the API server wrote (uid, ...) is left out."""
     out = {k: copy.deepcopy(meta[k]) for k in ("name", "namespace", "labels") if meta.get(k)}
+    if "labels" in out:  # Flux's sharding.fluxcd.io/key is our helmrelease.dev/shard (docs/sharding.md)
+        out["labels"] = from_flux_labels(out["labels"])
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _DROPPED_ANNOTATIONS}
     if annotations:
         out["annotations"] = annotations

@@ -15,7 +15,8 @@ deployment keeps its leader).
 `dependsOn` may name a HelmRelease of another shard, which this replica's informer does not hold:
 `dependency_view` reads such a dependency with a GET (as Flux's helm-controller reads dependencies
 with its uncached API reader), so the dependency check sees every shard. Pure functions, except
-`dependency_view`'s GETs.
+`dependency_view`'s GETs. `from_flux_labels` turns Flux's `sharding.fluxcd.io/key` label into ours
+for the Flux converter.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from ..api.names import GROUP
 from .client import HELMRELEASES, KubeClient, NotFound
 
 SHARD_LABEL = f"{GROUP}/shard"
+#: Flux's sharding label convention (`--watch-label-selector=sharding.fluxcd.io/key=...`).
+FLUX_SHARD_LABEL = "sharding.fluxcd.io/key"
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -93,6 +96,11 @@ def describe(shard_key: str | None) -> str:
     return f'shard "{shard_key}"' if shard_key else "unsharded"
 
 
+def from_flux_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """A converted Flux object's labels: Flux's shard label becomes ours (same value), in place."""
+    return {(SHARD_LABEL if k == FLUX_SHARD_LABEL else k): v for k, v in labels.items()}
+
+
 # -- dependsOn across shards ----------------------------------------------------------------------
 def _depends_on(obj: Obj | None, ns: str) -> Iterable[Key]:
     for dep in ((obj or {}).get("spec") or {}).get("dependsOn") or []:
@@ -136,10 +144,12 @@ async def dependency_view(
 
 
 __all__ = [
+    "FLUX_SHARD_LABEL",
     "SHARD_LABEL",
     "ShardKeyError",
     "dependency_view",
     "describe",
+    "from_flux_labels",
     "lease_name",
     "owns",
     "selector",

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.chartrepo import ChartRepo
-from tests.helpers.controller import ControllerProcess, wait_for
+from tests.helpers.controller import ROOT, ControllerProcess, wait_for
 
 from .conftest import Cluster, helmrelease
 
@@ -86,22 +86,19 @@ class Replicas:
 @pytest.fixture
 def replicas(cluster: Cluster, tmp_path: Path) -> Iterator[Replicas]:
     cluster.kubectl("create", "namespace", LEASE_NS)
+    cluster.kubectl("apply", "-k", str(ROOT / "crds"))  # GitSyncs too: they are sharded alike
     r = Replicas(cluster, tmp_path)
     yield r
     r.stop()
 
 
-def _informer_selectors(cluster: Cluster) -> list[str]:
-    """The labelSelector of every list and watch of HelmReleases kubesim has served, but preflight's
+def _informer_selectors(cluster: Cluster, plural: str = "helmreleases") -> list[str]:
+    """The labelSelector of every list and watch of `plural` kubesim has served, but preflight's
     permission check at start (a list with limit=1)."""
     out = []
     for e in cluster.sim.requests.entries():
         query = urllib.parse.parse_qs(e.query)
-        if (
-            e.resource.startswith("helmreleases")
-            and e.verb in ("list", "watch")
-            and query.get("limit") != ["1"]
-        ):
+        if e.resource.startswith(plural) and e.verb in ("list", "watch") and query.get("limit") != ["1"]:
             out += query.get("labelSelector") or [""]
     return out
 
@@ -125,12 +122,11 @@ def test_each_helmrelease_has_one_replica_and_a_killed_shard_waits_for_its_own_l
     assert u.metrics()['helmrelease_shard_info{shard=""}'] == 1
     assert a.metrics()['helmrelease_shard_info{shard="a"}'] == 1
     assert b.metrics()['helmrelease_shard_info{shard="b"}'] == 1
-    # The API server did the filtering: no HelmRelease list or watch went without a shard's selector.
-    assert set(_informer_selectors(cluster)) == {
-        f"!{SHARD}",
-        f"{SHARD}=a",
-        f"{SHARD}=b",
-    }
+    # The API server did the filtering: no list or watch of HelmReleases (or GitSyncs) went
+    # without a shard's selector.
+    selectors = {f"!{SHARD}", f"{SHARD}=a", f"{SHARD}=b"}
+    assert set(_informer_selectors(cluster)) == selectors
+    wait_for(lambda: set(_informer_selectors(cluster, "gitsyncs")) == selectors, what="GitSync watches")
     # One Lease per shard; the unsharded keeps the name it had before sharding existed.
     assert holder_pid(cluster, "helmrelease-controller") == u.proc.pid  # type: ignore[union-attr]
     assert holder_pid(cluster, "helmrelease-controller-shard-a") == a.proc.pid  # type: ignore[union-attr]
