@@ -11,7 +11,9 @@ from .sim import KubeSim
 
 
 async def _main(args: argparse.Namespace) -> None:
-    sim = KubeSim(port=args.port, bookmark_interval=args.bookmark_interval, rbac=args.rbac)
+    sim = KubeSim(
+        port=args.port, bookmark_interval=args.bookmark_interval, rbac=args.rbac, pods=not args.no_pods
+    )
     url = await sim.start_async()
     if args.kubeconfig_out:
         sim.write_kubeconfig(args.kubeconfig_out)
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--rbac", action="store_true",
         help="authenticate bearer tokens and authorize with RBAC (default: every request is the admin)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-pods", action="store_true",
+        help="workload controllers set statuses only: no Pods, kubelet or their events (cheaper)",
     )  # fmt: skip
     args = p.parse_args(argv)
     try:

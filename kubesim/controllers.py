@@ -33,6 +33,7 @@ from .gc import GarbageCollector
 from .loadbalancer import LoadBalancer
 from .resources import Registry, ResourceType, types_from_crd
 from .store import ApiError, Change, Obj, Store, now_rfc3339
+from .workloads import Workloads
 
 NEVER_READY = "kubesim.dev/never-ready"
 FAIL = "kubesim.dev/fail"
@@ -71,10 +72,12 @@ def _cond(type_: str, status: bool, reason: str, message: str = "") -> Obj:
 
 
 class Controllers:
-    def __init__(self, registry: Registry, store: Store, delay: float = 0.02) -> None:
+    def __init__(self, registry: Registry, store: Store, delay: float = 0.02, pods: bool = True) -> None:
         self.registry, self.store, self.delay = registry, store, delay
         self._pending: dict[tuple[str, str, str, str], ResourceType] = {}
         self._scheduled = False
+        # Workload controllers that create Pods, and the kubelet (workloads.py); off: statuses only.
+        self.workloads = Workloads(registry, store, self._schedule) if pods else None
         self.gc = GarbageCollector(registry, store, self._later)
         self.furniture = Furniture(registry, store, self._later)
         self.load_balancer = LoadBalancer(self._set_status)
@@ -88,6 +91,8 @@ class Controllers:
         key = (ch.rt.group, ch.rt.plural, meta.get("namespace", ""), meta.get("name", ""))
         self.gc.on_change(ch)
         self.furniture.on_change(ch)
+        if self.workloads is not None:
+            self.workloads.on_change(ch)
         if ch.type == "DELETED":
             self._later(self._deleted, ch)
             return
@@ -113,7 +118,9 @@ class Controllers:
             obj = self.store.peek(rt, ns, name)
             if obj is None:
                 continue
-            handler = getattr(self, f"_reconcile_{rt.kind.lower()}", None)
+            handler = (self.workloads and self.workloads.handler(rt)) or getattr(
+                self, f"_reconcile_{rt.kind.lower()}", None
+            )
             if handler is not None:
                 try:
                     handler(rt, obj)

@@ -14,7 +14,7 @@ import base64
 import ipaddress
 import itertools
 
-from . import furniture
+from . import furniture, pods
 from .resources import ResourceType
 from .store import Obj
 
@@ -49,6 +49,8 @@ class Defaults:
             spec.setdefault("progressDeadlineSeconds", 600)
         if rt.group == "batch" and rt.kind == "Job":
             _job_defaults(obj.setdefault("spec", {}))
+        if (rt.group, rt.kind) in (("", "Pod"), ("apps", "DaemonSet"), ("apps", "StatefulSet")):
+            pods.defaults(rt.kind, obj, creating)  # Pod spec, DaemonSet/StatefulSet update strategies
         if rt.group == "" and rt.kind == "Service" and spec is not None:
             if creating:
                 obj["status"] = {"loadBalancer": {}}  # as the registry resets a new Service's status

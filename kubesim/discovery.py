@@ -91,6 +91,8 @@ def resource_list(reg: Registry, group: str, version: str) -> dict[str, Any] | N
             }
             if sub == "scale":
                 sub_entry["group"], sub_entry["version"] = "autoscaling", "v1"
+            if sub == "log":  # pods/log: read-only text (podlogs.py)
+                sub_entry["verbs"] = ["get"]
             if sub == "token":  # serviceaccounts/token under enforcement: the TokenRequest API
                 sub_entry.update(kind="TokenRequest", group="authentication.k8s.io", version="v1")
                 sub_entry["verbs"] = ["create"]

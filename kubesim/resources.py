@@ -90,7 +90,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _rt("v1", "Secret", "secrets", sub=()),
     _rt("v1", "ConfigMap", "configmaps", short=("cm",), sub=()),
     _rt("v1", "Service", "services", short=("svc",), cats=_ALL),
-    _rt("v1", "Pod", "pods", short=("po",), cats=_ALL),
+    _rt("v1", "Pod", "pods", short=("po",), sub=("status", "log"), cats=_ALL),
     _rt("v1", "ServiceAccount", "serviceaccounts", short=("sa",), sub=()),
     _rt("v1", "Event", "events", short=("ev",), sub=()),
     _rt("v1", "Endpoints", "endpoints", short=("ep",), sub=()),

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, gc, limits, managedfields, patch, scale, schemas, tables
+from . import discovery, gc, limits, managedfields, patch, podlogs, scale, schemas, tables
 from .faults import Faults, RequestLog, RequestRecord
 from .resources import Registry, ResourceType
 from .selectors import SelectorError, parse_field_selector, parse_label_selector, supported_fields
@@ -301,6 +301,8 @@ class Server:
             obj = store.get(rt, ns, t.name)
             if t.subresource == "scale":
                 return _json(scale.to_scale(rt, obj))
+            if t.subresource == "log":
+                return web.Response(text=podlogs.text(obj, q), content_type="text/plain")
             if tables.wants_table(request.headers.get("Accept", "")):
                 return _json(tables.table(rt, [obj], store.resource_version, q.get("includeObject")))
             return _json(obj)

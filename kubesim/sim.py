@@ -61,10 +61,12 @@ class KubeSim:
         bookmark_interval: float = 5.0,
         controller_delay: float = 0.02,
         rbac: bool = False,
+        pods: bool = True,
     ) -> None:
         self.registry = Registry()
         self.store = Store(self.registry)
-        self.controllers = Controllers(self.registry, self.store, delay=controller_delay)
+        # pods=False: workloads get statuses but no ReplicaSet pods, kubelet or events (cheaper)
+        self.controllers = Controllers(self.registry, self.store, delay=controller_delay, pods=pods)
         self.hub = WatchHub(self.store, bookmark_interval)
         self.faults = Faults()
         self.requests = RequestLog()

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from . import pods
 from .resources import ResourceType
 
 Obj = dict[str, Any]
@@ -293,13 +294,13 @@ _BUILTIN: dict[str, list[Column]] = {
             lambda o: f"{_status(o).get('succeeded', 0)}/{_spec(o).get('completions', 1)}",
         ),
     ],
-    "Pod": [
-        ("Status", "string", lambda o: _status(o).get("phase", "Pending")),
-    ],
+    "Pod": [*pods.COLUMNS],  # READY, STATUS (the waiting reason), RESTARTS as the pod printer
     "Lease": [("Holder", "string", lambda o: _spec(o).get("holderIdentity", ""))],
 }
 # Wide (-o wide) columns come after Age, as in kube-apiserver's printers.
-_WIDE: dict[str, list[Column]] = {"Deployment": _WORKLOAD_WIDE, "ReplicaSet": _WORKLOAD_WIDE}
+_WIDE: dict[str, list[Column]] = {
+    "Deployment": _WORKLOAD_WIDE, "ReplicaSet": _WORKLOAD_WIDE, "Pod": [*pods.WIDE]
+}  # fmt: skip
 
 
 def _printer_cell(path: str, typ: str) -> Callable[[Obj], Any]:
