@@ -30,6 +30,7 @@ from ..api.durations import parse_duration
 from ..api.models import FINALIZER, HelmRelease, SpecError
 from ..fetches import PENDING, Fetches
 from ..helm.runner import Helm, HelmError, unsupported_by
+from ..kube.apihealth import api_unavailable
 from ..kube.client import ApiError as KubeApiError
 from ..kube.client import KubeClient
 from ..kube.events import EventRecorder
@@ -300,7 +301,8 @@ class Reconciler:
             try:
                 run.obj = await progress
             except (KubeApiError, OSError, TimeoutError) as e:
-                log.warning(
+                log.log(
+                    logging.DEBUG if api_unavailable(e) else logging.WARNING,  # an outage is said once
                     "status write failed while helm ran: %s",
                     st.one_line(str(e), 200),
                     extra={"key": run.name},
