@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .postrender import post_renderers
 from .rules import HANDLED, NO_EQUIVALENT, Drop, Move, Rule, apply_rules, crds_skip, get_path, ident
 from .sources import TEMPLATE_RULES, ChartResult, Sources, resolve_chart
 
@@ -41,9 +42,10 @@ V2_RULES: dict[str, Rule] = {
     "serviceAccountName": Move("serviceAccountName"),
     "persistentClient": Drop("helm runs as a new process for each action"),
     "driftDetection": HANDLED,
-    "postRenderers": Drop("post-renderers are not built yet (issue 16)", ([],)),
+    "postRenderers": HANDLED,  # postrender.py
+    "postRenderStrategy": Drop("hooks reach post-renderers on helm 4 (combined), never on helm 3 (nohooks)"),
     "kubeConfig": Drop("releases go to the controller's own cluster (remote clusters: issue 16)"),
-    "commonMetadata": Drop("common labels and annotations are not built yet (issue 16)"),
+    "commonMetadata": Move("commonMetadata"),
     "waitStrategy": Move("waitStrategy"),
     "install.createNamespace": Move("install.createNamespace"),
     "install.disableWait": Move("install.disableWait"),
@@ -166,6 +168,9 @@ def convert_v2(hr: dict[str, Any], sources: Sources) -> tuple[dict[str, Any], li
         if spec.get(name):
             out[name], more = _items(spec[name], fields, what, f"spec.{name}")
             warnings += more
+    if spec.get("postRenderers"):
+        out["postRenderers"], more = post_renderers(spec["postRenderers"], what)
+        warnings += more
     refused, more = _refused(spec, namespace, what)
     out.update(refused)
     return out, warnings + more, chart

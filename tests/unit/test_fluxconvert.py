@@ -166,10 +166,10 @@ V2_CASES = [
         [],
     ),
     # no equivalent, or refused by our controller today: one warning each, never emitted
-    (
+    (  # postRenderers and commonMetadata: tests/unit/test_fluxconvert_postrender.py
         {"postRenderers": [{"kustomize": {"images": [{"name": "x"}]}}]},
-        {},
-        ["spec.postRenderers has no equivalent"],
+        {"postRenderers": [{"kustomize": {"images": [{"name": "x"}]}}]},
+        [],
     ),
     ({"storageNamespace": "other"}, {}, ["spec.storageNamespace other has no equivalent"]),
     (
@@ -180,8 +180,8 @@ V2_CASES = [
     ({"install": {"crds": "CreateReplace"}}, {}, ["spec.install.crds CreateReplace has no equivalent"]),
     (
         {"kubeConfig": {"secretRef": {"name": "k"}}, "commonMetadata": {"labels": {"a": "b"}}},
-        {},
-        ["spec.kubeConfig has no equivalent", "spec.commonMetadata has no equivalent"],
+        {"commonMetadata": {"labels": {"a": "b"}}},
+        ["spec.kubeConfig has no equivalent"],
     ),
     ({"persistentClient": True}, {}, ["spec.persistentClient"]),
     ({"install": {"replace": True}}, {}, []),
