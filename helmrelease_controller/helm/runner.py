@@ -306,7 +306,7 @@ class Helm:
         is_upgrade: bool = False,
         kube_version: str = "",
         api_versions: Sequence[str] = (),
-        post_render: PostRender | None = None,
+        post_render: PostRender | None = None,  # drift detection (issue 15): render with it, as ops diff does
     ) -> str:
         """`helm template`: the manifests an upgrade (or, `is_upgrade` False, an install) of `chart`
         with `values` (on stdin, as upgrade passes them) would apply, hooks included; no cluster
