@@ -944,12 +944,16 @@ def steady_state(
     helm = len(ctl.helm_calls()) - helm0
     mem = proc_mem_mib(ctl.pid)
     requests = summarize_requests(entries)
-    reconciles = reconciles_in(entries)
     mine = requests["by_client"].get("controller", {})
     cpu = cpu1.own - cpu0.own
 
     def delta(name: str) -> int | None:
         return metric_delta(metrics0, metrics1, name)
+
+    # The controller's own count; a no-op reconcile sends no request since Helm's storage is
+    # watched, so the request log (one storage list per reconcile before) only counts older builds.
+    by_metrics = delta("helmrelease_reconcile_duration_seconds_count")
+    reconciles = by_metrics if by_metrics is not None else reconciles_in(entries)
 
     log(
         f"  steady: {reconciles} reconciles, {helm} helm, {mine.get('requests', 0)} requests, "
