@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SigningKey", "make_signing_key"]
+__all__ = ["SigningKey", "make_signing_key", "signer_and_other"]
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,12 @@ def make_signing_key(directory: Path, name: str) -> SigningKey:
         if gpgconf is not None:
             subprocess.run([gpgconf, "--kill", "all"], env=env, capture_output=True, timeout=30, check=False)
     return SigningKey(name, secring, pubring, armored)
+
+
+def signer_and_other(directory: Path) -> tuple[SigningKey, SigningKey]:
+    """Two keys: the one that signs the charts, and another one (a keyring that trusts only it
+    must refuse the charts the first one signed)."""
+    return (
+        make_signing_key(directory / "signer", "Chart Signer <signer@example.test>"),
+        make_signing_key(directory / "other", "Other Signer <other@example.test>"),
+    )

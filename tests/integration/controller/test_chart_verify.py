@@ -18,18 +18,14 @@ import pytest
 
 from tests.helpers.chartrepo import ChartRepo, helm_binary
 from tests.helpers.controller import ControllerProcess, package_webapp
-from tests.helpers.gpgkeys import SigningKey, make_signing_key
+from tests.helpers.gpgkeys import SigningKey, signer_and_other
 
 from .conftest import Cluster, helmrelease
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[SigningKey, SigningKey]:
-    base = tmp_path_factory.mktemp("keys")
-    return (
-        make_signing_key(base / "signer", "Chart Signer <signer@example.test>"),
-        make_signing_key(base / "other", "Other Signer <other@example.test>"),
-    )
+    return signer_and_other(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture

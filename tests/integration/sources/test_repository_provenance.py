@@ -16,16 +16,12 @@ import pytest
 from helmrelease_controller.sources import Credentials, RepositorySource, SourceError
 from helmrelease_controller.sources.provenance import Keyring
 from tests.helpers.chartrepo import ChartRepo, helm_binary, make_chart, make_tls_material
-from tests.helpers.gpgkeys import SigningKey, make_signing_key
+from tests.helpers.gpgkeys import SigningKey, signer_and_other
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[SigningKey, SigningKey]:
-    base = tmp_path_factory.mktemp("keys")
-    return (
-        make_signing_key(base / "signer", "Chart Signer <signer@example.test>"),
-        make_signing_key(base / "other", "Other Signer <other@example.test>"),
-    )
+    return signer_and_other(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture
