@@ -73,6 +73,7 @@ from helmrelease_controller.api.spec import (
 from helmrelease_controller.api.spec import (
     CREATE_REPLACE_UNSUPPORTED,
     DRIFT_UNSUPPORTED,
+    KUBECONFIG_CONFIGMAP_UNSUPPORTED,
     BackoffSpec,
     DependencyReference,
     DriftDetectionSpec,
@@ -94,6 +95,9 @@ from helmrelease_controller.api.spec import (
 )
 from helmrelease_controller.api.spec import (
     STORAGE_NAMESPACE_UNSUPPORTED as STORAGE_NAMESPACE_UNSUPPORTED,
+)
+from helmrelease_controller.api.spec import (
+    KubeConfigReference as KubeConfigReference,
 )
 from helmrelease_controller.api.spec import (
     _Scheduled as _Scheduled,
@@ -343,6 +347,8 @@ class HelmRelease(KubeObject):
                 problems.append(f"spec.{field_path}.crds: {CREATE_REPLACE_UNSUPPORTED}")
         if spec.drift_detection.mode != "disabled":
             problems.append(f"spec.driftDetection.mode: {spec.drift_detection.mode} {DRIFT_UNSUPPORTED}")
+        if spec.kube_config is not None and spec.kube_config.config_map_ref is not None:
+            problems.append(f"spec.kubeConfig.configMapRef: {KUBECONFIG_CONFIGMAP_UNSUPPORTED}")
         if spec.chart.verify is not None and spec.chart.verify.provider != "helm":
             problems.append(
                 f"spec.chart.verify.provider: {spec.chart.verify.provider} {VERIFY_PROVIDER_UNSUPPORTED}"

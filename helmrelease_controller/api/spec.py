@@ -246,6 +246,57 @@ class WaitStrategy(_Spec):
     (helm 4 --wait=legacy, helm 3 --wait)."""
 
 
+KUBECONFIG_ONE_REF = (
+    "exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified"
+)
+KUBECONFIG_CONFIGMAP_UNSUPPORTED = (
+    "is not supported yet (a kubeconfig from a cloud provider's workload identity); "
+    "use secretRef with a kubeconfig"
+)
+
+
+class KubeConfigSecretRef(_Spec):
+    """A key of a Secret in the HelmRelease's namespace holding a kubeconfig."""
+
+    name: ObjectName
+    """Name of the Secret."""
+    key: NonEmptyStr | None = None
+    """Key holding the kubeconfig; value, else value.yaml, when omitted."""
+
+
+class KubeConfigMapRef(_Spec):
+    """A ConfigMap in the HelmRelease's namespace (Flux: a workload identity provider's settings)."""
+
+    name: ObjectName
+    """Name of the ConfigMap."""
+
+
+class KubeConfigReference(_Spec):
+    """The cluster the release is installed into, when it is not the controller's own."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel("has(self.configMapRef) || has(self.secretRef)", KUBECONFIG_ONE_REF),
+                cel("!has(self.configMapRef) || !has(self.secretRef)", KUBECONFIG_ONE_REF),
+                cel("!has(self.configMapRef)", KUBECONFIG_CONFIGMAP_UNSUPPORTED, ".configMapRef"),
+            ]
+        }
+    )
+
+    secret_ref: KubeConfigSecretRef | None = None
+    """A Secret whose key holds a kubeconfig of the remote cluster: inline data only (token or
+    client certificate); exec, auth-provider and file paths are refused (docs/remote-clusters.md)."""
+    config_map_ref: KubeConfigMapRef | None = None
+    """Flux's workload identity kubeconfig (provider, cluster, address): not supported yet, refused."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KubeConfigReference:
+        if (self.secret_ref is None) == (self.config_map_ref is None):
+            raise ValueError(KUBECONFIG_ONE_REF)
+        return self
+
+
 BACKOFF_INITIAL = "10s"
 BACKOFF_MAX = "10m"
 _MAX_BELOW_INITIAL = "max must not be shorter than initial"
@@ -456,7 +507,11 @@ class HelmReleaseSpec(_Scheduled):
     service_account_name: ObjectName | None = None
     """ServiceAccount of the HelmRelease's namespace that helm acts as (impersonation): the release
     can do what its RBAC allows. Omitted: the controller's --default-service-account, else the
-    controller itself (docs/security.md)."""
+    controller itself (docs/security.md). With kubeConfig, impersonated in the remote cluster."""
+    kube_config: KubeConfigReference | None = None
+    """Install the release into another cluster, with a kubeconfig from a Secret of this namespace:
+    helm and Helm's storage are there; chart, values, status and events stay here. targetNamespace
+    and storageNamespace are the remote cluster's (docs/remote-clusters.md)."""
     interval: PositiveDuration = "5m"
     """How often the cluster is checked against the spec (no Helm call when nothing changed)."""
     timeout: PositiveDuration = "5m"

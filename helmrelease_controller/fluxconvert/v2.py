@@ -44,7 +44,8 @@ V2_RULES: dict[str, Rule] = {
     "driftDetection": HANDLED,
     "postRenderers": HANDLED,  # postrender.py
     "postRenderStrategy": Drop("hooks reach post-renderers on helm 4 (combined), never on helm 3 (nohooks)"),
-    "kubeConfig": Drop("releases go to the controller's own cluster (remote clusters: issue 16)"),
+    "kubeConfig.secretRef": Move("kubeConfig.secretRef"),
+    "kubeConfig.configMapRef": Drop("workload identity kubeconfigs are not built: our controller refuses it"),
     "commonMetadata": Move("commonMetadata"),
     "waitStrategy": Move("waitStrategy"),
     "install.createNamespace": Move("install.createNamespace"),

@@ -146,6 +146,11 @@ class UpgradeOptions:
     post_render: PostRender | None = None  # postRenderers + commonMetadata (helm/postrender.py)
 
 
+def own_cluster_env(name: str) -> bool:
+    """Is `name` an environment variable that points helm at the controller's own cluster? Pure."""
+    return name == "KUBECONFIG" or name.startswith(("HELM_KUBE", "KUBERNETES_SERVICE_"))
+
+
 class UnsupportedByHelm(HelmError):
     """The spec asks for something the running helm cannot do (e.g. --recreate-pods on helm 4)."""
 
@@ -173,6 +178,16 @@ class Helm:
             return self
         other = copy.copy(self)
         other.as_user = user
+        return other
+
+    def with_kubeconfig(self, path: str) -> Helm:
+        """This runner against another cluster (spec.kubeConfig): helm gets `--kubeconfig path` and
+        none of the controller's own cluster settings (KUBECONFIG, HELM_KUBE*, the in-cluster
+        service variables), so it can never fall back to the controller's identity. Shares the
+        secrets to redact; `impersonating` still applies (in that cluster)."""
+        other = copy.copy(self)
+        other.kubeconfig = path
+        other.env = {k: v for k, v in self.env.items() if not own_cluster_env(k)}
         return other
 
     @property

@@ -8,6 +8,7 @@ unsure whether the CRD is going, the finalizer waits rather than uninstall by su
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ..api.models import CRD_NAME, FINALIZER, HelmRelease, SpecError
@@ -18,6 +19,7 @@ from .actions.uninstall import uninstall
 from .gates import backoff_of
 from .helmstorage import ReleaseObservation, observe
 from .objects import Objects
+from .remote import Cluster, RemoteClusters, RemoteError, remote_unusable
 from .report import Reporter
 from .run import Result
 from .tenancy import Tenancy
@@ -29,6 +31,7 @@ class Finalizer:
     ) -> None:
         self.client, self.helm, self.objects, self.report = client, helm, objects, report
         self.tenancy = tenancy
+        self.remotes = RemoteClusters(client)  # spec.kubeConfig: the release is in another cluster
 
     async def finalize(self, obj: dict[str, Any]) -> Result:
         finalizers = list(obj["metadata"].get("finalizers") or [])
@@ -50,13 +53,22 @@ class Finalizer:
         return Result(None, "finalize")
 
     async def _uninstall(self, obj: dict[str, Any], hr: HelmRelease) -> bool:
-        """Uninstall the release if it is ours; False when that failed (retried)."""
+        """Uninstall the release if it is ours, where it lives (spec.kubeConfig: in the remote
+        cluster); False when that failed (retried)."""
+        local = Cluster(self.client, self.helm, partial(observe_release, self.client))
+        try:
+            async with self.remotes.cluster(hr, local, self.tenancy.helm_user(hr)) as where:
+                return await self._uninstall_in(where, obj, hr)
+        except RemoteError as e:
+            return remote_unusable(self.report, obj, hr, e)
+
+    async def _uninstall_in(self, where: Cluster, obj: dict[str, Any], hr: HelmRelease) -> bool:
         release, ns = hr.release_name, hr.target_namespace
-        obs = await observe_release(self.client, hr.storage_namespace, release)
+        obs = await observe_release(where.client, hr.storage_namespace, release)
         latest = obs.latest
         if not obs.exists or latest is None or latest.owner != f"{hr.namespace}/{hr.name}":
             return True
-        helm = self.helm.impersonating(self.tenancy.helm_user(hr))  # as it was installed
+        helm = where.helm.impersonating(self.tenancy.helm_user(hr))  # as it was installed
         out = await uninstall(helm, release, ns, hr.spec, hr.spec.timeout)
         ok_msg = f"release {ns}/{release} uninstalled (HelmRelease deleted)"
         reason = "UninstallSucceeded" if out.ok else "UninstallFailed"

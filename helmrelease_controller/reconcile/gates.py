@@ -79,16 +79,17 @@ class Gates:
         await self.objects.write_status(run.obj, run.status)
         return Result(FETCH_RECHECK, "fetching")
 
-    async def refused(self, run: Run, spec: HelmReleaseSpec, why: str) -> Result:
-        """Helm's storage may not be read (rule 10: not transient): said once, retried with backoff."""
+    async def refused(
+        self, run: Run, spec: HelmReleaseSpec, why: str, reason: str = "StorageForbidden"
+    ) -> Result:
+        """Helm's storage may not be read (rule 10: not transient), or (reason RESTClientError) the
+        remote cluster of spec.kubeConfig cannot be used: said once, retried with backoff."""
         tries = self._failed(run.key)
-        run.status = st.ready(run.status, False, "StorageForbidden", why, run.gen, run.now())
+        run.status = st.ready(run.status, False, reason, why, run.gen, run.now())
         if self._ready_changed(run):
-            self.report.event(run.obj, False, "StorageForbidden", why)
-            log.warning("StorageForbidden: %s", why, extra={"key": run.name})
-            self.report.notify(
-                run.obj, FAILED, why, attempt=alerting.waiting_attempt("StorageForbidden", why)
-            )
+            self.report.event(run.obj, False, reason, why)
+            log.warning("%s: %s", reason, why, extra={"key": run.name})
+            self.report.notify(run.obj, FAILED, why, attempt=alerting.waiting_attempt(reason, why))
         await self.objects.write_status(run.obj, run.status)
         return Result(backoff_of(spec).delay(tries, random.uniform(-1, 1)), "forbidden", False)
 

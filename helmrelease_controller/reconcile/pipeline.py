@@ -51,6 +51,8 @@ from .finalize import Finalizer
 from .gates import Gates, backoff_of
 from .helmstorage import ReleaseObservation
 from .objects import Cache, Objects
+from .remote import REASON as REMOTE_REASON
+from .remote import Cluster, RemoteClusters, RemoteError
 from .report import Reporter
 from .run import Result, Run, Tokens
 from .settle import settled
@@ -105,6 +107,7 @@ class Reconciler:
         self.report = Reporter(events, metrics or Metrics(), notifier)
         self.gates = Gates(self.objects, self.report, dependency_requeue)
         self.finalizer = Finalizer(client, helm, self.objects, self.report, self.tenancy)
+        self.remotes = RemoteClusters(client)  # spec.kubeConfig: releases in other clusters
         # Chart fetches run beside the workers (rule 9); the controller sets `fetches.on_done` to
         # queue a HelmRelease again when its fetch finishes.
         self.fetches: Fetches[ResolvedChart] = Fetches()
@@ -127,10 +130,20 @@ class Reconciler:
         gated = await self._gate(run, hr)
         if gated is not None:
             return gated
-        resolved = await self._prepare(run, hr)
-        if isinstance(resolved, Result):
-            return resolved
-        return await self._converge(run, hr, resolved)
+        return await self._release(run, hr)
+
+    async def _release(self, run: Run, hr: HelmRelease) -> Result:
+        """Resolve, decide and act where the release lives: this cluster, or spec.kubeConfig's
+        (reconcile/remote.py); a remote cluster that cannot be used is said and retried."""
+        local = Cluster(self.client, self.helm, self.storage.observe)
+        try:
+            async with self.remotes.cluster(hr, local, self.tenancy.helm_user(hr)) as where:
+                resolved = await self._prepare(run, hr, where)
+                if isinstance(resolved, Result):
+                    return resolved
+                return await self._converge(run, hr, resolved, where)
+        except RemoteError as e:
+            return await self.gates.refused(run, hr.spec, str(e), reason=REMOTE_REASON)
 
     # -- load and gate ------------------------------------------------------------------------------
     async def _helm_refusals(self, hr: HelmRelease) -> list[str]:
@@ -157,17 +170,19 @@ class Reconciler:
         blocked = dependencies.blocking(lookup, hr.namespace, hr.name, deps)
         return await self.gates.blocked(run, blocked) if blocked else None
 
-    async def _prepare(self, run: Run, hr: HelmRelease) -> Resolved | Result:
+    async def _prepare(self, run: Run, hr: HelmRelease, where: Cluster) -> Resolved | Result:
         """Three independent round trips at once: our finalizer on the object (before anything is
         installed), Helm's storage for this release, and the chart + values."""
         fin, first_look, resolved = await asyncio.gather(
             self._ensure_finalizer(run.obj),
-            self.storage.observe(hr.storage_namespace, hr.release_name, fresh=run.refresh),
+            where.observe(hr.storage_namespace, hr.release_name, fresh=run.refresh),
             self._resolve(hr, run.refresh),
             return_exceptions=True,
         )
-        if isinstance(first_look, KubeApiError) and (
-            why := storage_forbidden_reason(first_look, hr.storage_namespace)
+        if (
+            isinstance(first_look, KubeApiError)
+            and not where.remote
+            and (why := storage_forbidden_reason(first_look, hr.storage_namespace))
         ):
             run.obj = fin if isinstance(fin, dict) else run.obj
             return await self.gates.refused(run, hr.spec, why)
@@ -214,7 +229,7 @@ class Reconciler:
         return chart, user_values, secret_strings
 
     # -- decide and act -----------------------------------------------------------------------------
-    async def _converge(self, run: Run, hr: HelmRelease, r: Resolved) -> Result:
+    async def _converge(self, run: Run, hr: HelmRelease, r: Resolved, where: Cluster) -> Result:
         """Decide and act until settled, then report and write status."""
         plan = release_plan(hr, r, run.gen, self.tenancy.helm_user(hr))
         self.helm.add_secrets(plan.secrets)
@@ -228,9 +243,7 @@ class Reconciler:
         release: ReleaseObservation | None = r.release
         for _ in range(MAX_STEPS):
             if release is None:
-                release = await self.storage.observe(
-                    plan.target.storage_namespace, plan.target.release, fresh=True
-                )
+                release = await where.observe(plan.target.storage_namespace, plan.target.release, fresh=True)
             step = self._step(run, hr, plan, release, force, reset)
             reset = False
             if step.decision.action in SETTLING:
@@ -239,7 +252,7 @@ class Reconciler:
             if force and step.decision.action in (Action.INSTALL, Action.UPGRADE):
                 run.update(last_handled_force_at=run.tokens.force)
                 force = False
-            done = await self._act(run, step, plan)
+            done = await self._act(run, step, plan, where)
             release = done.observed
             result = Result(result.requeue_after, step.decision.action.value.lower(), done.ok)
         await self._finish(run, plan)
@@ -288,7 +301,7 @@ class Reconciler:
             return Result(max(0.0, d.retry_at - time.time()) + 0.05, "wait", False)
         return Result(None, "stall", False)
 
-    async def _act(self, run: Run, step: Step, plan: Plan) -> ActionResult:
+    async def _act(self, run: Run, step: Step, plan: Plan, where: Cluster) -> ActionResult:
         """Say "Progressing", run the action (the status write goes out while helm starts), report
         it, and record its outcome in status (written with the next step's write or the last)."""
         d, now = step.decision, time.time()
@@ -296,7 +309,7 @@ class Reconciler:
         progress = asyncio.ensure_future(self.objects.write_status(run.obj, run.status))
         module = actions.for_step(step)
         try:
-            done = await module.run(self.helm.impersonating(step.target.helm_user), self.client, step)
+            done = await module.run(where.helm.impersonating(step.target.helm_user), where.client, step)
         finally:
             try:
                 run.obj = await progress

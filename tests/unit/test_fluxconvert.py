@@ -178,10 +178,18 @@ V2_CASES = [
         ["spec.driftDetection has no equivalent in helmrelease.dev/v1 (dropped: mode warn"],
     ),
     ({"install": {"crds": "CreateReplace"}}, {}, ["spec.install.crds CreateReplace has no equivalent"]),
+    ({"commonMetadata": {"labels": {"a": "b"}}}, {"commonMetadata": {"labels": {"a": "b"}}}, []),
+    # remote clusters: the Secret's kubeconfig is ours too; workload identity (configMapRef) is not
+    ({"kubeConfig": {"secretRef": {"name": "k"}}}, {"kubeConfig": {"secretRef": {"name": "k"}}}, []),
     (
-        {"kubeConfig": {"secretRef": {"name": "k"}}, "commonMetadata": {"labels": {"a": "b"}}},
-        {"commonMetadata": {"labels": {"a": "b"}}},
-        ["spec.kubeConfig has no equivalent"],
+        {"kubeConfig": {"secretRef": {"name": "k", "key": "value.yaml"}}},
+        {"kubeConfig": {"secretRef": {"name": "k", "key": "value.yaml"}}},
+        [],
+    ),
+    (
+        {"kubeConfig": {"configMapRef": {"name": "aks"}}},
+        {},
+        ["spec.kubeConfig.configMapRef has no equivalent"],
     ),
     ({"persistentClient": True}, {}, ["spec.persistentClient"]),
     ({"install": {"replace": True}}, {}, []),
@@ -595,7 +603,7 @@ def test_every_move_lands_on_a_field_of_ours(rules: dict[str, Any]) -> None:
 
 
 # Flux fields we have but refuse some values of: dropped by the converter on purpose.
-REFUSED_HERE = {"install.replace"}
+REFUSED_HERE = {"install.replace", "kubeConfig.configMapRef"}
 
 
 @pytest.mark.parametrize("rules", [fluxconvert.V1_RULES, fluxconvert.V2_RULES], ids=["v1", "v2"])
