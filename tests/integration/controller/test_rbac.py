@@ -152,7 +152,8 @@ def test_rbac_covers_every_call_of_the_controller(
     # except paths this scenario does not reach: reading a Secret (valuesFrom, credentials,
     # notification URLs), unlocking a stuck release, and aggregating a repeated event; and the
     # create that a real API server also checks when a server-side apply creates an object
-    # (kubesim logs such a request as the patch it is); and pruning a Namespace.
+    # (kubesim logs such a request as the patch it is); and pruning a Namespace; and reading a
+    # dependsOn HelmRelease of another shard (docs/sharding.md).
     used = {(g, r, v) for g, r, v, _ in seen}
     unused = [
         (g, res, v)
@@ -170,4 +171,5 @@ def test_rbac_covers_every_call_of_the_controller(
         ("", "configmaps", "create"),
         ("", "namespaces", "create"),
         ("", "namespaces", "delete"),  # pruning a Namespace (never the GitSync's own, as here)
+        ("helmrelease.dev", "helmreleases", "get"),  # dependsOn of another shard (tests: test_sharding)
     }, unused
