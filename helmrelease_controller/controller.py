@@ -97,15 +97,18 @@ def _ready(obj: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _values_refs(key: Key, obj: dict[str, Any] | None) -> Iterator[tuple[str, str, str]]:
-    """(kind, namespace, name) of each Secret/ConfigMap named in spec.valuesFrom, and the keyring
-    Secret of spec.chart.verify (a change is verified again at once)."""
+    """(kind, namespace, name) of each Secret/ConfigMap named in spec.valuesFrom, the keyring
+    Secret of spec.chart.verify (a change is verified again at once) and the kubeconfig Secret of
+    spec.kubeConfig (a created or fixed kubeconfig is used at once)."""
     spec = (obj or {}).get("spec") or {}
     for ref in spec.get("valuesFrom") or []:
         if isinstance(ref, dict) and ref.get("name"):
             yield (str(ref.get("kind", "")), key[0], str(ref["name"]))
     keyring = (((spec.get("chart") or {}).get("verify") or {}).get("secretRef") or {}).get("name")
-    if keyring:
-        yield ("Secret", key[0], str(keyring))
+    kubeconfig = ((spec.get("kubeConfig") or {}).get("secretRef") or {}).get("name")
+    for secret in (keyring, kubeconfig):
+        if secret:
+            yield ("Secret", key[0], str(secret))
 
 
 def _depends_on(key: Key, obj: dict[str, Any] | None) -> Iterator[Key]:

@@ -174,10 +174,11 @@ def test_an_unusable_remote_cluster_is_one_line_and_the_others_go_on(
 def test_a_secret_created_later_is_used_and_its_deletion_keeps_the_release(
     cluster: Cluster, remote: Cluster, repo: ChartRepo, controller: ControllerProcess
 ) -> None:
-    cluster.apply(helmrelease("web", repo.url, "1.0.0", kubeConfig=KUBECONFIG_REF))
+    hour = {"initial": "1h", "max": "1h", "jitter": 0}  # no retry within the test: only the watch
+    cluster.apply(helmrelease("web", repo.url, "1.0.0", kubeConfig=KUBECONFIG_REF, backoff=hour))
     cluster.wait_condition("web", "Ready", "False", "RESTClientError")
     kubeconfig_secret(cluster, kubeconfig(remote.sim.url))
-    cluster.wait_ready("web", reason="InstallSucceeded")  # the next try, after the spec's backoff
+    cluster.wait_ready("web", reason="InstallSucceeded")  # the Secret's creation is watched
     assert remote.get("apps/v1", "Deployment", "apps", "web") is not None
 
     # Without its kubeconfig the release cannot be reached: the HelmRelease goes, the release stays
