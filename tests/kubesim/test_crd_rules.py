@@ -501,6 +501,41 @@ REFUSED = [
         "spec.test.filters",
         f"must have at most {LIST_MAX_ITEMS} items",
     ),
+    # postRenderers and commonMetadata (issue 16; docs/post-renderers.md)
+    Row(
+        "post-renderer-empty-patch",
+        hr(postRenderers=[{"kustomize": {"patches": [{"patch": ""}]}}]),
+        "spec.postRenderers[0].kustomize.patches[0].patch",
+        "must not be empty",
+    ),
+    Row(
+        "post-renderer-no-patch",
+        hr(postRenderers=[{"kustomize": {"patches": [{"target": {"kind": "Deployment"}}]}}]),
+        "spec.postRenderers[0].kustomize.patches[0].patch",
+        "required field",
+        REQUIRED,
+    ),
+    Row(
+        "post-renderer-image-no-name",
+        hr(postRenderers=[{"kustomize": {"images": [{"newTag": "1"}]}}]),
+        "spec.postRenderers[0].kustomize.images[0].name",
+        "required field",
+        REQUIRED,
+    ),
+    Row(
+        "post-renderer-patches-strategic-merge",  # removed by Flux v2: the controller says how instead
+        hr(postRenderers=[{"kustomize": {"patchesStrategicMerge": [{"kind": "Deployment"}]}}]),
+        "spec.postRenderers[0].kustomize",
+        "patchesStrategicMerge is not supported (Flux v2 removed it): write each patch as a patches item",
+        'unknown field "spec.postRenderers[0].kustomize.patchesStrategicMerge"',
+    ),
+    Row(
+        "common-label-not-a-string",
+        hr(commonMetadata={"labels": {"team": 1}}),
+        "spec.commonMetadata.labels.team",
+        "must be a string",
+        "must be of type string",
+    ),
 ]
 
 
@@ -596,6 +631,37 @@ VALID = [
                 "filters": [{"name": f"t{i}", "exclude": True} for i in range(LIST_MAX_ITEMS)],
             },
             waitStrategy={"name": "legacy"},
+        ),
+    ),
+    (
+        "post-renderers-and-common-metadata",
+        "HelmRelease",
+        hr(
+            postRenderers=[
+                {
+                    "kustomize": {
+                        "patches": [
+                            {
+                                "patch": "- {op: replace, path: /spec/replicas, value: 3}",
+                                "target": {
+                                    "group": "apps",
+                                    "version": "v1",
+                                    "kind": "Deployment",
+                                    "name": "web",
+                                    "namespace": NS,
+                                    "labelSelector": "app=web",
+                                    "annotationSelector": "a!=b",
+                                },
+                            }
+                        ],
+                        "images": [
+                            {"name": "nginx", "newName": "r.example/x", "newTag": "1", "digest": "sha256:0"}
+                        ],
+                    }
+                },
+                {},
+            ],
+            commonMetadata={"labels": {"team": "a"}, "annotations": {"owner": "b"}},
         ),
     ),
     ("gitsync-minimal", "GitSync", gs()),
