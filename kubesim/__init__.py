@@ -20,7 +20,10 @@ discovery (discovery and OpenAPI v3), watch, tables (kubectl printing),
 controllers (simulated workload controllers, namespaces, CRDs), defaults
 (write-time defaulting), gc (garbage collector, deletion propagation), furniture
 (default ServiceAccount, kube-root-ca.crt, the Node, APIServices), loadbalancer
-(LoadBalancer addresses), faults (fault injection, request log), server (HTTP layer),
+(LoadBalancer addresses), workloads (ReplicaSet/StatefulSet/DaemonSet/Job controllers that
+make Pods), deployments (the Deployment controller), pods (Pod construction, defaults and
+failure modes), kubelet (scheduling and running pods, failures as the kubelet reports them),
+events (an event recorder), timers (one timer for all back-offs), podlogs (pods/log), faults (fault injection, request log), server (HTTP layer),
 sim (the running server and its test hooks).
 """
 

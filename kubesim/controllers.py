@@ -11,6 +11,10 @@
   (furniture: default ServiceAccount, kube-root-ca.crt, the Node, APIServices) and
   the load-balancer controller (loadbalancer).
 
+With pods (the default), Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and Pods are
+handled by workloads.py (deployments.py, kubelet.py: real Pods, failures, events); the workload
+methods below are the status-only mode, `KubeSim(pods=False)`.
+
 Deterministic failure: a workload whose metadata or pod-template annotations carry
 `kubesim.dev/never-ready: "true"` never becomes ready (a Job never completes);
 `kubesim.dev/fail: "true"` makes a Job fail. Controllers act shortly after each

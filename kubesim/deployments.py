@@ -172,6 +172,9 @@ class DeploymentController:
         return created
 
     def _annotate(self, rs: Obj, annotations: dict[str, str], replicas: int | None = None) -> Obj:
+        have = _meta(rs).get("annotations") or {}
+        if all(have.get(k) == v for k, v in annotations.items()) and replicas in (None, _replicas(rs)):
+            return rs
         new = copy.deepcopy(rs)
         new["metadata"].setdefault("annotations", {}).update(annotations)
         if replicas is not None:

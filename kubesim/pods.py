@@ -115,11 +115,13 @@ def template_hash(template: Obj) -> str:
 
 def without_hash(template: Obj) -> Any:
     """A ReplicaSet's template as its Deployment's (EqualIgnoreHash), for semantic comparison."""
-    t = copy.deepcopy(template or {})
+    t = semantic(template or {})  # new dicts all the way down: safe to edit
     labels = (t.get("metadata") or {}).get("labels")
-    if isinstance(labels, dict):
-        labels.pop(HASH_LABEL, None)
-    return semantic(t)
+    if isinstance(labels, dict) and labels.pop(HASH_LABEL, None) is not None and not labels:
+        del t["metadata"]["labels"]
+        if not t["metadata"]:
+            del t["metadata"]
+    return t
 
 
 def owner_ref(owner: Obj) -> Obj:
@@ -397,10 +399,17 @@ def _pod_ready(pod: Obj) -> str:
     return f"{sum(1 for cs in statuses if cs.get('ready'))}/{n}"
 
 
-def _pod_restarts(pod: Obj) -> Any:
-    return sum(
-        int(cs.get("restartCount", 0)) for cs in (pod.get("status") or {}).get("containerStatuses") or []
-    )
+def _pod_restarts(pod: Obj) -> str:
+    """RESTARTS: the count, and how long ago the last one was (`3 (12s ago)`)."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
+    finished = [((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt") for cs in statuses]
+    last = max((str(f) for f in finished if f), default="")
+    if not restarts or not last:
+        return str(restarts)
+    from .tables import age  # tables prints pods with this module's columns
+
+    return f"{restarts} ({age(last)} ago)"
 
 
 COLUMNS: list[tuple[str, str, Any]] = [

@@ -115,6 +115,9 @@ def test_deployment_makes_a_replicaset_and_pods_as_a_cluster_does(kubectl: Any, 
         "Available": ("True", "MinimumReplicasAvailable"),
         "Progressing": ("True", "NewReplicaSetAvailable"),
     }
+    described = kubectl("describe", "deployment", "web")
+    assert f"NewReplicaSet:   {rs['metadata']['name']} (2/2 replicas created)" in described
+    assert "ScalingReplicaSet" in described and "Scaled up replica set" in described
     reasons = [(e["reason"], e["source"]["component"]) for e in events_of(kube, "web")]
     assert ("ScalingReplicaSet", "deployment-controller") in reasons
     msgs = [e["message"] for e in events_of(kube, rs["metadata"]["name"])]
@@ -270,7 +273,8 @@ def test_crash_loop_back_off_with_a_growing_restart_count(
         cs["lastState"]["terminated"]["exitCode"] == 3 and cs["lastState"]["terminated"]["reason"] == "Error"
     )
     assert not cs["ready"] and pod["status"]["phase"] == "Running"
-    assert kubectl("get", "pod", name).splitlines()[1].split()[1:3] == ["0/1", "CrashLoopBackOff"]
+    row = kubectl("get", "pod", name).splitlines()[1]
+    assert row.split()[1:3] == ["0/1", "CrashLoopBackOff"] and " ago)" in row  # RESTARTS: "3 (1s ago)"
     backoff = next(e for e in events_of(kube, name) if e["reason"] == "BackOff")
     assert backoff["type"] == "Warning" and backoff["count"] >= 2
     assert backoff["message"] == f"Back-off restarting failed container app in pod {name}_default({uid})"
