@@ -91,6 +91,10 @@ def readiness(obj: Obj | None) -> tuple[str, str]:
     kind, spec, st = obj.get("kind"), obj.get("spec") or {}, obj.get("status") or {}
     if kind in ("Deployment", "StatefulSet"):
         want, ready = int(spec.get("replicas", 1)), int(st.get("readyReplicas") or 0)
+        # Mid-rollout the ready pods may be old ones (a stuck upgrade keeps the old pod serving):
+        # count at most the ready pods beyond the old ones, as if those were ready first.
+        old = int(st.get("replicas") or 0) - int(st.get("updatedReplicas") or 0)
+        ready = max(ready - max(old, 0), 0) if kind == "Deployment" else ready
         current = int(st.get("observedGeneration") or 0) >= int(obj["metadata"].get("generation") or 0)
         return str(ready >= want and current), f"{ready}/{want} ready"
     if kind == "DaemonSet":
