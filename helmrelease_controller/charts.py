@@ -106,7 +106,7 @@ class ChartResolver:
                 client, hr.namespace, getattr(ref, "secret_ref", None), ref if kind == "oci" else None
             )
             keyring = await verify_keyring(client, hr.namespace, getattr(chart, "verify", None))
-            verify = {"keyring": keyring} if keyring is not None else {}  # repository charts only (api)
+            verify = {"keyring": keyring} if keyring is not None else {}  # not git (api)
             hits, start = getattr(source, "cache_hits", 0), time.monotonic()
             try:
                 async with self._host_slot(str(getattr(ref, "url", "") or "")):

@@ -156,17 +156,19 @@ class OCIChartSource(_Spec):
 # valid but not built yet: refused by HelmRelease.unsupported() and by the CRD's rule
 VERIFY_PROVIDER_UNSUPPORTED = (
     "is not supported yet (Flux's cosign and notation verify OCI charts); use helm: provenance "
-    "files checked against a keyring, for repository charts"
+    "files checked against a keyring, for repository and OCI charts"
 )
-VERIFY_REPOSITORY_ONLY = "verify is supported for repository charts only"
+VERIFY_NOT_GIT = "verify is supported for repository and OCI charts only"
 KEYRING_KEY = "pubring.gpg"  # the Secret key holding the keyring (helm's default keyring file name)
 
 
 class ChartVerification(_Spec):
-    """Verify the chart before it is installed or upgraded (Flux's chart.spec.verify, for repository
-    charts): helm provenance (`helm verify`). The repository serves `<archive>.prov` next to the
-    archive, a PGP clear-signed file with the archive's sha256; it must be signed by a key of the
-    keyring. A chart that does not verify is refused with the reason, and nothing is installed."""
+    """Verify the chart before it is installed or upgraded (Flux's chart.spec.verify): helm
+    provenance (`helm verify`), for repository and OCI charts. The provenance is a PGP clear-signed
+    file with the archive's sha256: `<archive>.prov` next to the archive in a chart repository, the
+    provenance layer `helm push` uploads with a signed chart in a registry. It must be signed by a
+    key of the keyring. A chart that does not verify is refused with the reason, and nothing is
+    installed."""
 
     provider: Annotated[
         Literal["helm", "cosign", "notation"],
@@ -193,7 +195,7 @@ class ChartRef(_Spec):
                     _exactly_one_rule("git", "repository", "oci"),
                     "exactly one of git, repository or oci must be set",
                 ),
-                cel("!has(self.verify) || has(self.repository)", VERIFY_REPOSITORY_ONLY),
+                cel("!has(self.verify) || !has(self.git)", VERIFY_NOT_GIT),
             ]
         }
     )
@@ -205,7 +207,7 @@ class ChartRef(_Spec):
     oci: OCIChartSource | None = None
     """A chart from an OCI registry."""
     verify: ChartVerification | None = None
-    """Verify the chart's signature before installing it (repository charts only): a chart that
+    """Verify the chart's signature before installing it (repository and OCI charts): a chart that
     does not verify is refused and nothing is installed or upgraded."""
 
     @model_validator(mode="after")
@@ -214,8 +216,8 @@ class ChartRef(_Spec):
         if len(kinds) != 1:
             got = f" (got {' and '.join(kinds)})" if kinds else ""
             raise ValueError(f"exactly one of git, repository or oci must be set{got}")
-        if self.verify is not None and self.repository is None:
-            raise ValueError(f"{VERIFY_REPOSITORY_ONLY} (got {kinds[0]})")
+        if self.verify is not None and self.git is not None:
+            raise ValueError(f"{VERIFY_NOT_GIT} (got git)")
         return self
 
     @property

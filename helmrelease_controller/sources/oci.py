@@ -17,6 +17,9 @@
    temporary HELM_REGISTRY_CONFIG / HELM_*_HOME / DOCKER_CONFIG / HOME and an empty PATH (no credential
    helpers), so no login leaks into, or is read from, the user's or another release's configuration;
    with credentials, `helm registry login --password-stdin` runs first (the password only on stdin).
+3. Verify (`spec.chart.verify`, a keyring): the manifest's provenance layer (what `helm push` uploads
+   from `<chart>.tgz.prov`) is fetched as a blob and checked with the archive by the real `helm verify`
+   (`provenance.Verifier`, once per archive and keyring); a chart without one is not signed.
 
 Archives are cached on disk (`ArchiveCache`) keyed by manifest digest: one pull per digest, concurrent
 resolves share it (`SingleFlight`). `ResolvedChart.revision` is `<chart version>@sha256:<manifest digest>`,
@@ -55,6 +58,7 @@ from .archive import ArchiveError, ChartMeta, read_chart_archive
 from .base import ClosingSource, Credentials, ResolvedChart, SourceError, source_section, spec_field
 from .cache import DEFAULT_MAX_BYTES, ArchiveCache, CachedIndex, IndexCache, SingleFlight
 from .ociregistry import SHA256_DIGEST, Pin, RegistryClient
+from .provenance import MAX_PROVENANCE_BYTES, Keyring, Verifier
 from .semver import Range, Version, VersionError, newest_matching
 
 __all__ = [
@@ -184,12 +188,14 @@ class OCISource(ClosingSource):
         self._lookup_flight: SingleFlight[Pin] = SingleFlight()
         self._pull_flight: SingleFlight[tuple[Path, ChartMeta]] = SingleFlight()
         self._meta: OrderedDict[str, ChartMeta] = OrderedDict()  # manifest hex -> chart, LRU
+        self.provenance = Verifier(self.helm)  # chart.verify: the provenance layer, by helm verify
         self.tag_lists = self.manifest_lookups = self.lookup_cache_hits = 0
         self.pulls = self.logins = self.cache_hits = self.shared_pulls = 0
 
     async def close(self) -> None:
         self._lookup_flight.cancel_all()
         self._pull_flight.cancel_all()
+        self.provenance.cancel_all()
         await self.registry.close()
 
     def stats(self) -> dict[str, int]:
@@ -202,9 +208,15 @@ class OCISource(ClosingSource):
     # resolve -----------------------------------------------------------------------------------
 
     async def resolve(
-        self, spec_chart: Any, credentials: Credentials | None = None, *, refresh: bool = False
+        self,
+        spec_chart: Any,
+        credentials: Credentials | None = None,
+        *,
+        refresh: bool = False,
+        keyring: Keyring | None = None,
     ) -> ResolvedChart:
-        """Resolve `spec.chart.oci` (or `spec.chart` holding it) to a cached chart archive."""
+        """Resolve `spec.chart.oci` (or `spec.chart` holding it) to a cached chart archive; with a
+        `keyring` (spec.chart.verify), only a chart whose provenance layer verifies against it."""
         try:
             spec = OCIChartSpec.from_spec(spec_chart)
             if credentials is not None:
@@ -216,6 +228,8 @@ class OCISource(ClosingSource):
                     )
             pin = await self._lookup(spec, credentials, refresh)
             path, meta = await self._archive(spec, pin, credentials)
+            if keyring is not None:
+                await self._verify(spec, pin, path, meta, credentials, keyring)
         except SourceError as exc:
             scrubbed = credentials.scrub(str(exc)) if credentials is not None else str(exc)
             if scrubbed != str(exc):
@@ -302,6 +316,32 @@ class OCISource(ClosingSource):
         if self._pull_flight.joined(hexd):
             self.shared_pulls += 1
         return await self._pull_flight.do(hexd, lambda: self._pull(spec, pin, creds))
+
+    async def _verify(
+        self,
+        spec: OCIChartSpec,
+        pin: Pin,
+        path: Path,
+        meta: ChartMeta,
+        creds: Credentials | None,
+        keyring: Keyring,
+    ) -> None:
+        """The provenance layer `helm push` uploads with a signed chart, checked by helm verify against
+        `keyring`, once per (archive, keyring): see `provenance`."""
+        chart, prov = f"{meta.name} {meta.version}", pin.prov_digest
+        if prov is None:
+            raise SourceError(
+                f"chart {chart} is not signed: {spec.url}@{pin.manifest_digest} has no provenance layer"
+            )
+
+        async def fetch() -> bytes:
+            body = await self.registry.blob(spec, prov, creds, MAX_PROVENANCE_BYTES)
+            if body is None:
+                raise SourceError(f"chart {chart}: the registry has no blob {prov} (its provenance layer)")
+            return body
+
+        hexd = pin.layer_digest.removeprefix("sha256:")
+        await self.provenance.verify(path, hexd, f"{meta.name}-{meta.version}.tgz", chart, keyring, fetch)
 
     def _remember(self, hexd: str, meta: ChartMeta) -> None:
         self._meta[hexd] = meta

@@ -46,10 +46,12 @@ __all__ = [
     "chart_layer",
     "docker_config_credentials",
     "parse_challenge",
+    "provenance_layer",
 ]
 
 HELM_CONFIG_MEDIA_TYPE = "application/vnd.cncf.helm.config.v1+json"
 HELM_LAYER_MEDIA_TYPES = ("application/vnd.cncf.helm.chart.content.v1.tar+gzip", "application/tar+gzip")
+HELM_PROV_MEDIA_TYPE = "application/vnd.cncf.helm.chart.provenance.v1.prov"
 _INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -85,6 +87,7 @@ class Pin:
     tag: str
     manifest_digest: str  # sha256:<hex>
     layer_digest: str  # sha256:<hex> of the chart archive
+    prov_digest: str | None = None  # sha256:<hex> of its provenance layer (`helm push` of a signed chart)
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -116,6 +119,14 @@ def chart_layer(body: bytes, where: str) -> str:
     if len(charts) != 1 or not SHA256_DIGEST.match(str(charts[0].get("digest"))):
         raise SourceError(f"{where} is not a Helm chart (expected one chart layer, found {len(charts)})")
     return str(charts[0]["digest"])
+
+
+def provenance_layer(body: bytes) -> str | None:
+    """The provenance layer digest of a Helm chart manifest (one `chart_layer` accepted), if it has one."""
+    layers = json.loads(body).get("layers") or []
+    provs = [ly for ly in layers if isinstance(ly, dict) and ly.get("mediaType") == HELM_PROV_MEDIA_TYPE]
+    digest = str(provs[0].get("digest")) if len(provs) == 1 else ""
+    return digest if SHA256_DIGEST.match(digest) else None
 
 
 class RegistryClient:
@@ -181,7 +192,18 @@ class RegistryClient:
         ):
             raise SourceError(f"chart {spec.url}@{ref}: the manifest does not match its digest")
         where = f"{spec.url}@{digest}" if ref.startswith("sha256:") else f"{spec.url}:{ref}"
-        return Pin(ref, digest, chart_layer(body, where))
+        return Pin(ref, digest, chart_layer(body, where), provenance_layer(body))
+
+    async def blob(
+        self, spec: RegistryRepository, digest: str, creds: Credentials | None, limit: int
+    ) -> bytes | None:
+        """The blob (a layer) `digest` names, checked against it; None when not found."""
+        status, _, body = await self._get(spec, f"{spec.repository}/blobs/{digest}", creds, limit=limit)
+        if status == 404:
+            return None
+        if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+            raise SourceError(f"chart {spec.url}: the registry's blob {digest} does not match its digest")
+        return body
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

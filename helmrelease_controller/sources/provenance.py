@@ -1,7 +1,8 @@
-"""Helm provenance verification of repository charts (`spec.chart.verify`, provider helm).
+"""Helm provenance verification of repository and OCI charts (`spec.chart.verify`, provider helm).
 
-A signed chart has a provenance file next to its archive in the repository (`<archive URL>.prov`):
-a PGP clear-signed document holding the chart's metadata and the archive's sha256. The real helm
+A signed chart has a provenance file: next to its archive in a chart repository (`<archive URL>.prov`),
+a layer of its manifest in a registry (`helm push` uploads it). It is a PGP clear-signed document
+holding the chart's metadata and the archive's sha256; the sources fetch it. The real helm
 checks it (`helm verify <archive> --keyring <keyring>`): the signature must be made by a key of the
 keyring and the sha256 must be the archive's. helm wants the `.prov` beside the archive and the
 archive under the file name the provenance names, so both are laid out in a private temporary
@@ -42,7 +43,6 @@ from urllib.parse import unquote, urlsplit
 from .. import procs
 from .base import SourceError
 from .cache import SingleFlight
-from .oci import _helm_env
 
 __all__ = ["Keyring", "Verifier", "archive_file_name", "dearmor", "failure_reason", "provenance_url"]
 
@@ -167,6 +167,15 @@ def _remember(entries: OrderedDict[K, str], key: K, value: str, max_entries: int
         entries.popitem(last=False)
 
 
+def _offline_env(home: Path) -> dict[str, str]:
+    """helm verify reads local files only: a private HOME and helm homes, no PATH, nothing inherited."""
+    return {
+        "HOME": str(home),
+        "PATH": str(home / "no-bin"),
+        **{f"HELM_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "CACHE", "DATA")},
+    }
+
+
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -238,7 +247,7 @@ class Verifier:
             args = [self.helm, "verify", str(chart_dir / file_name), "--keyring", str(keys / "pubring.gpg")]
             try:
                 done = await procs.run(
-                    args, env=_helm_env(home), timeout=self.timeout, tool="helm", what="helm verify"
+                    args, env=_offline_env(home), timeout=self.timeout, tool="helm", what="helm verify"
                 )
             except procs.ProcessError as exc:
                 if exc.rc is None and not exc.timed_out:

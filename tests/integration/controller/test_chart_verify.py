@@ -3,7 +3,8 @@
 A chart that verifies against the keyring Secret is installed; one that does not (no .prov, another
 key, a tampered archive, no keyring Secret) is refused with its reason (Ready=False, an event) and
 nothing is installed, while the other HelmReleases go on. Verification runs once per chart and
-keyring; a changed keyring Secret is verified again at once (the Secret is watched)."""
+keyring; a changed keyring Secret is verified again at once (the Secret is watched). An OCI chart
+is verified by the provenance layer `helm push` uploads with a signed chart."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 from tests.helpers.chartrepo import ChartRepo, helm_binary
 from tests.helpers.controller import ControllerProcess, package_webapp
 from tests.helpers.gpgkeys import SigningKey, signer_and_other
+from tests.helpers.registry import Registry
 
 from .conftest import Cluster, helmrelease
 
@@ -173,3 +175,38 @@ def test_verified_once_and_a_changed_keyring_is_checked_again(
     # one helm verify per keyring: the signer's, the other's (its failure not retried), both
     assert len(controller.helm_calls("verify")) == 3
     assert release_secrets(cluster, "web") == ["sh.helm.release.v1.web.v1"]
+
+
+def test_oci_chart_with_a_provenance_layer(
+    cluster: Cluster, tmp_path: Path, keys: tuple[SigningKey, SigningKey]
+) -> None:
+    """`helm push` of a signed chart uploads its .prov as a layer: it verifies, an unsigned push
+    is refused."""
+    with Registry(tmp_path / "registry") as reg:
+        for version, sign in (("1.0.0", ["--sign", "--key", keys[0].name, "--keyring", str(keys[0].secring)]),
+                              ("1.1.0", [])):  # fmt: skip
+            src = package_webapp(tmp_path / "src", version)
+            pkg = tmp_path / "pkg" / version
+            subprocess.run(
+                [helm_binary(), "package", str(src), *sign, "-d", str(pkg)], check=True, capture_output=True
+            )
+            reg.push(pkg / f"webapp-{version}.tgz")
+        assert cluster.sim.kubeconfig_path is not None
+        proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path)
+        proc.start("--plain-http-registry", reg.host)
+        try:
+            cluster.apply(keyring_secret("keys", keys[0]))
+            for name, version in (("signed", "1.0.0"), ("unsigned", "1.1.0")):
+                body = helmrelease(name, "", version)
+                body["spec"]["chart"] = {
+                    "oci": {"url": f"{reg.url}/webapp", "version": version},
+                    "verify": {"provider": "helm", "secretRef": {"name": "keys"}},
+                }
+                cluster.apply(body)
+            assert cluster.wait_ready("signed")["status"]["helmChart"] == "webapp@1.0.0"
+            ready = cluster.wait_condition("unsigned", "Ready", "False", "ArtifactFailed")
+            assert ready["message"].startswith("chart webapp 1.1.0 is not signed: "), ready["message"]
+            assert ready["message"].endswith(" has no provenance layer")
+            assert release_secrets(cluster, "unsigned") == []
+        finally:
+            proc.stop()

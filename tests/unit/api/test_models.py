@@ -230,7 +230,8 @@ def test_user_yaml_parses() -> None:
     assert [(d.name, d.namespace) for d in spec.depends_on] == [("ingress-nginx", "infra")]
     assert spec.drift_detection.mode == "disabled"
     assert spec.drift_detection.ignore[0].paths == ["/spec/replicas"]
-    assert spec.drift_detection.ignore[0].target == {"kind": "Deployment"}
+    target = spec.drift_detection.ignore[0].target
+    assert target is not None and target.kind == "Deployment" and target.name is None
     assert spec.max_history == 5
     assert spec.keep_failed_release is False
     assert hr.status is None
@@ -293,16 +294,6 @@ def test_release_name_and_namespaces() -> None:
     ("spec", "message"),
     [
         (
-            {"driftDetection": {"mode": "warn"}},
-            "spec.driftDetection.mode: warn is not supported yet (drift is neither detected nor corrected);"
-            " use disabled",
-        ),
-        (
-            {"driftDetection": {"mode": "enabled", "ignore": [{"paths": ["/spec/replicas"]}]}},
-            "spec.driftDetection.mode: enabled is not supported yet"
-            " (drift is neither detected nor corrected); use disabled",
-        ),
-        (
             {"install": {"crds": "CreateReplace"}},
             "spec.install.crds: CreateReplace is not supported yet (CRDs that exist are never replaced);"
             " use Create or Skip",
@@ -321,7 +312,8 @@ def test_release_name_and_namespaces() -> None:
                     }
                 },
                 f"spec.chart.verify.provider: {p} is not supported yet (Flux's cosign and notation verify "
-                "OCI charts); use helm: provenance files checked against a keyring, for repository charts",
+                "OCI charts); use helm: provenance files checked against a keyring, for repository and OCI "
+                "charts",
             )
             for p in ("cosign", "notation")
         ),
@@ -346,9 +338,11 @@ def test_defaults_of_fields_not_built_yet_are_accepted() -> None:
     assert hr.unsupported() == []
 
 
-def test_helm_provenance_verification_of_a_repository_chart_is_accepted() -> None:
+@pytest.mark.parametrize("source", ["repository", "oci"])
+def test_helm_provenance_verification_of_repository_and_oci_charts_is_accepted(source: str) -> None:
+    chart = {"repository": _REPO} if source == "repository" else {"oci": {"url": "oci://r/web"}}
     hr = HelmRelease.from_obj(
-        minimal(chart={"repository": _REPO, "verify": {"provider": "helm", "secretRef": {"name": "keys"}}})
+        minimal(chart={**chart, "verify": {"provider": "helm", "secretRef": {"name": "keys"}}})
     )
     verify = hr.spec.chart.verify
     assert verify is not None and (verify.provider, verify.secret_ref.name) == ("helm", "keys")
@@ -357,7 +351,7 @@ def test_helm_provenance_verification_of_a_repository_chart_is_accepted() -> Non
 
 def test_every_field_not_built_yet_is_reported() -> None:
     with pytest.raises(SpecError) as err:
-        HelmRelease.from_obj(minimal(install={"crds": "CreateReplace"}, driftDetection={"mode": "warn"}))
+        HelmRelease.from_obj(minimal(install={"crds": "CreateReplace"}, upgrade={"crds": "CreateReplace"}))
     assert len(err.value.messages) == 2 and str(err.value).endswith(" (and 1 more)")
 
 
@@ -557,15 +551,9 @@ _REPO = {"url": "https://charts.example.com", "name": "web"}
         (set_chart("podinfo"), "spec.chart: must be an object, got a string"),
         (
             set_chart(
-                {"oci": {"url": "oci://r/web"}, "verify": {"provider": "helm", "secretRef": {"name": "k"}}}
-            ),
-            "spec.chart: verify is supported for repository charts only (got oci)",
-        ),
-        (
-            set_chart(
                 {"git": {"url": "https://g"}, "verify": {"provider": "helm", "secretRef": {"name": "k"}}}
             ),
-            "spec.chart: verify is supported for repository charts only (got git)",
+            "spec.chart: verify is supported for repository and OCI charts only (got git)",
         ),
         (
             set_chart({"repository": _REPO, "verify": {"provider": "helm"}}),
