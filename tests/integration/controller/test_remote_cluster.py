@@ -22,7 +22,7 @@ from kubesim import KubeSim
 from kubesim.sim import kubeconfig
 from tests.conftest import Cli, _env, tool
 from tests.helpers.chartrepo import ChartRepo
-from tests.helpers.controller import ControllerProcess, wait_for
+from tests.helpers.controller import ROOT, ControllerProcess, wait_for
 
 from .conftest import Cluster, helmrelease
 
@@ -191,3 +191,79 @@ def test_a_secret_created_later_is_used_and_its_deletion_keeps_the_release(
     assert remote.get("apps/v1", "Deployment", "apps", "web") is not None
     assert "ReleaseKept" in cluster.event_reasons()
     assert controller.helm_calls("uninstall") == []
+
+
+# -- serviceAccountName on a remote cluster that authenticates and authorizes --------------------
+FLEET_IMPERSONATES = [
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "fleet-impersonate"},
+        "rules": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]}],
+    },
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "fleet-impersonate"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "fleet-impersonate",
+        },
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "fleet-manager"}],
+    },
+]
+
+
+@pytest.fixture
+def enforcing_remote(tmp_path: Path) -> Iterator[tuple[Cluster, dict[str, Any]]]:
+    """A remote kubesim enforcing RBAC (TLS, tokens) with tenant team-a (a ServiceAccount bound to
+    `admin` in team-a), and the kubeconfig of a user that may only impersonate ServiceAccounts."""
+    sim = KubeSim(bookmark_interval=1.0, rbac=True)
+    sim.start()
+    home = tmp_path / "remote"
+    home.mkdir()
+    sim.write_kubeconfig(home / "kubeconfig")
+    admin = Cli(tool("kubectl"), _env(home, sim))
+    admin("apply", "-f", str(ROOT / "deploy/multi-tenant/tenant-example/tenant.yaml"))
+    admin("apply", "-f", "-", input="---\n".join(yaml.safe_dump(d) for d in FLEET_IMPERSONATES))
+    fleet = yaml.safe_load(sim.user_kubeconfig(home / "fleet", "fleet-manager").read_text())
+    yield Cluster(sim, admin), fleet
+    sim.stop()
+
+
+def test_service_account_name_is_impersonated_in_the_remote_cluster(
+    cluster: Cluster,
+    enforcing_remote: tuple[Cluster, dict[str, Any]],
+    repo: ChartRepo,
+    controller: ControllerProcess,
+) -> None:
+    remote, fleet = enforcing_remote
+    cluster.kubectl("create", "namespace", "team-a")
+    cluster.apply({**_secret(fleet), "metadata": {"name": "remote-kubeconfig", "namespace": "team-a"}})
+    spec = {"kubeConfig": KUBECONFIG_REF, "serviceAccountName": "helmrelease-deployer"}
+    cluster.apply(helmrelease("web", repo.url, "1.0.0", ns="team-a", **spec))
+    cluster.wait_ready("web", ns="team-a", reason="InstallSucceeded")
+    # fleet-manager may not create a Deployment or read Helm's storage: the ServiceAccount did both.
+    assert remote.get("apps/v1", "Deployment", "team-a", "web") is not None
+    assert remote.get("v1", "Secret", "team-a", STORAGE.format(1)) is not None
+    calls = controller.helm_calls("upgrade")
+    assert calls and all(
+        "--kube-as-user system:serviceaccount:team-a:helmrelease-deployer" in c for c in calls
+    )
+
+    # A ServiceAccount without rights there is named, in one line, and nothing is installed.
+    cluster.apply(
+        helmrelease("other", repo.url, "1.0.0", ns="team-a", **{**spec, "serviceAccountName": "nobody"})
+    )
+    cluster.wait_condition("other", "Ready", "False", "RESTClientError", ns="team-a")
+    msg = str(cluster.condition("other", ns="team-a").get("message", ""))
+    assert (
+        f"remote cluster {remote.sim.url}: 403 Forbidden" in msg
+        and "system:serviceaccount:team-a:nobody" in msg
+    )
+    assert remote.get("apps/v1", "Deployment", "team-a", "other") is None
+
+
+def _secret(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "stringData": {"value": yaml.safe_dump(doc)}}
