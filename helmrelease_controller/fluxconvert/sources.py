@@ -27,7 +27,7 @@ TEMPLATE_RULES: dict[str, Rule] = {
     "reconcileStrategy": Drop("the chart is fetched again when its version changes", ("ChartVersion",)),
     "verify": Drop(
         "the chart will not be verified: Flux's cosign and notation (OCI charts) are not built here; "
-        "a repository chart can be verified by helm provenance: set chart.verify (provider helm) by hand"
+        "a chart signed by helm package --sign can be: set chart.verify (provider helm) by hand"
     ),
     "ignoreMissingValuesFiles": Drop("a missing values file fails the reconcile", (False,)),
 }

@@ -222,16 +222,16 @@ def test_v2_fields(fields: dict[str, Any], expected: dict[str, Any], warned: lis
 
 
 def test_flux_chart_verification_is_warned_and_dropped() -> None:
-    """Flux verifies OCI charts with cosign or notation; ours verifies repository charts with helm
-    provenance (chart.verify, provider helm, a keyring): nothing maps, so one warning saying the chart
-    will not be verified, and no verify in the output."""
+    """Flux verifies OCI charts with cosign or notation; ours verifies charts with helm provenance
+    (chart.verify, provider helm, a keyring): nothing maps, so one warning saying the chart will not
+    be verified, and no verify in the output."""
     verify = {"provider": "cosign", "secretRef": {"name": "cosign-pub"}}
     spec, warnings = one([REPO, v2({"chart": {"spec": {**CHART["spec"], "verify": verify}}})])
     assert "verify" not in spec["chart"], spec
     assert [w for w in warnings if "verify" in w] == [
         "hr/apps/web: spec.chart.spec.verify has no equivalent in helmrelease.dev/v1 (dropped: the chart "
-        "will not be verified: Flux's cosign and notation (OCI charts) are not built here; a repository "
-        "chart can be verified by helm provenance: set chart.verify (provider helm) by hand)"
+        "will not be verified: Flux's cosign and notation (OCI charts) are not built here; a chart signed "
+        "by helm package --sign can be: set chart.verify (provider helm) by hand)"
     ]
 
 
