@@ -504,3 +504,16 @@ def test_helm_wait_sees_healthy_pods_ready_and_image_pull_backoff_never(
     assert pod and pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] in (
         "ErrImagePull", "ImagePullBackOff"
     )  # fmt: skip
+
+
+def test_helm_test_logs_come_from_the_test_pod(helm: Any) -> None:
+    webapp = str(Path(__file__).resolve().parent.parent / "charts" / "webapp")
+    helm("install", "web", webapp, "--wait", "--timeout", "30s")
+    out = helm("test", "web", "--logs")
+    assert "Phase:          Succeeded" in out or "Phase: Succeeded" in out.replace("  ", " "), out
+    assert "POD LOGS: web-test" in out and "kubesim: container curl started (image curlimages/curl)" in out
+
+    proc = helm.run("upgrade", "web", webapp, "--set", "failTests=true", check=False)
+    assert proc.returncode == 0, proc.stderr
+    failed = helm.run("test", "web", "--logs", check=False)
+    assert failed.returncode != 0 and "web-test" in failed.stderr + failed.stdout
