@@ -150,13 +150,7 @@ def test_verified_once_and_a_changed_keyring_is_checked_again(
     done = controller.reconciles()
     for i in (1, 2):
         cluster.kubectl(
-            "annotate",
-            "hr",
-            "web",
-            "-n",
-            "apps",
-            f"helmrelease.dev/reconcile-requested-at=r{i}",
-            "--overwrite",
+            *f"annotate hr web -n apps helmrelease.dev/reconcile-requested-at=r{i} --overwrite".split()
         )
         controller.wait_reconciles(done + i)
     assert len(controller.helm_calls("verify")) == 1
