@@ -13,7 +13,6 @@ HelmReleases alone and says so once).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
@@ -23,9 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api.gitsync import GitSync
-from ..api.models import SpecError
-from ..kube.client import CRDS, SECRETS, ApiError, KubeClient
+from ..kube.client import CRDS, ApiError, KubeClient
 from ..kube.events import EventRecorder
 from ..kube.informer import Informer, strip_managed_fields
 from ..kube.triggers import Triggers, needs_reconcile, trigger_fields
@@ -34,7 +31,7 @@ from ..kube.workqueue import WorkQueue
 from ..metrics import Metrics
 from ..notify import Dispatcher
 from ..sources.git import GitSource
-from . import webhook
+from . import handoff, webhook
 from .apply import GITSYNCS
 from .sync import GitSyncReconciler
 
@@ -82,6 +79,7 @@ class GitSyncRuntime:
             default_service_account=default_service_account,
         )
         self.informer.add_handler(self._on_event)
+        self.handoff = handoff.Handoff(client)  # pushes for GitSyncs served elsewhere
         self._seen: dict[Key, Triggers] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.enabled = False
@@ -128,6 +126,7 @@ class GitSyncRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        await self.handoff.close()
 
     def nudge(self) -> None:
         self.informer.nudge()
@@ -160,28 +159,19 @@ class GitSyncRuntime:
     def routes(self, app: web.Application) -> None:
         webhook.add_routes(app, self._webhook_token, self._webhook_push)
 
+    def _serves(self, ns: str, name: str) -> bool:
+        return self.enabled and self.informer.get(ns, name) is not None
+
     async def _webhook_token(self, ns: str, name: str) -> bytes | None:
         obj = self.informer.get(ns, name) if self.enabled else None
-        if obj is None:
-            return None
-        try:
-            gs = GitSync.from_obj(obj)
-        except SpecError:
-            return None
-        if gs.spec.webhook is None:
-            return None
-        secret_name = gs.spec.webhook.secret_ref.name
-        try:
-            secret = await self.client.get(SECRETS, ns, secret_name)
-            raw = (secret.get("data") or {}).get("token")
-            return base64.b64decode(raw) if raw else None
-        except ApiError as e:
-            log.warning(
-                "gitsync webhook %s/%s: Secret %s/%s unreadable (%s)", ns, name, ns, secret_name, e.status
-            )
-            return None
+        if obj is None:  # another shard's GitSync, or this replica is a standby (gitsync/handoff.py)
+            return await handoff.foreign_token(self.client, ns, name)
+        return await handoff.webhook_token(self.client, obj)
 
     def _webhook_push(self, ns: str, name: str) -> None:
+        if not self._serves(ns, name):
+            self.handoff.push(ns, name)  # through the API, to the replica serving it
+            return
         self.reconciler.request_refresh(ns, name)
         self.queue.add((ns, name))
 
