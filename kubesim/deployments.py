@@ -39,6 +39,9 @@ REVISION = "deployment.kubernetes.io/revision"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX = "deployment.kubernetes.io/max-replicas"
 COMPONENT = "deployment-controller"
+# Annotations a Deployment does not pass on to its ReplicaSets (skipCopyAnnotation).
+_NOT_COPIED = {"kubectl.kubernetes.io/last-applied-configuration", REVISION, DESIRED, MAX,
+               "deployment.kubernetes.io/revision-history", "deprecated.deployment.rollback.to"}  # fmt: skip
 
 
 def _meta(o: Obj) -> Obj:
@@ -153,7 +156,12 @@ class DeploymentController:
                 "name": f"{meta['name']}-{phash}",
                 "namespace": meta["namespace"],
                 "labels": dict(tmpl["metadata"]["labels"]),
-                "annotations": {DESIRED: str(replicas), MAX: str(replicas + surge), REVISION: str(revision)},
+                "annotations": {
+                    **{k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOT_COPIED},
+                    DESIRED: str(replicas),
+                    MAX: str(replicas + surge),
+                    REVISION: str(revision),
+                },
                 "ownerReferences": [pods.owner_ref(dep)],
             },
             "spec": {

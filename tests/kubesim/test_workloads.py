@@ -307,6 +307,17 @@ def test_failing_readiness_probe_keeps_a_running_pod_unready(
     assert kubectl("logs", pod["metadata"]["name"]) == "kubesim: container app started (image nginx:1.27)\n"
 
 
+def test_a_failure_annotation_on_the_workload_reaches_its_pods(
+    kubectl: Any, kube: Any, eventually: Callable[..., Any]
+) -> None:
+    dep = deployment(replicas=1)
+    dep["metadata"]["annotations"] = {"kubesim.dev/never-ready": "true"}
+    apply(kubectl, dep)
+    pod = eventually(lambda: [p for p in pods_of(kube, "app=web") if p["status"].get("containerStatuses")])[0]
+    assert pod["metadata"]["annotations"]["kubesim.dev/never-ready"] == "true"
+    assert pod["status"]["phase"] == "Running" and not pod["status"]["containerStatuses"][0]["ready"]
+
+
 def test_progress_deadline_exceeded(kubectl: Any, kube: Any, eventually: Callable[..., Any]) -> None:
     dep = with_annotations(deployment(replicas=1), fail_ann("ImagePullBackOff"))
     dep["spec"]["progressDeadlineSeconds"] = 1
