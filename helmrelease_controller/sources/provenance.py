@@ -184,13 +184,14 @@ def _write_private(path: Path, data: bytes) -> None:
 
 class Verifier:
     """Verifies chart archives against keyrings with the real `helm verify`, once per (archive
-    sha256, keyring); see the module docstring. `runs` counts helm verify processes started."""
+    sha256, keyring contents); see the module docstring. `runs` counts helm verify processes
+    started. A failure's reason names the keyring's Secret, so failures are kept per Secret too."""
 
     def __init__(self, helm: str = "helm", *, timeout: float = DEFAULT_TIMEOUT, max_entries: int = 1024):
         self.helm = helm if os.sep in helm else (shutil.which(helm) or helm)
         self.timeout, self.max_entries = timeout, max_entries
         self._verified: OrderedDict[tuple[str, str], str] = OrderedDict()  # -> signer
-        self._failed: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # (+ .prov sha256) -> reason
+        self._failed: OrderedDict[tuple[str, ...], str] = OrderedDict()  # (+ .prov sha256, where) -> reason
         self._flight: SingleFlight[str] = SingleFlight()
         self.runs = 0
 
@@ -217,7 +218,7 @@ class Verifier:
 
         async def run() -> str:
             prov = await fetch_provenance()
-            tried = (*key, hashlib.sha256(prov).hexdigest())
+            tried = (*key, hashlib.sha256(prov).hexdigest(), keyring.where)  # the reason names the Secret
             if tried in self._failed:
                 raise SourceError(self._failed[tried])
             try:
@@ -230,7 +231,7 @@ class Verifier:
             log.info("chart %s verified: signed by %s", chart, signer)
             return signer
 
-        return await self._flight.do(key, run)
+        return await self._flight.do((*key, keyring.where), run)
 
     async def _helm_verify(
         self, archive: Path, file_name: str, prov: bytes, chart: str, keyring: Keyring

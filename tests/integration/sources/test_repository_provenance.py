@@ -213,3 +213,14 @@ async def test_keyring_is_private_and_removed(
         await source.resolve(chart(repo, "1.0.0"), keyring=keyring(keys[0]))
     assert log.read_text().splitlines() == ["600 700"]  # the keyring file, its directory
     assert os.listdir(workdir) == []
+
+
+async def test_a_failure_names_the_secret_it_was_checked_with(
+    repo: ChartRepo, source: RepositorySource, keys: tuple[SigningKey, SigningKey]
+) -> None:
+    """Two HelmReleases with the same keys in differently named Secrets: each reason names its own."""
+    raw = keys[0].pubring.read_bytes()
+    for where in ("Secret a/keys key pubring.gpg", "Secret b/trusted key pubring.gpg"):
+        with pytest.raises(SourceError) as err:
+            await source.resolve(chart(repo, "2.0.0"), keyring=Keyring.from_bytes(raw, where))
+        assert str(err.value).endswith(f"not in the keyring ({where})")
