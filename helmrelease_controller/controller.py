@@ -255,6 +255,7 @@ class Controller:
         if kind == "delete":
             self.metrics.forget(*key)
             self.source_watch.forget(key)
+            self.reconciler.drift.forget(key)
             self.reconciler.fetches.forget(key)
             if self.notifier is not None:
                 self.notifier.forget(*key)

@@ -263,3 +263,9 @@ _Loader.add_constructor(None, _Loader.construct_by_kind)
 def load_values(text: str | bytes) -> Any:
     """One YAML values document, as Helm reads it (see the module docstring). Empty -> None."""
     return yaml.load(text, Loader=_Loader)
+
+
+def load_documents(text: str | bytes) -> list[Any]:
+    """Every document of a multi-document YAML stream (a rendered manifest), read as Helm and
+    kubectl read one (sigs.k8s.io/yaml: the rules above). Empty documents are None."""
+    return list(yaml.load_all(text, Loader=_Loader))

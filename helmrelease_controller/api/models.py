@@ -72,7 +72,6 @@ from helmrelease_controller.api.spec import (
 )
 from helmrelease_controller.api.spec import (
     CREATE_REPLACE_UNSUPPORTED,
-    DRIFT_UNSUPPORTED,
     KUBECONFIG_CONFIGMAP_UNSUPPORTED,
     BackoffSpec,
     DependencyReference,
@@ -345,8 +344,6 @@ class HelmRelease(KubeObject):
         for field_path, crds in (("install", spec.install.crds), ("upgrade", spec.upgrade.crds)):
             if crds == "CreateReplace":
                 problems.append(f"spec.{field_path}.crds: {CREATE_REPLACE_UNSUPPORTED}")
-        if spec.drift_detection.mode != "disabled":
-            problems.append(f"spec.driftDetection.mode: {spec.drift_detection.mode} {DRIFT_UNSUPPORTED}")
         if spec.kube_config is not None and spec.kube_config.config_map_ref is not None:
             problems.append(f"spec.kubeConfig.configMapRef: {KUBECONFIG_CONFIGMAP_UNSUPPORTED}")
         if spec.chart.verify is not None and spec.chart.verify.provider != "helm":

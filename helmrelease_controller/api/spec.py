@@ -41,7 +41,6 @@ STORAGE_NAMESPACE_UNSUPPORTED = "must equal the target namespace (helm stores a 
 CREATE_REPLACE_UNSUPPORTED = (
     "CreateReplace is not supported yet (CRDs that exist are never replaced); use Create or Skip"
 )
-DRIFT_UNSUPPORTED = "is not supported yet (drift is neither detected nor corrected); use disabled"
 _CRDS_SUPPORTED = Field(
     json_schema_extra={
         "x-kubernetes-validations": [cel("self != 'CreateReplace'", CREATE_REPLACE_UNSUPPORTED)]
@@ -347,29 +346,6 @@ class BackoffSpec(_Spec):
         return parse_duration(self.max)
 
 
-class DriftIgnoreRule(_Spec):
-    """Fields that drift detection ignores."""
-
-    paths: Annotated[list[JsonPointer], Field(min_length=1, max_length=LIST_MAX_ITEMS)]
-    """JSON pointers (RFC 6901) of ignored fields, e.g. /spec/replicas."""
-    target: dict[str, Any] | None = None
-    """Resources the rule applies to (e.g. {kind: Deployment, name: web}); all resources when omitted."""
-
-
-class DriftDetectionSpec(_Spec):
-    """Detection of changes made to the release's resources outside Helm."""
-
-    mode: Annotated[
-        Literal["disabled", "warn", "enabled"],
-        Field(json_schema_extra={"x-kubernetes-validations": [cel("self == 'disabled'", DRIFT_UNSUPPORTED)]}),
-    ] = "disabled"
-    """Only disabled is supported yet; warn and enabled (report / correct drift) are refused."""
-    ignore: Annotated[list[DriftIgnoreRule], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list, max_length=LIST_MAX_ITEMS
-    )
-    """Fields to leave alone."""
-
-
 # --- post-rendering (Flux's postRenderers and commonMetadata; docs/post-renderers.md) ---------------
 
 _REMOVED_KUSTOMIZE_FIELDS = {
@@ -379,7 +355,8 @@ _REMOVED_KUSTOMIZE_FIELDS = {
 
 
 class PostRendererTarget(_Spec):
-    """The objects a patch applies to (kustomize's patch target): all the fields given must match."""
+    """Which objects (kustomize's selector, for a patch's target or a drift ignore rule): all the
+    fields given must match."""
 
     group: str | None = None
     """API group of the objects (e.g. apps; empty for the core group)."""
@@ -457,6 +434,32 @@ class CommonMetadata(_Spec):
     """Labels added to every object's metadata."""
     annotations: dict[str, str] = Field(default_factory=dict)
     """Annotations added to every object's metadata."""
+
+
+# --- drift detection (reconcile/driftcheck.py, drift/; docs/drift.md) ------------------------------
+
+
+class DriftIgnoreRule(_Spec):
+    """Fields that drift detection ignores, on the objects its target selects."""
+
+    paths: Annotated[list[JsonPointer], Field(min_length=1, max_length=LIST_MAX_ITEMS)]
+    """JSON pointers (RFC 6901) of ignored fields and everything under them, e.g. /spec/replicas;
+    list items by index, e.g. /spec/template/spec/containers/0/image."""
+    target: PostRendererTarget | None = None
+    """Objects the rule applies to (kustomize's selector, as for patches); all objects when omitted."""
+
+
+class DriftDetectionSpec(_Spec):
+    """Detection (and correction) of changes made to the release's objects outside Helm."""
+
+    mode: Literal["disabled", "warn", "enabled"] = "disabled"
+    """disabled: not checked. warn: each interval, the live objects are compared with the deployed
+    release (fields its manifest sets); drift sets the Drifted condition, an event and a
+    notification. enabled: drift is also put back by server-side apply, without a new revision."""
+    ignore: Annotated[list[DriftIgnoreRule], BeforeValidator(_none_to_empty_list)] = Field(
+        default_factory=list, max_length=LIST_MAX_ITEMS
+    )
+    """Fields to leave alone."""
 
 
 class _Scheduled(_Spec):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from .config import ConfigError, NotificationsConfig, ProviderConfig, SecretRef, load_config, parse_config
 from .dedup import Deduplicator
 from .dispatcher import Dispatcher, parse_retry_after
-from .notification import FAILED, OUTCOMES, RECOVERED, STALLED, Notification
+from .notification import DRIFTED, FAILED, OUTCOMES, RECOVERED, STALLED, Notification
 from .provider import GetSecret, SecretCache
 from .router import ANNOTATION_NOTIFY, Router
 from .slack import slack_payload
@@ -24,6 +24,7 @@ from .webhook import sign, verify_signature, webhook_payload
 
 __all__ = [
     "ANNOTATION_NOTIFY",
+    "DRIFTED",
     "FAILED",
     "OUTCOMES",
     "RECOVERED",

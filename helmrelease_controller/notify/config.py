@@ -96,7 +96,7 @@ class Match(_Model):
 
     namespaces: list[str] | None = None  # HelmRelease namespaces
     selector: LabelSelector | None = None  # HelmRelease labels
-    outcomes: list[Literal["failed", "stalled", "recovered"]] | None = None
+    outcomes: list[Literal["failed", "stalled", "recovered", "drifted"]] | None = None
 
 
 class Route(_Model):

@@ -23,7 +23,8 @@ from ..redact import redact
 
 #: Outcomes a notification reports.
 FAILED, STALLED, RECOVERED = "failed", "stalled", "recovered"
-OUTCOMES = (FAILED, STALLED, RECOVERED)
+DRIFTED = "drifted"  # the live objects differ from the release (reported or corrected)
+OUTCOMES = (FAILED, STALLED, RECOVERED, DRIFTED)
 #: Actions a failure can name ("" for a stall or recovery not tied to one action; "sync" for a GitSync).
 ACTIONS = ("install", "upgrade", "rollback", "uninstall", "test", "unlock", "sync", "")
 #: The kinds a notification can be about.
@@ -144,12 +145,14 @@ def title(n: Notification) -> str:
         FAILED: f"{n.action} failed" if n.action else "failed",
         STALLED: "stalled",
         RECOVERED: "recovered",
+        DRIFTED: "drift",
     }.get(n.outcome, n.outcome)
     return f"{what}: {n.kind} {n.namespace}/{n.name}"
 
 
 __all__ = [
     "ACTIONS",
+    "DRIFTED",
     "FAILED",
     "GITSYNC",
     "HELMRELEASE",

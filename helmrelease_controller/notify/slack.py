@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .notification import FAILED, HELMRELEASE, RECOVERED, STALLED, Notification, title
+from .notification import DRIFTED, FAILED, HELMRELEASE, RECOVERED, STALLED, Notification, title
 from .provider import Provider
 
-COLORS = {FAILED: "#d40e0d", STALLED: "#e8912d", RECOVERED: "#2eb886"}
-ICONS = {FAILED: ":x:", STALLED: ":warning:", RECOVERED: ":white_check_mark:"}
+COLORS = {FAILED: "#d40e0d", STALLED: "#e8912d", RECOVERED: "#2eb886", DRIFTED: "#e8912d"}
+ICONS = {
+    FAILED: ":x:",
+    STALLED: ":warning:",
+    RECOVERED: ":white_check_mark:",
+    DRIFTED: ":twisted_rightwards_arrows:",
+}
 FOOTER = "helmrelease-controller"
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import values as valuesmod
 from ..api.durations import parse_duration
-from ..api.models import FINALIZER, HelmRelease, SpecError
+from ..api.models import CONDITION_DRIFTED, FINALIZER, HelmRelease, SpecError
 from ..fetches import PENDING, Fetches
 from ..helm.runner import Helm, HelmError, unsupported_by
 from ..kube.apihealth import api_unavailable
@@ -46,6 +46,7 @@ from . import actions, alerting, dependencies
 from . import status as st
 from .actions import ActionResult, Attempt, ReleaseTarget, Step
 from .decide import Action, decide, effective
+from .driftcheck import DriftChecker
 from .facts import facts_for
 from .finalize import Finalizer
 from .gates import Gates, backoff_of
@@ -111,6 +112,7 @@ class Reconciler:
         # Chart fetches run beside the workers (rule 9); the controller sets `fetches.on_done` to
         # queue a HelmRelease again when its fetch finishes.
         self.fetches: Fetches[ResolvedChart] = Fetches()
+        self.drift = DriftChecker(self.report)  # spec.driftDetection, when the release is in sync
         # Told of every chart a reconcile resolves (the controller's SourceWatch: sourcewatch.py).
         self.on_resolved: Callable[[HelmRelease, ResolvedChart], None] | None = None
 
@@ -248,6 +250,7 @@ class Reconciler:
             reset = False
             if step.decision.action in SETTLING:
                 result = self._settle(run, hr, plan, step, release)
+                await self._check_drift(run, hr, plan, step, release, where)
                 break
             if force and step.decision.action in (Action.INSTALL, Action.UPGRADE):
                 run.update(last_handled_force_at=run.tokens.force)
@@ -257,6 +260,16 @@ class Reconciler:
             result = Result(result.requeue_after, step.decision.action.value.lower(), done.ok)
         await self._finish(run, plan)
         return result
+
+    async def _check_drift(
+        self, run: Run, hr: HelmRelease, plan: Plan, step: Step, release: ReleaseObservation, where: Cluster
+    ) -> None:
+        """In sync: compare the live objects with the release when the spec asks (driftcheck.py)."""
+        if hr.spec.drift_detection.mode == "disabled":
+            run.status = st.drop_condition(run.status, CONDITION_DRIFTED)
+        elif step.decision.action is Action.NONE:
+            client = where.client if where.remote else where.client.impersonating(plan.target.helm_user)
+            await self.drift.check(run, hr, release, where.client, client)
 
     def _step(
         self, run: Run, hr: HelmRelease, plan: Plan, release: ReleaseObservation, force: bool, reset: bool

@@ -321,18 +321,6 @@ REFUSED = [
         "CreateReplace is not supported yet",
     ),
     Row(
-        "drift-warn",
-        hr(driftDetection={"mode": "warn"}),
-        "spec.driftDetection.mode",
-        "is not supported yet (drift is neither detected nor corrected); use disabled",
-    ),
-    Row(
-        "drift-enabled",
-        hr(driftDetection={"mode": "enabled"}),
-        "spec.driftDetection.mode",
-        "is not supported yet",
-    ),
-    Row(
         "verify-cosign",
         hr(chart__verify={"provider": "cosign", "secretRef": {"name": "keys"}}),
         "spec.chart.verify.provider",
@@ -574,6 +562,19 @@ VALID = [
     ("backoff-bounds", "HelmRelease", hr(backoff={"factor": 1, "jitter": 0})),
     ("backoff-jitter-one", "HelmRelease", hr(backoff={"factor": 1.5, "jitter": 1})),
     ("max-history-unlimited", "HelmRelease", hr(maxHistory=0)),
+    (
+        "drift-enabled-with-an-ignore-rule",
+        "HelmRelease",
+        hr(
+            driftDetection={
+                "mode": "enabled",
+                "ignore": [
+                    {"paths": ["/spec/replicas"], "target": {"kind": "Deployment", "labelSelector": "a=b"}}
+                ],
+            }
+        ),
+    ),
+    ("drift-warn", "HelmRelease", hr(driftDetection={"mode": "warn"})),
     ("smallest-durations", "HelmRelease", hr(interval="1ns", timeout="0.5s", rollback={"timeout": "1h30m"})),
     ("duration-64-characters", "HelmRelease", hr(interval="1s" * 32)),
     ("release-name-53", "HelmRelease", hr(releaseName="w" * 53)),

@@ -68,9 +68,9 @@ def test_after_an_outage_everything_is_retried_at_once(
     # Parked, not retried with a growing delay: each failed once (twice if a watch event re-queued it).
     assert len(names) <= failed <= 2 * len(names), failed
     for name in names:
-        obj = cluster.wait_ready(name, timeout=30)
+        gen = cluster.wait_ready(name, timeout=30)["metadata"]["generation"]
         wait_for(
-            lambda n=name: cluster.status(n).get("observedGeneration") == obj["metadata"]["generation"],
+            lambda n=name, g=gen: cluster.status(n).get("observedGeneration") == g,
             30,
             what=f"{name}'s change recorded",
         )

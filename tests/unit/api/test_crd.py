@@ -131,7 +131,8 @@ def test_free_form_fields_preserve_unknown_fields() -> None:
         "x-kubernetes-preserve-unknown-fields": True,
     }
     target = spec["driftDetection"]["properties"]["ignore"]["items"]["properties"]["target"]
-    assert target["type"] == "object" and target["x-kubernetes-preserve-unknown-fields"] is True
+    assert target["type"] == "object" and "x-kubernetes-preserve-unknown-fields" not in target
+    assert {"kind", "name", "labelSelector"} <= set(target["properties"])  # kustomize's selector, typed
 
 
 def test_optional_fields_are_nullable_and_enums_kept() -> None:

@@ -230,7 +230,8 @@ def test_user_yaml_parses() -> None:
     assert [(d.name, d.namespace) for d in spec.depends_on] == [("ingress-nginx", "infra")]
     assert spec.drift_detection.mode == "disabled"
     assert spec.drift_detection.ignore[0].paths == ["/spec/replicas"]
-    assert spec.drift_detection.ignore[0].target == {"kind": "Deployment"}
+    target = spec.drift_detection.ignore[0].target
+    assert target is not None and target.kind == "Deployment" and target.name is None
     assert spec.max_history == 5
     assert spec.keep_failed_release is False
     assert hr.status is None
@@ -293,16 +294,6 @@ def test_release_name_and_namespaces() -> None:
     ("spec", "message"),
     [
         (
-            {"driftDetection": {"mode": "warn"}},
-            "spec.driftDetection.mode: warn is not supported yet (drift is neither detected nor corrected);"
-            " use disabled",
-        ),
-        (
-            {"driftDetection": {"mode": "enabled", "ignore": [{"paths": ["/spec/replicas"]}]}},
-            "spec.driftDetection.mode: enabled is not supported yet"
-            " (drift is neither detected nor corrected); use disabled",
-        ),
-        (
             {"install": {"crds": "CreateReplace"}},
             "spec.install.crds: CreateReplace is not supported yet (CRDs that exist are never replaced);"
             " use Create or Skip",
@@ -360,7 +351,7 @@ def test_helm_provenance_verification_of_repository_and_oci_charts_is_accepted(s
 
 def test_every_field_not_built_yet_is_reported() -> None:
     with pytest.raises(SpecError) as err:
-        HelmRelease.from_obj(minimal(install={"crds": "CreateReplace"}, driftDetection={"mode": "warn"}))
+        HelmRelease.from_obj(minimal(install={"crds": "CreateReplace"}, upgrade={"crds": "CreateReplace"}))
     assert len(err.value.messages) == 2 and str(err.value).endswith(" (and 1 more)")
 
 
