@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from helmrelease_controller.api.chart import ChartRef
+from helmrelease_controller.api.chart import ChartRef, _exactly_one_rule
 from helmrelease_controller.api.durations import DURATION_PATTERN, parse_duration
 from helmrelease_controller.api.types import (
     LIST_MAX_ITEMS,
@@ -276,8 +276,7 @@ class KubeConfigReference(_Spec):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("has(self.configMapRef) || has(self.secretRef)", KUBECONFIG_ONE_REF),
-                cel("!has(self.configMapRef) || !has(self.secretRef)", KUBECONFIG_ONE_REF),
+                cel(_exactly_one_rule("configMapRef", "secretRef"), KUBECONFIG_ONE_REF),
                 cel("!has(self.configMapRef)", KUBECONFIG_CONFIGMAP_UNSUPPORTED, ".configMapRef"),
             ]
         }

@@ -352,6 +352,37 @@ REFUSED = [
         "spec.storageNamespace",
         "must equal the target namespace",
     ),
+    # remote clusters: a Secret's kubeconfig, exactly one reference; workload identity not built
+    Row(
+        "kubeconfig-empty",
+        hr(kubeConfig={}),
+        "spec.kubeConfig",
+        "exactly one of spec.kubeConfig.configMapRef",
+    ),
+    Row(
+        "kubeconfig-both",
+        hr(kubeConfig={"secretRef": {"name": "k"}, "configMapRef": {"name": "c"}}),
+        "spec.kubeConfig",
+        "exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified",
+    ),
+    Row(
+        "kubeconfig-config-map",
+        hr(kubeConfig={"configMapRef": {"name": "aks"}}),
+        "spec.kubeConfig.configMapRef",
+        "is not supported yet (a kubeconfig from a cloud provider's workload identity)",
+    ),
+    Row(
+        "kubeconfig-secret-name",
+        hr(kubeConfig={"secretRef": {"name": "K"}}),
+        "spec.kubeConfig.secretRef.name",
+        OBJECT_NAME,
+    ),
+    Row(
+        "kubeconfig-secret-key-empty",
+        hr(kubeConfig={"secretRef": {"name": "k", "key": ""}}),
+        "spec.kubeConfig.secretRef.key",
+        "must not be empty",
+    ),
     # drift ignore rules
     Row(
         "drift-ignore-no-paths",
@@ -562,6 +593,11 @@ VALID = [
     ("backoff-bounds", "HelmRelease", hr(backoff={"factor": 1, "jitter": 0})),
     ("backoff-jitter-one", "HelmRelease", hr(backoff={"factor": 1.5, "jitter": 1})),
     ("max-history-unlimited", "HelmRelease", hr(maxHistory=0)),
+    (
+        "kubeconfig-secret-key",
+        "HelmRelease",
+        hr(kubeConfig={"secretRef": {"name": "k", "key": "value.yaml"}}),
+    ),
     (
         "drift-enabled-with-an-ignore-rule",
         "HelmRelease",
