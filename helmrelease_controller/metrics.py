@@ -156,6 +156,11 @@ class Metrics:
         self.suspended = self._gauge(
             "helmrelease_suspended", "1 when reconciliation of the HelmRelease is suspended.", _RELEASE
         )
+        self.drifted = self._gauge(
+            "helmrelease_drifted",
+            "1 when the HelmRelease's Drifted condition is True (drift seen, or a correction fought).",
+            _RELEASE,
+        )
         self.failures = self._counter(
             "helmrelease_failures", "Failures of a HelmRelease, by what failed.", [*_RELEASE, "action"]
         )
@@ -253,16 +258,20 @@ class Metrics:
         """`release_state` from a HelmRelease object (an informer add/update)."""
         meta = obj.get("metadata") or {}
         ready, stalled, suspended = release_state_of(obj)
-        self.release_state(
-            meta.get("namespace", ""), meta.get("name", ""), ready=ready, stalled=stalled, suspended=suspended
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        self.release_state(ns, name, ready=ready, stalled=stalled, suspended=suspended)
+        conds = (obj.get("status") or {}).get("conditions") or []
+        drifted = any(
+            isinstance(c, dict) and (c.get("type"), c.get("status")) == ("Drifted", "True") for c in conds
         )
+        self.drifted.labels(ns, name).set(1 if drifted else 0)
 
     def forget(self, namespace: str, name: str) -> None:
         """The HelmRelease is gone: remove every series labelled with it."""
         key = (namespace, name)
         if key in self._releases:
             self._releases.discard(key)
-            for g in (self.ready, self.stalled, self.suspended):
+            for g in (self.ready, self.stalled, self.suspended, self.drifted):
                 with contextlib.suppress(KeyError):
                     g.remove(namespace, name)
         for action in self._failure_actions.pop(key, set()):

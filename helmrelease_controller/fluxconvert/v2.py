@@ -2,8 +2,8 @@
 
 Owns the v2 field table (`V2_RULES`) and `convert_v2`: the table applied, the chart resolved by
 sources.py, valuesFrom and dependsOn items, and the fields we have but whose value our controller
-refuses today (storageNamespace, driftDetection, crds CreateReplace). docs/migrating-from-flux.md
-explains every row.
+refuses today (storageNamespace, crds CreateReplace). docs/migrating-from-flux.md explains every
+row.
 """
 
 from __future__ import annotations
@@ -141,13 +141,8 @@ def _storage(
 def _refused(spec: dict[str, Any], namespace: str, what: str) -> tuple[dict[str, Any], list[str]]:
     """Fields we have but whose value our controller refuses today: kept when accepted, else a warning."""
     out, warnings = _storage(spec, namespace, spec.get("targetNamespace") or namespace, what)
-    drift = spec.get("driftDetection") or {}
-    if drift.get("mode", "disabled") == "disabled":
-        out.update({"driftDetection": copy.deepcopy(drift)} if drift else {})
-    else:
-        warnings.append(
-            f"{what}: spec.driftDetection {NO_EQUIVALENT} (dropped: mode {drift['mode']}: {_NOT_BUILT})"
-        )
+    if drift := spec.get("driftDetection"):  # the same shape and meaning (docs/drift.md)
+        out["driftDetection"] = copy.deepcopy(drift)
     for action in ("install", "upgrade"):
         if get_path(spec, f"{action}.crds") == "CreateReplace":
             warnings.append(

@@ -46,7 +46,6 @@ SHAPES = {
         ["HelmRelease/apps/web"],
         [
             "hr/apps/web: spec.chart.spec.interval has no equivalent",
-            "hr/apps/web: spec.driftDetection has no equivalent in helmrelease.dev/v1 (dropped: mode enabled",
             "helmrepository/flux-system/podinfo: inlined into hr/apps/web (not emitted)",
             "helmrepository/flux-system/podinfo: spec.interval has no equivalent",
         ],

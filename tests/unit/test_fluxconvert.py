@@ -173,9 +173,19 @@ V2_CASES = [
     ),
     ({"storageNamespace": "other"}, {}, ["spec.storageNamespace other has no equivalent"]),
     (
-        {"driftDetection": {"mode": "warn"}},
-        {},
-        ["spec.driftDetection has no equivalent in helmrelease.dev/v1 (dropped: mode warn"],
+        {
+            "driftDetection": {
+                "mode": "warn",
+                "ignore": [{"paths": ["/spec/replicas"], "target": {"kind": "Deployment"}}],
+            }
+        },
+        {
+            "driftDetection": {
+                "mode": "warn",
+                "ignore": [{"paths": ["/spec/replicas"], "target": {"kind": "Deployment"}}],
+            }
+        },
+        [],
     ),
     ({"install": {"crds": "CreateReplace"}}, {}, ["spec.install.crds CreateReplace has no equivalent"]),
     ({"commonMetadata": {"labels": {"a": "b"}}}, {"commonMetadata": {"labels": {"a": "b"}}}, []),
