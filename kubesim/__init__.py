@@ -23,8 +23,9 @@ controllers (simulated workload controllers, namespaces, CRDs), defaults
 (LoadBalancer addresses), workloads (ReplicaSet/StatefulSet/DaemonSet/Job controllers that
 make Pods), deployments (the Deployment controller), pods (Pod construction, defaults and
 failure modes), kubelet (scheduling and running pods, failures as the kubelet reports them),
-events (an event recorder), timers (one timer for all back-offs), podlogs (pods/log), faults (fault injection, request log), server (HTTP layer),
-sim (the running server and its test hooks).
+events (an event recorder), timers (one timer for all back-offs), podlogs (pods/log), owners
+(the ownerReference index), faults (fault injection, request log), server (HTTP layer), sim
+(the running server and its test hooks).
 """
 
 from .sim import KubeSim, kubeconfig

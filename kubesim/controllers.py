@@ -30,7 +30,7 @@ import hashlib
 import json
 from typing import Any
 
-from . import furniture
+from . import furniture, pods
 from .defaults import CRD_CLEANUP, Defaults
 from .furniture import Furniture
 from .gc import GarbageCollector
@@ -48,14 +48,7 @@ def _ann(obj: Obj) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("annotations") or {}
 
 
-def _semantic(value: Any) -> Any:
-    """`value` without null, {} and [] fields: to Go's semantic equality they are all unset (zero)."""
-    if isinstance(value, dict):
-        out = {k: _semantic(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
-    if isinstance(value, list):
-        return [_semantic(v) for v in value]
-    return value
+_semantic = pods.semantic  # templates compared as Go's semantic equality does (pods.py)
 
 
 def _revision(rs: Obj) -> int:

@@ -290,10 +290,16 @@ class Kubelet:
         self._write(rt, pod, status)
 
     def _write(self, rt: ResourceType, pod: Obj, status: Obj) -> None:
-        if pod.get("status") == status:
-            return
-        new = copy.deepcopy(pod)
-        new["status"] = status
-        meta = pod["metadata"]
-        with contextlib.suppress(ApiError):
-            self.store.update(rt, meta.get("namespace", ""), meta["name"], new, "status")
+        write_status(self.store, rt, pod, status)
+
+
+def write_status(store: Store, rt: ResourceType, obj: Obj, status: Obj) -> None:
+    """Replace `obj`'s status through the status subresource, unless it is already that
+    (a controller that lost a race just comes back with the next change)."""
+    if obj.get("status") == status:
+        return
+    new = copy.deepcopy(obj)
+    new["status"] = status
+    meta = obj["metadata"]
+    with contextlib.suppress(ApiError):
+        store.update(rt, meta.get("namespace", ""), meta["name"], new, "status")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import conversion, immutable, limits, managedfields, validation
+from .owners import OwnerIndex
 from .resources import Registry, ResourceType
 
 Obj = dict[str, Any]
@@ -160,6 +161,7 @@ class Store:
         self.compacted_rv = 0  # changes at or before this rv are gone from history
         self.listeners: list[Listener] = []
         self.defaulter: Defaulter | None = None  # the simulated registry strategies (controllers.py)
+        self.owners = OwnerIndex()  # owner uid -> dependents, for dependents() (owners.py)
 
     # -- versions ---------------------------------------------------------------
     @property
@@ -184,6 +186,7 @@ class Store:
         if self.history.maxlen is not None and len(self.history) == self.history.maxlen:
             self.compacted_rv = self.history[0].rv
         self.history.append(change)
+        self.owners.on_change(change.rt.group_resource, change.type, change.obj, change.old)
         for listener in list(self.listeners):
             listener(change)
 
@@ -240,16 +243,16 @@ class Store:
 
     def dependents(self, uid: str) -> builtins.list[tuple[ResourceType, Obj]]:
         """Stored objects whose ownerReferences name `uid`, once each (not once per served version)."""
-        out: builtins.list[tuple[ResourceType, Obj]] = []
-        seen: set[tuple[str, str]] = set()
+        served: dict[tuple[str, str], ResourceType] = {}
         for rt in self.registry:
-            if rt.group_resource in seen:
-                continue
-            seen.add(rt.group_resource)
-            for obj in self._bucket(rt).values():
-                if any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or []):
-                    out.append((rt, obj))
-        return out
+            served.setdefault(rt.group_resource, rt)
+
+        def lookup(key: tuple[tuple[str, str], str, str]) -> tuple[ResourceType, Obj] | None:
+            rt = served.get(key[0])
+            obj = self._objects.get(key[0], {}).get((key[1], key[2])) if rt is not None else None
+            return (rt, obj) if rt is not None and obj is not None else None
+
+        return self.owners.dependents(uid, lookup)
 
     def namespace_names(self) -> builtins.list[str]:
         return [name for (_ns, name) in self._objects.get(("", "namespaces"), {})]

@@ -16,7 +16,7 @@ deployments.py), and the kubelet (kubelet.py) that runs them; their statuses fol
   reason BackoffLimitExceeded, active pods deleted); replacements are created at once (no
   back-off delay).
 
-Controllers find their pods through an owner index kept from the store's changes (no scan of all
+Controllers find their pods through the store's ownerReference index (owners.py; no scan of all
 pods); a changed pod wakes its controller, a changed ReplicaSet its Deployment.
 """
 
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from . import pods
 from .deployments import DeploymentController
 from .events import Recorder
-from .kubelet import Kubelet
+from .kubelet import Kubelet, write_status
 from .pods import Obj
 from .resources import Registry, ResourceType
 from .store import ApiError, Change, Store, now_rfc3339
@@ -69,7 +69,6 @@ class Workloads:
         self.kubelet = Kubelet(store, self.recorder, self.timers)
         self.pod_rt = self._rt("v1", "Pod")
         self.rs_rt = self._rt("apps/v1", "ReplicaSet")
-        self._children: dict[tuple[str, str], dict[str, set[tuple[str, str]]]] = {k: {} for k in _INDEXED}
         self.deployments = DeploymentController(self)
 
     def _rt(self, api_version: str, kind: str) -> ResourceType:
@@ -86,46 +85,32 @@ class Workloads:
         return None
 
     def on_change(self, ch: Change) -> None:
-        gr = ch.rt.group_resource
-        if gr not in self._children:
+        """A changed pod wakes its controller, a changed ReplicaSet its Deployment."""
+        if ch.rt.group_resource not in _INDEXED:
             return
         meta = _meta(ch.obj)
-        key = (meta.get("namespace", ""), meta.get("name", ""))
-        index = self._children[gr]
-        before = pods.controller_uid(ch.old) if ch.old is not None else ""
-        after = pods.controller_uid(ch.obj) if ch.type != "DELETED" else ""
-        if before and before != after and before in index:
-            index[before].discard(key)
-            if not index[before]:
-                del index[before]
-        if after:
-            index.setdefault(after, set()).add(key)
         for ref in meta.get("ownerReferences") or []:
             group = str(ref.get("apiVersion", "")).rpartition("/")[0]
             if ref.get("controller") and (group, ref.get("kind")) in _OWNERS:
                 owner_rt = self.registry.by_kind(str(ref.get("apiVersion")), str(ref.get("kind")))
                 if owner_rt is not None:
-                    self.schedule((group, owner_rt.plural, key[0], str(ref.get("name"))), owner_rt)
+                    self.schedule(
+                        (group, owner_rt.plural, meta.get("namespace", ""), str(ref.get("name"))), owner_rt
+                    )
 
     def children(self, rt: ResourceType, owner: Obj) -> list[Obj]:
         """The objects of `rt` (pods or replicasets) whose controller is `owner`."""
         uid = _meta(owner).get("uid")
         out = []
-        for ns, name in list(self._children[rt.group_resource].get(str(uid), ())):
-            obj = self.store.peek(rt, ns, name)
+        for gr, ns, name in self.store.owners.keys(str(uid)):  # the store's ownerReference index
+            obj = self.store.peek(rt, ns, name) if gr == rt.group_resource else None
             if obj is not None and pods.controller_uid(obj) == uid:
                 out.append(obj)
         return sorted(out, key=lambda o: (_meta(o).get("creationTimestamp", ""), _meta(o).get("name", "")))
 
     # -- shared helpers --------------------------------------------------------------------------------
     def set_status(self, rt: ResourceType, obj: Obj, status: Obj) -> None:
-        if obj.get("status") == status:
-            return
-        new = copy.deepcopy(obj)
-        new["status"] = status
-        meta = obj["metadata"]
-        with contextlib.suppress(ApiError):
-            self.store.update(rt, meta.get("namespace", ""), meta["name"], new, "status")
+        write_status(self.store, rt, obj, status)
 
     def create_pod(
         self,

@@ -56,6 +56,12 @@ def pods_of(kube: Any, selector: str) -> list[dict[str, Any]]:
     return kube.items("pods", "-l", selector)
 
 
+def started(kube: Any, selector: str) -> list[dict[str, Any]]:
+    """The pods of `selector`, once the kubelet reported every one of them (else [])."""
+    pods = pods_of(kube, selector)
+    return pods if pods and all((p.get("status") or {}).get("containerStatuses") for p in pods) else []
+
+
 def events_of(kube: Any, name: str) -> list[dict[str, Any]]:
     return kube.items("events", "--field-selector", f"involvedObject.name={name}")
 
@@ -183,8 +189,11 @@ def test_rolling_update_to_a_failing_template_keeps_the_old_pod_serving(
     apply(kubectl, with_annotations(deployment(replicas=1), fail_ann("ImagePullBackOff")))
 
     def settled() -> Any:
-        st = kube.get("deployment", "web")["status"]
-        return st if (st.get("replicas"), st.get("updatedReplicas")) == (2, 1) else None
+        st = kube.get("deployment", "web").get("status", {})
+        both = (st.get("replicas"), st.get("updatedReplicas")) == (2, 1) and len(
+            started(kube, "app=web")
+        ) == 2
+        return st if both else None
 
     status = eventually(settled, what="a surge pod next to the old one")
     assert status["availableReplicas"] == 1 and status["unavailableReplicas"] == 1
@@ -210,7 +219,7 @@ def test_image_pull_backoff_as_the_kubelet_reports_it(
     )
 
     def backing_off() -> Any:
-        [pod] = pods_of(kube, "app=web") or [None]
+        [pod] = started(kube, "app=web") or [None]
         waiting = (pod and pod["status"]["containerStatuses"][0]["state"].get("waiting")) or {}
         return pod if waiting.get("reason") == "ImagePullBackOff" else None
 
@@ -259,7 +268,7 @@ def test_crash_loop_back_off_with_a_growing_restart_count(
     apply(kubectl, with_annotations(deployment(replicas=1), ann))
 
     def restarted() -> Any:
-        [pod] = pods_of(kube, "app=web") or [None]
+        [pod] = started(kube, "app=web") or [None]
         return pod if pod and pod["status"]["containerStatuses"][0]["restartCount"] >= 3 else None
 
     pod = eventually(restarted, timeout=10, what="three restarts")
@@ -290,7 +299,7 @@ def test_failing_readiness_probe_keeps_a_running_pod_unready(
         "httpGet": {"path": "/ready", "port": 8080}
     }
     apply(kubectl, dep)
-    pod = eventually(lambda: [p for p in pods_of(kube, "app=web") if p["status"].get("containerStatuses")])[0]
+    pod = eventually(lambda: started(kube, "app=web"))[0]
     [cs] = pod["status"]["containerStatuses"]
     assert (
         pod["status"]["phase"] == "Running" and "running" in cs["state"] and not cs["ready"] and cs["started"]
@@ -313,7 +322,7 @@ def test_a_failure_annotation_on_the_workload_reaches_its_pods(
     dep = deployment(replicas=1)
     dep["metadata"]["annotations"] = {"kubesim.dev/never-ready": "true"}
     apply(kubectl, dep)
-    pod = eventually(lambda: [p for p in pods_of(kube, "app=web") if p["status"].get("containerStatuses")])[0]
+    pod = eventually(lambda: started(kube, "app=web"))[0]
     assert pod["metadata"]["annotations"]["kubesim.dev/never-ready"] == "true"
     assert pod["status"]["phase"] == "Running" and not pod["status"]["containerStatuses"][0]["ready"]
 
@@ -324,7 +333,7 @@ def test_progress_deadline_exceeded(kubectl: Any, kube: Any, eventually: Callabl
     apply(kubectl, dep)
 
     def progressing() -> Any:
-        conds = {c["type"]: c for c in kube.get("deployment", "web")["status"].get("conditions", [])}
+        conds = {c["type"]: c for c in kube.get("deployment", "web").get("status", {}).get("conditions", [])}
         p = conds.get("Progressing") or {}
         return p if p.get("reason") == "ProgressDeadlineExceeded" else None
 
