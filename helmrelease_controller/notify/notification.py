@@ -32,6 +32,8 @@ HELMRELEASE, GITSYNC = "HelmRelease", "GitSync"
 KINDS = (HELMRELEASE, GITSYNC)
 #: The longest reason that leaves the process (characters, after redaction).
 REASON_LIMIT = 500
+#: At most this many lines of `details` and of `changes` leave the process.
+DETAIL_LINES = 12
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ class Notification:
     attempt: str = ""
     kind: str = HELMRELEASE  # HelmRelease | GitSync: the kind of the object named by namespace/name
     git_revision: str = ""  # a GitSync's revision (`<branch>@sha1:<commit>`) the message is about
+    # Why a failure happened (the forensics digest: workloads, pods, events, hooks; a few lines)
+    # and what the attempt changed (`image.tag: 1.4.2 -> 1.5.0`); redacted like the reason.
+    details: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
 
     @classmethod
     def for_object(
@@ -124,6 +130,8 @@ class Notification:
             outcome=self.outcome.lower(),
             action=self.action.lower(),
             reason=clean_reason(self.reason, self.secrets),
+            details=tuple(clean_reason(line, self.secrets) for line in self.details[:DETAIL_LINES]),
+            changes=tuple(clean_reason(line, self.secrets) for line in self.changes[:DETAIL_LINES]),
             cluster=self.cluster or cluster,
             secrets=frozenset(),
         )

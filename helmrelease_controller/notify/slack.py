@@ -73,7 +73,11 @@ def fields(n: Notification) -> list[dict[str, Any]]:
             ("Cluster", n.cluster),
         ]
     )
-    return [{"title": t, "value": escape(v), "short": True} for t, v in rows if v]
+    out = [{"title": t, "value": escape(v), "short": True} for t, v in rows if v]
+    for title_, lines in (("What changed", n.changes), ("Why", n.details)):
+        if lines:
+            out.append({"title": title_, "value": escape("\n".join(lines)), "short": False})
+    return out
 
 
 def slack_payload(n: Notification, channel: str | None = None, username: str | None = None) -> dict[str, Any]:

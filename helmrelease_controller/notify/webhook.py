@@ -49,6 +49,8 @@ def webhook_payload(n: Notification) -> dict[str, Any]:
         "release": {"name": n.release_name, "namespace": n.release_namespace, "revision": n.revision},
         "chart": {"name": n.chart, "version": n.version},
         "reason": n.reason,
+        "changes": list(n.changes),
+        "details": list(n.details),
         "cluster": n.cluster,
         "timestamp": n.time_rfc3339,
         "fingerprint": n.fingerprint,

@@ -4,6 +4,7 @@ escaping and redaction of the reason."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -134,12 +135,32 @@ def test_webhook_body_exact_and_without_annotations() -> None:
         "release": {"name": "podinfo", "namespace": "apps", "revision": 3},
         "chart": {"name": "podinfo", "version": "6.5.0"},
         "reason": REASON,
+        "changes": [],
+        "details": [],
         "cluster": "prod-eu",
         "timestamp": "2026-11-20T10:00:00Z",
         "fingerprint": n.fingerprint,
     }
     assert "hunter22" not in json.dumps(body)
     assert "hunter22" not in json.dumps(slack_payload(n))
+
+
+def test_what_changed_and_why_are_redacted_lines_in_both_payloads() -> None:
+    n = replace(
+        FAILED_UPGRADE,
+        changes=("image.tag: 6.4.0 -> 6.5.0", "auth.token: *** -> hunter22"),
+        details=(
+            "Pod/podinfo-x: container app waiting ImagePullBackOff: <b>",
+            *[f"line {i}" for i in range(20)],
+        ),
+    ).prepared("prod-eu")
+    body = webhook_payload(n)
+    assert body["changes"] == ["image.tag: 6.4.0 -> 6.5.0", "auth.token: *** -> ***"]
+    assert len(body["details"]) == 12 and body["details"][0].startswith("Pod/podinfo-x: container app")
+    fields = {f["title"]: f for f in slack_payload(n)["attachments"][0]["fields"]}
+    assert fields["What changed"]["value"] == "image.tag: 6.4.0 -&gt; 6.5.0\nauth.token: *** -&gt; ***"
+    assert fields["Why"]["short"] is False and "&lt;b&gt;" in fields["Why"]["value"]
+    assert "hunter22" not in json.dumps(body) + json.dumps(slack_payload(n))
 
 
 async def test_webhook_headers_signature() -> None:
