@@ -153,6 +153,7 @@ def test_what_changed_and_why_are_redacted_lines_in_both_payloads() -> None:
             "Pod/podinfo-x: container app waiting ImagePullBackOff: <b>",
             *[f"line {i}" for i in range(20)],
         ),
+        secrets=frozenset({"hunter22"}),
     ).prepared("prod-eu")
     body = webhook_payload(n)
     assert body["changes"] == ["image.tag: 6.4.0 -> 6.5.0", "auth.token: *** -> ***"]
