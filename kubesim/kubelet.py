@@ -83,6 +83,12 @@ class Kubelet:
             return
         self._start(rt, pod)
 
+    def stopped(self, pod: Obj) -> None:
+        """The kubelet's `Killing` events for the running containers of a deleted pod."""
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            if (cs.get("state") or {}).get("running"):
+                self._event(pod, cs, "Normal", "Killing", f"Stopping container {cs.get('name')}")
+
     # -- starting ------------------------------------------------------------------------------
     def _ip(self, pod: Obj) -> str:
         uid = str(pod["metadata"].get("uid"))

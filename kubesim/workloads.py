@@ -141,6 +141,7 @@ class Workloads:
         name = _meta(pod)["name"]
         with contextlib.suppress(ApiError):
             self.store.delete(self.pod_rt, _meta(pod).get("namespace", ""), name)
+            self.kubelet.stopped(self.store.view(self.pod_rt, pod))
             self.recorder.record(
                 owner, "Normal", "SuccessfulDelete", message or f"Deleted pod: {name}", component
             )

@@ -174,6 +174,8 @@ def test_scaling_down_deletes_pods_and_deleting_collects_replicasets_and_pods(
     eventually(lambda: len(pods_of(kube, "app=web")) == 1, what="two pods deleted")
     [rs] = kube.items("replicasets", "-l", "app=web")
     assert sum(e["reason"] == "SuccessfulDelete" for e in events_of(kube, rs["metadata"]["name"])) == 2
+    killing = [e for e in kube.items("events", "--field-selector", "reason=Killing")]
+    assert len(killing) == 2 and {e["message"] for e in killing} == {"Stopping container app"}
 
     kubectl("delete", "deployment", "web")
     eventually(
