@@ -30,7 +30,6 @@ from ..api.durations import parse_duration
 from ..api.models import CONDITION_DRIFTED, FINALIZER, HelmRelease, SpecError
 from ..fetches import PENDING, Fetches
 from ..helm.runner import Helm, HelmError, unsupported_by
-from ..kube.apihealth import api_unavailable
 from ..kube.client import ApiError as KubeApiError
 from ..kube.client import KubeClient
 from ..kube.events import EventRecorder
@@ -47,6 +46,7 @@ from . import status as st
 from .actions import ActionResult, Attempt, ReleaseTarget, Step
 from .decide import Action, decide, effective
 from .driftcheck import DriftChecker
+from .explain import ExplainContext, Explainer, Explanation
 from .facts import facts_for
 from .finalize import Finalizer
 from .gates import Gates, backoff_of
@@ -113,6 +113,7 @@ class Reconciler:
         # queue a HelmRelease again when its fetch finishes.
         self.fetches: Fetches[ResolvedChart] = Fetches()
         self.drift = DriftChecker(self.report)  # spec.driftDetection, when the release is in sync
+        self.explainer = Explainer()  # why a failed action failed, what it changed
         # Told of every chart a reconcile resolves (the controller's SourceWatch: sourcewatch.py).
         self.on_resolved: Callable[[HelmRelease, ResolvedChart], None] | None = None
 
@@ -327,27 +328,34 @@ class Reconciler:
             try:
                 run.obj = await progress
             except (KubeApiError, OSError, TimeoutError) as e:
-                log.log(
-                    logging.DEBUG if api_unavailable(e) else logging.WARNING,  # an outage is said once
+                log.warning(
                     "status write failed while helm ran: %s",
                     st.one_line(str(e), 200),
                     extra={"key": run.name},
                 )
-        self._tell(run, step, plan, module.LABEL, done)
+        objects = where.client if where.remote else where.client.impersonating(step.target.helm_user)
+        why = await self.explainer.explain(
+            module.LABEL, step, done, ExplainContext(where.client, objects, now, plan.secrets)
+        )
+        self._tell(run, step, plan, module.LABEL, done, why)
         run.status = module.record(run.status, step, done, time.time(), random.uniform(-1, 1))
         return done
 
-    def _tell(self, run: Run, step: Step, plan: Plan, label: str, done: ActionResult) -> None:
-        """The event, metrics, log line and (for a failure) notification of one action."""
+    def _tell(
+        self, run: Run, step: Step, plan: Plan, label: str, done: ActionResult, why: Explanation
+    ) -> None:
+        """The event, metrics, log line and (for a failure) notification of one action; a failure's
+        event also says what the attempt changed."""
         t, d = step.target, step.decision
         msg = done.message or f"{d.action.value.lower()} of release {t.namespace}/{t.release} succeeded"
+        changed = f"; changed: {', '.join(why.changes)}" if why.changes else ""
         if done.ok and label in ("install", "upgrade"):
             msg = f"Helm {label} succeeded: {t.namespace}/{t.release} revision {done.revision}"
         self.report.event(
             run.obj,
             done.ok,
             label.capitalize() + ("Succeeded" if done.ok else "Failed"),
-            msg,
+            msg + changed,
             label.capitalize(),
         )
         self.report.metrics.helm_action(label, done.ok, done.duration)
@@ -364,7 +372,15 @@ class Reconciler:
         attempt = alerting.action_attempt(t.config_digest, d.action.value.lower())
         fields = {**plan.fields, "revision": revision}
         self.report.notify(
-            run.obj, FAILED, done.message, plan.secrets, action=label, attempt=attempt, **fields
+            run.obj,
+            FAILED,
+            done.message,
+            plan.secrets,
+            action=label,
+            attempt=attempt,
+            details=why.details,
+            changes=why.changes,
+            **fields,
         )
 
     async def _finish(self, run: Run, plan: Plan) -> None:

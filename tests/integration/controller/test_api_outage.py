@@ -81,6 +81,12 @@ def test_after_an_outage_everything_is_retried_at_once(
     # Every parked reconcile handed back at once, when the API answered.
     assert any(f"retrying {len(names)} reconcile(s) now" in m for m in during), during
     loud = [r for r in controller.log_records()[records_before:] if r.get("level") in ("warning", "error")]
-    # One line for the outage, at most one per informer (HelmReleases, Secrets, ConfigMaps).
-    assert len(loud) <= 4, [r.get("msg") for r in loud]
+    # Each change was acted on (helm's own requests are not refused) while the controller's status
+    # write failed: one warning each, since that HelmRelease's status may be stale until it is retried.
+    acted = [r for r in loud if "status write failed while helm ran" in str(r.get("msg"))]
+    assert len(acted) <= len(names), [r.get("msg") for r in acted]
+    # Otherwise one line for the outage, at most one per informer (HelmReleases, Secrets, ConfigMaps,
+    # Helm's storage).
+    others = [r for r in loud if r not in acted]
+    assert len(others) <= 5, [r.get("msg") for r in others]
     assert any("API server answers again" in m for m in during)
