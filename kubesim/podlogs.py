@@ -46,10 +46,10 @@ def _check_started(pod: Obj, name: str, previous: bool) -> None:
     )
     state, last = status.get("state") or {}, (status.get("lastState") or {}).get("terminated")
     if previous:
-        if not last:
+        if last is None:
             raise _bad(f'previous terminated container "{name}" in pod "{pod_name}" not found')
         return
-    if state.get("running") or state.get("terminated") or last:
+    if "running" in state or "terminated" in state or last is not None:
         return
     reason = (state.get("waiting") or {}).get("reason")
     if reason == pods.PULL_ERROR:
