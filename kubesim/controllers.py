@@ -150,11 +150,12 @@ class Controllers:
         # Templates are compared semantically, as the deployment controller does (`resources: {}` is unset).
         phash = hashlib.sha256(json.dumps(_semantic(template), sort_keys=True).encode()).hexdigest()[:10]
         rs_rt = self._rt("apps/v1", "ReplicaSet")
-        owned = [
+        owned = [  # through the store's ownerReference index, not a scan of every ReplicaSet
             rs
-            for rs in self.store.iter_raw(rs_rt)
-            if rs["metadata"].get("namespace") == ns
-            and any(r.get("uid") == meta["uid"] for r in rs["metadata"].get("ownerReferences") or [])
+            for gr, rs_ns, name in self.store.owners.keys(meta["uid"])
+            if gr == rs_rt.group_resource
+            and rs_ns == ns
+            and (rs := self.store.peek(rs_rt, ns, name)) is not None
         ]
         rs_name = f"{meta['name']}-{phash}"
         newest_other = max((_revision(rs) for rs in owned if rs["metadata"]["name"] != rs_name), default=0)
