@@ -361,7 +361,12 @@ class DeploymentController:
             )
         else:
             cond = prev
-        deadline = spec.get("progressDeadlineSeconds")
+        return self._deadline(dep, cond, rs_name, ts)
+
+    def _deadline(self, dep: Obj, cond: Obj, rs_name: str, ts: str) -> Obj:
+        """Progressing False (ProgressDeadlineExceeded) once `progressDeadlineSeconds` passed since the
+        last progress; until then a reconcile is due at that moment (one shared timer)."""
+        deadline = (dep.get("spec") or {}).get("progressDeadlineSeconds")
         if deadline is None or cond.get("status") != "True":
             return cond
         left = _epoch(str(cond.get("lastUpdateTime"))) + int(deadline) - dt.datetime.now(dt.UTC).timestamp()
