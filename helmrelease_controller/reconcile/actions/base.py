@@ -18,6 +18,7 @@ from ...api.models import HelmReleaseSpec
 from ...helm.runner import Helm
 from ...kube.client import KubeClient
 from ...postrender import PostRender
+from ...valuepaths import KeyPath
 from ..backoff import Backoff
 from ..decide import Decision, Facts
 from ..helmstorage import ReleaseObservation
@@ -40,6 +41,7 @@ class ReleaseTarget:
     timeout: str
     helm_user: str | None = None  # impersonated by helm (reconcile/tenancy.py); None: the controller
     post_render: PostRender | None = None  # postRenderers + commonMetadata; None: none
+    secret_paths: frozenset[KeyPath] = frozenset()  # the values' paths a valuesFrom Secret set (masked)
 
 
 @dataclass(frozen=True)
