@@ -65,7 +65,7 @@ async def read_user_values(
             from_secrets.append(source)
     try:
         values = valuesmod.user_values(sources, dict(hr.spec.values or {}))
-        return UserValues(values, _strings(from_secrets), secret_paths(from_secrets))
+        return UserValues(values, secret_strings_of(from_secrets), secret_paths(from_secrets))
     except ValuesError as e:
         raise ValuesError(f"valuesFrom: {e}") from None
 
@@ -108,20 +108,25 @@ async def _read_source(
     return parsed
 
 
-def _strings(from_secrets: list[dict[str, Any] | valuesmod.PathValue]) -> set[str]:
-    """The secret strings: a targetPath entry's raw value, each scalar leaf of a document."""
+def secret_strings_of(from_secrets: list[dict[str, Any] | valuesmod.PathValue]) -> set[str]:
+    """The secret strings: each scalar leaf of what a Secret sets, and a targetPath entry's raw
+    value too (as written: `'0123'` gives `'0123'` and `0123`)."""
     out: set[str] = set()
     for source in from_secrets:
-        out |= {source.value} if isinstance(source, valuesmod.PathValue) else secret_strings(source)
+        if isinstance(source, valuesmod.PathValue) and isinstance(source.value, str):
+            out.add(source.value)
+        out |= secret_strings(_alone(source))
     return out
 
 
 def secret_paths(from_secrets: list[dict[str, Any] | valuesmod.PathValue]) -> frozenset[KeyPath]:
     """The paths the Secrets set: each leaf of a document; for a targetPath, the leaves of what
     setting it alone gives (the path, cut at a list index; and whatever a `,` in the value sets)."""
-    out: set[KeyPath] = set()
-    for source in from_secrets:
-        if isinstance(source, valuesmod.PathValue):
-            source = valuesmod.set_path({}, source.path, source.value)
-        out |= set(leaves(source))
-    return frozenset(out)
+    return frozenset(path for source in from_secrets for path in leaves(_alone(source)))
+
+
+def _alone(source: dict[str, Any] | valuesmod.PathValue) -> dict[str, Any]:
+    """What one source sets on its own (a targetPath: its value read as `helm --set` reads it)."""
+    if isinstance(source, valuesmod.PathValue):
+        return valuesmod.set_path({}, source.path, source.value)
+    return source

@@ -12,7 +12,7 @@ from helmrelease_controller.reconcile.changes import Deployed, baseline, describ
 from helmrelease_controller.reconcile.helmstorage import ReleaseObservation, Revision
 from helmrelease_controller.valuepaths import KeyPath, dotted, leaves, overlaps
 from helmrelease_controller.values import PathValue
-from helmrelease_controller.valuesfrom import secret_paths
+from helmrelease_controller.valuesfrom import secret_paths, secret_strings_of
 
 OLD_SECRET = "old-pass-Q7v"
 NEW_SECRET = "new-pass-Z3k"
@@ -94,6 +94,20 @@ def test_values_diff(old: dict[str, Any], new: dict[str, Any], lines: list[str])
         ),
         pytest.param(
             {"db": {"password": OLD_SECRET}},
+            {"db": {"password": "n3w"}},
+            {("db", "password")},
+            ["db.password: *** -> ***"],
+            id="a Secret's path: the new value too short to redact, the old one in no current Secret",
+        ),
+        pytest.param(
+            {"flags": {"beta": False}},
+            {"flags": {"beta": True}},
+            {("flags", "beta")},
+            ["flags.beta: *** -> ***"],
+            id="a bool from a Secret",
+        ),
+        pytest.param(
+            {"db": {"password": OLD_SECRET}},
             {"db": {"password": NEW_SECRET}},
             {("db",)},
             ["db.password: *** -> ***"],
@@ -160,7 +174,9 @@ def test_secret_values_are_masked_on_both_sides(
     secrets = {NEW_SECRET, "5432", "6543"}
     got = describe(before(old), "webapp", "1.1.0", new, paths, secrets)
     assert got == tuple(lines)
-    assert not any(s in line for s in (OLD_SECRET, NEW_SECRET, "5432", "6543", "new-pa") for line in got)
+    assert not any(
+        s in line for s in (OLD_SECRET, NEW_SECRET, "5432", "6543", "new-pa", "n3w") for line in got
+    )
 
 
 @pytest.mark.parametrize(
@@ -286,3 +302,19 @@ def test_secret_paths_are_what_each_secret_set(
     sources: list[dict[str, Any] | PathValue], expected: set[KeyPath]
 ) -> None:
     assert secret_paths(sources) == expected
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        ([{"db": {"password": "s3cret"}, "port": 5432, "on": True}], {"s3cret", "5432"}),
+        ([PathValue("db.password", "s3cret")], {"s3cret"}),
+        ([PathValue("db.password", "'0123'")], {"'0123'", "0123"}),
+        ([PathValue("pin", "007")], {"007"}),
+        ([PathValue("p", "x,other=1234")], {"x,other=1234", "x", "1234"}),
+    ],
+)
+def test_secret_strings_are_the_values_as_written_and_as_set(
+    sources: list[dict[str, Any] | PathValue], expected: set[str]
+) -> None:
+    assert secret_strings_of(sources) == expected
