@@ -106,6 +106,7 @@ from helmrelease_controller.api.status import (
     HelmReleaseStatus,
     HelmTestHookStatus,
     HistoryEntry,
+    LastFailure,
     status_to_obj,
 )
 from helmrelease_controller.api.status import (
@@ -213,6 +214,7 @@ __all__ = [
     "HistoryEntry",
     "InstallRemediation",
     "InstallSpec",
+    "LastFailure",
     "OCIChartSource",
     "RepositoryChartSource",
     "RollbackSpec",

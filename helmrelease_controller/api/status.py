@@ -103,6 +103,23 @@ class ConditionedStatus(_Status):
         return next((c for c in self.conditions if c.type == type_), None)
 
 
+class LastFailure(_Status):
+    """Why the last failed install, upgrade or test failed, as the cluster showed it then."""
+
+    action: str
+    """install, upgrade or test."""
+    revision: int | None = None
+    """The release revision it made (or tested)."""
+    time: str | None = None
+    """When it failed (RFC 3339)."""
+    summary: Annotated[list[str], BeforeValidator(_none_to_empty_list)] = Field(default_factory=list)
+    """At most 10 lines naming the objects and reasons (workloads not ready, their pods, failed hook
+    Jobs and test pods, Warning events); `helmrelease-controller why` shows everything."""
+    changes: Annotated[list[str], BeforeValidator(_none_to_empty_list)] = Field(default_factory=list)
+    """What the attempt changed against the deployed revision (chart version, values paths; a
+    Secret-derived value as ***)."""
+
+
 class HelmReleaseStatus(ConditionedStatus):
     """The observed state, written by the controller only."""
 
@@ -142,6 +159,8 @@ class HelmReleaseStatus(ConditionedStatus):
     """Last handled value of the helmrelease.dev/force-at annotation."""
     last_handled_reset_at: str | None = None
     """Last handled value of the helmrelease.dev/reset-at annotation."""
+    last_failure: LastFailure | None = None
+    """Why the last failed install, upgrade or test failed; cleared by the next successful one."""
 
 
 def status_to_obj(status: HelmReleaseStatus, *, nulls: bool = False) -> dict[str, Any]:

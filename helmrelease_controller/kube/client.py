@@ -154,6 +154,7 @@ HELMRELEASES = Resource("helmrelease.dev", "v1", "helmreleases", True, "HelmRele
 SECRETS = Resource("", "v1", "secrets", True, "Secret")
 _NON_RESOURCE = Resource("", "", "nonresource", False, "")  # /version, discovery (request counts)
 CONFIGMAPS = Resource("", "v1", "configmaps", True, "ConfigMap")
+PODS = Resource("", "v1", "pods", True, "Pod")
 EVENTS = Resource("events.k8s.io", "v1", "events", True, "Event")
 CORE_EVENTS = Resource("", "v1", "events", True, "Event")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", True, "Lease")
@@ -327,6 +328,18 @@ class KubeClient:
         """`GET` of a path that is no resource: `/version`, discovery (`/apis`, `/apis/apps/v1`)."""
         obj: Obj = await self._json("GET", "get", _NON_RESOURCE, path)
         return obj
+
+    async def pod_log(self, ns: str, name: str, container: str, tail_lines: int = 5) -> str:
+        """The last lines a container wrote (`GET pods/<name>/log`), as text."""
+        query = [("container", container), ("tailLines", str(tail_lines))]
+        resp = await self._send("GET", "get", PODS, PODS.path(ns, name, "log"), query, accept="text/plain")
+        try:
+            raw: bytes = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise TransportError(f"reading a log: {type(e).__name__}: {e}") from e
+        finally:
+            resp.response.release()
+        return raw.decode(errors="replace")
 
     async def list(
         self,

@@ -1,5 +1,5 @@
 """The operations command line: `get`, `suspend`, `resume`, `reconcile`, `history`, `events`,
-`values`, `diff`, `tree` and `check` of HelmReleases and GitSyncs, as subcommands of
+`values`, `diff`, `tree`, `check` and `why` of HelmReleases and GitSyncs, as subcommands of
 `helmrelease-controller` and as the kubectl plugin `kubectl-hr` (`kubectl hr get`; `convert` too).
 kubectl's conventions: `--kubeconfig`, `--context`, `-n/--namespace`, `-A`,
 `-o table|wide|json|yaml`; exit 0 ok, 1 the thing failed, 2 usage.
@@ -16,11 +16,23 @@ import sys
 from typing import Any
 
 from ..kube.client import ApiError
-from . import check, diff, events, get, history, reconcile, suspend, tree, values
+from . import check, diff, events, get, history, reconcile, suspend, tree, values, why
 from .common import FAILED, Failure, Out, connect
 
-COMMANDS = ("get", "suspend", "resume", "reconcile", "history", "events", "values", "diff", "tree", "check")
-_MODULES = (get, suspend, reconcile, history, events, values, diff, tree, check)
+COMMANDS = (
+    "get",
+    "suspend",
+    "resume",
+    "reconcile",
+    "history",
+    "events",
+    "values",
+    "diff",
+    "tree",
+    "check",
+    "why",
+)
+_MODULES = (get, suspend, reconcile, history, events, values, diff, tree, check, why)
 
 
 def register(sub: Any) -> None:

@@ -17,6 +17,8 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+from ..forensics.digest import digest, findings
+from ..forensics.gather import Target, gather
 from ..kube.client import ApiError, KubeClient
 from ..redact import redact
 from .actions import ActionResult, Step
@@ -30,11 +32,13 @@ EXPLAINED = ("install", "upgrade", "test")  # the actions whose failures are exp
 class Explanation:
     details: tuple[str, ...] = ()  # why: the forensics digest
     changes: tuple[str, ...] = ()  # what the attempt changed
+    revision: int = 0  # the revision explained (made by the action, or tested)
 
     def redacted(self, secrets: set[str]) -> Explanation:
         return Explanation(
             tuple(redact(line, secrets) for line in self.details),
             tuple(redact(line, secrets) for line in self.changes),
+            self.revision,
         )
 
 
@@ -49,6 +53,7 @@ class Explainer:
         return Explanation(
             await self._guarded("forensics", self._details(label, step, done, context)),
             await self._guarded("changes", self._changes(label, step, done, context)),
+            revision_of(label, step, done),
         ).redacted(context.secrets)
 
     @staticmethod
@@ -62,12 +67,24 @@ class Explainer:
     async def _details(
         self, label: str, step: Step, done: ActionResult, context: ExplainContext
     ) -> tuple[str, ...]:
-        return ()  # forensics/: the lead builds it
+        """The forensics digest of the revision the action made (a test: the revision tested)."""
+        revision = revision_of(label, step, done)
+        if not revision:
+            return ()  # nothing was released (e.g. the chart did not render): helm's error says it
+        t = step.target
+        target = Target(t.storage_namespace, t.release, revision, label, context.started_at)
+        return tuple(digest(findings(await gather(context.client, context.storage, target))))
 
     async def _changes(
         self, label: str, step: Step, done: ActionResult, context: ExplainContext
     ) -> tuple[str, ...]:
         return ()  # reconcile/changes.py
+
+
+def revision_of(label: str, step: Step, done: ActionResult) -> int:
+    """The revision a failure is about: the one the action made, or (a test) the one tested."""
+    latest = step.facts.release.latest
+    return done.revision or (latest.version if label == "test" and latest else 0)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import values as valuesmod
 from ..api.durations import parse_duration
-from ..api.models import CONDITION_DRIFTED, FINALIZER, HelmRelease, SpecError
+from ..api.models import CONDITION_DRIFTED, FINALIZER, HelmRelease, HelmReleaseStatus, LastFailure, SpecError
 from ..fetches import PENDING, Fetches
 from ..helm.runner import Helm, HelmError, unsupported_by
 from ..kube.client import ApiError as KubeApiError
@@ -46,7 +46,7 @@ from . import status as st
 from .actions import ActionResult, Attempt, ReleaseTarget, Step
 from .decide import Action, decide, effective
 from .driftcheck import DriftChecker
-from .explain import ExplainContext, Explainer, Explanation
+from .explain import EXPLAINED, ExplainContext, Explainer, Explanation
 from .facts import facts_for
 from .finalize import Finalizer
 from .gates import Gates, backoff_of
@@ -339,6 +339,7 @@ class Reconciler:
         )
         self._tell(run, step, plan, module.LABEL, done, why)
         run.status = module.record(run.status, step, done, time.time(), random.uniform(-1, 1))
+        run.status = last_failure(run.status, module.LABEL, done, why, now)
         return done
 
     def _tell(
@@ -391,6 +392,24 @@ class Reconciler:
             fields = {**plan.fields, "revision": revision}
             self.report.notify(run.obj, RECOVERED, ready.message, plan.secrets, **fields)
         await self.objects.write_status(run.obj, run.status)
+
+
+def last_failure(
+    status: HelmReleaseStatus, label: str, done: ActionResult, why: Explanation, now: float
+) -> HelmReleaseStatus:
+    """status.lastFailure after an action: set by an explained failure, cleared by a success. Pure."""
+    if done.ok and label in EXPLAINED:
+        return status.model_copy(update={"last_failure": None})
+    if done.ok or not (why.details or why.changes):
+        return status
+    failure = LastFailure(
+        action=label,
+        revision=why.revision or None,
+        time=st.rfc3339(now),
+        summary=list(why.details),
+        changes=list(why.changes),
+    )
+    return status.model_copy(update={"last_failure": failure})
 
 
 def release_plan(hr: HelmRelease, r: Resolved, gen: int, helm_user: str | None = None) -> Plan:
