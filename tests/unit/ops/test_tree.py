@@ -57,10 +57,14 @@ def deployment(ready: int, replicas: int = 2, observed: int = 3) -> dict[str, An
         (deployment(1), ("False", "1/2 ready")),
         (deployment(2, observed=2), ("False", "2/2 ready")),  # an older generation's count
         (  # a stuck rollout: the one ready pod is the old one, the new one is not ready
-            {"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 1},
-             "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "readyReplicas": 1}},
+            {
+                "kind": "Deployment",
+                "metadata": {"generation": 2},
+                "spec": {"replicas": 1},
+                "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "readyReplicas": 1},
+            },
             ("False", "0/1 ready"),
-        ),  # fmt: skip
+        ),
         (
             {"kind": "DaemonSet", "status": {"desiredNumberScheduled": 1, "numberReady": 1}},
             ("True", "1/1 ready"),
