@@ -28,6 +28,7 @@ RESOURCES = {
     ("batch/v1", "Job"): Resource("batch", "v1", "jobs", True, "Job"),
     ("v1", "Pod"): PODS,
 }
+ABOUT = ("Pod", "ReplicaSet", *WORKLOADS)  # the kinds whose events explain a failure
 HOOK_EVENTS = {
     "install": ("pre-install", "post-install"),
     "upgrade": ("pre-upgrade", "post-upgrade"),
@@ -135,6 +136,8 @@ async def _events(client: KubeClient, ns: str, since: float, names: set[str]) ->
         when = parse_time(e.get("lastTimestamp") or e.get("eventTime") or e.get("firstTimestamp"))
         about = str(inv.get("name") or "")
         if when is not None and when.timestamp() < since - 1:
+            continue
+        if inv.get("kind") not in ABOUT:  # not our own HelmRelease events, say
             continue
         if about in names or any(about.startswith(f"{n}-") for n in names):
             out.append(e)
