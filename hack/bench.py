@@ -456,6 +456,7 @@ class Config:
     gitsync_only: bool = False  # only the GitSync row, merged into an existing results.json
     gitsync_n: int = 500
     gitsync_environments: int = 5
+    drift: str = "disabled"  # spec.driftDetection.mode of every HelmRelease (the drift-check cost row)
 
 
 @dataclass
@@ -813,16 +814,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def hr_object(rel: Release, repo_url: str, interval: float) -> dict[str, Any]:
+def hr_object(rel: Release, repo_url: str, interval: float, drift: str = "disabled") -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "interval": f"{interval:g}s",
+        "chart": {"repository": {"url": repo_url, "name": "webapp", "version": CHART_VERSION}},
+        "values": values_for(rel.name),
+    }
+    if drift != "disabled":
+        spec["driftDetection"] = {"mode": drift}
     return {
         "apiVersion": "helmrelease.dev/v1",
         "kind": "HelmRelease",
         "metadata": {"name": rel.name, "namespace": rel.namespace},
-        "spec": {
-            "interval": f"{interval:g}s",
-            "chart": {"repository": {"url": repo_url, "name": "webapp", "version": CHART_VERSION}},
-            "values": values_for(rel.name),
-        },
+        "spec": spec,
     }
 
 
@@ -881,7 +885,7 @@ def converge_controller(
     t0 = time.monotonic()
     (work / "t0").write_text(f"{time.time()}\n")  # for reading converge-requests.json by hand
     for rel in releases:
-        sim.api.ok("POST", hr_path(rel), hr_object(rel, env.repo.url, cfg.interval))
+        sim.api.ok("POST", hr_path(rel), hr_object(rel, env.repo.url, cfg.interval, cfg.drift))
     created = time.monotonic() - t0
     keys = {rel.key for rel in releases}
     last = watcher.wait(keys, 60 + cfg.timeout_per_release * n, ctl.alive)
@@ -1666,6 +1670,12 @@ def parse_args(argv: list[str] | None) -> tuple[Config, bool, bool]:
     p.add_argument("--gitsync-n", type=int, default=500, help="HelmReleases in the GitSync row")
     p.add_argument("--gitsync-environments", type=int, default=5, help="environment folders (namespaces)")
     p.add_argument(
+        "--drift",
+        choices=["disabled", "warn", "enabled"],
+        default="disabled",
+        help="spec.driftDetection.mode of every HelmRelease: the steady state then measures drift checks",
+    )
+    p.add_argument(
         "--render",
         action="store_true",
         help="rewrite results.md, converge.png from results.json",
@@ -1691,6 +1701,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, bool, bool]:
         gitsync_only=a.gitsync_only,
         gitsync_n=max(1, a.gitsync_n),
         gitsync_environments=max(1, a.gitsync_environments),
+        drift=a.drift,
     )
     return cfg, a.keep, a.render
 
@@ -1746,6 +1757,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeat": cfg.repeat,
             "per_namespace": cfg.per_namespace,
             "profiled": cfg.profile,
+            "drift_detection": cfg.drift,
         },
         "bench": {
             "wall_s": round(time.monotonic() - started, 1),
