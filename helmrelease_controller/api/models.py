@@ -37,6 +37,7 @@ from helmrelease_controller.api.chart import (
     RepositoryChartSource,
     SecretRef,
 )
+from helmrelease_controller.api.drift import DriftDetectionSpec, DriftIgnoreRule
 from helmrelease_controller.api.names import (
     ANNOTATION_FORCE_AT,
     ANNOTATION_PREFIX,
@@ -75,8 +76,6 @@ from helmrelease_controller.api.spec import (
     KUBECONFIG_CONFIGMAP_UNSUPPORTED,
     BackoffSpec,
     DependencyReference,
-    DriftDetectionSpec,
-    DriftIgnoreRule,
     HelmReleaseSpec,
     HelmTestFilter,
     HelmTestSpec,

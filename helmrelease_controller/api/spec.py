@@ -1,5 +1,6 @@
 """The HelmRelease spec models besides the chart: values and dependency references, install,
-upgrade, rollback, uninstall and test options, backoff, drift detection, `HelmReleaseSpec`. Pure.
+upgrade, rollback, uninstall and test options, backoff, remote clusters, `HelmReleaseSpec` (post-rendering
+is api/postrender.py, drift detection api/drift.py). Pure.
 
 Spec models reject unknown fields; a docstring under a field is what `kubectl explain` prints.
 """
@@ -18,11 +19,12 @@ from pydantic import (
 )
 
 from helmrelease_controller.api.chart import ChartRef, _exactly_one_rule
+from helmrelease_controller.api.drift import DriftDetectionSpec
 from helmrelease_controller.api.durations import DURATION_PATTERN, parse_duration
+from helmrelease_controller.api.postrender import CommonMetadata, PostRenderer
 from helmrelease_controller.api.types import (
     LIST_MAX_ITEMS,
     FreeForm,
-    JsonPointer,
     NamespaceName,
     NonEmptyStr,
     ObjectName,
@@ -343,122 +345,6 @@ class BackoffSpec(_Spec):
     def max_seconds(self) -> float:
         """`max` in seconds."""
         return parse_duration(self.max)
-
-
-# --- post-rendering (Flux's postRenderers and commonMetadata; docs/post-renderers.md) ---------------
-
-_REMOVED_KUSTOMIZE_FIELDS = {
-    "patchesStrategicMerge": "write each patch as a patches item (a strategic merge patch needs no target)",
-    "patchesJson6902": "write each as a patches item: its operations as the patch, with its target",
-}
-
-
-class PostRendererTarget(_Spec):
-    """Which objects (kustomize's selector, for a patch's target or a drift ignore rule): all the
-    fields given must match."""
-
-    group: str | None = None
-    """API group of the objects (e.g. apps; empty for the core group)."""
-    version: str | None = None
-    """API version of the objects (e.g. v1)."""
-    kind: str | None = None
-    """Kind of the objects (e.g. Deployment)."""
-    name: str | None = None
-    """Name of the objects (a regular expression, as kustomize reads it)."""
-    namespace: str | None = None
-    """Namespace of the objects."""
-    label_selector: str | None = None
-    """Label selector the objects' labels must match (e.g. app=web,tier!=db)."""
-    annotation_selector: str | None = None
-    """Label selector the objects' annotations must match."""
-
-
-class PostRendererPatch(_Spec):
-    """A kustomize patch: a strategic merge patch, or a JSON 6902 patch (a list of operations)."""
-
-    patch: NonEmptyStr
-    """The patch as inline YAML: an object (strategic merge), or a list of operations (JSON 6902,
-    which needs a target)."""
-    target: PostRendererTarget | None = None
-    """The objects to patch; a strategic merge patch without it patches the object it names."""
-
-
-class PostRendererImage(_Spec):
-    """An image replaced in every container (kustomize's images): its name, tag or digest."""
-
-    name: NonEmptyStr
-    """The image name to look for, without tag (e.g. nginx, ghcr.io/org/app)."""
-    new_name: str | None = None
-    """The name to replace it with."""
-    new_tag: str | None = None
-    """The tag to replace its tag with."""
-    digest: str | None = None
-    """The digest to use instead of a tag (newTag is then ignored)."""
-
-
-class KustomizePostRenderer(_Spec):
-    """A kustomization applied to the rendered manifests: patches, then images (kubectl kustomize)."""
-
-    patches: Annotated[list[PostRendererPatch], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list, max_length=LIST_MAX_ITEMS
-    )
-    """Strategic merge and JSON 6902 patches, each with an optional target."""
-    images: Annotated[list[PostRendererImage], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list, max_length=LIST_MAX_ITEMS
-    )
-    """Images to rename, retag or pin to a digest."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _removed_fields(cls, data: Any) -> Any:
-        # Flux v2beta1/v2beta2 had these; Flux v2 removed them. `convert` maps them to patches.
-        for name, how in _REMOVED_KUSTOMIZE_FIELDS.items():
-            if isinstance(data, dict) and name in data:
-                raise ValueError(f"{name} is not supported (Flux v2 removed it): {how}")
-        return data
-
-
-class PostRenderer(_Spec):
-    """One post-renderer: a kustomization run over what the previous one produced."""
-
-    kustomize: KustomizePostRenderer | None = None
-    """Patches and image overrides applied with kustomize."""
-
-
-class CommonMetadata(_Spec):
-    """Labels and annotations set on every object the chart renders (metadata only, not on pod
-    templates or selectors); they override the chart's own when a key is the same."""
-
-    labels: dict[str, str] = Field(default_factory=dict)
-    """Labels added to every object's metadata."""
-    annotations: dict[str, str] = Field(default_factory=dict)
-    """Annotations added to every object's metadata."""
-
-
-# --- drift detection (reconcile/driftcheck.py, drift/; docs/drift.md) ------------------------------
-
-
-class DriftIgnoreRule(_Spec):
-    """Fields that drift detection ignores, on the objects its target selects."""
-
-    paths: Annotated[list[JsonPointer], Field(min_length=1, max_length=LIST_MAX_ITEMS)]
-    """JSON pointers (RFC 6901) of ignored fields and everything under them, e.g. /spec/replicas;
-    list items by index, e.g. /spec/template/spec/containers/0/image."""
-    target: PostRendererTarget | None = None
-    """Objects the rule applies to (kustomize's selector, as for patches); all objects when omitted."""
-
-
-class DriftDetectionSpec(_Spec):
-    """Detection (and correction) of changes made to the release's objects outside Helm."""
-
-    mode: Literal["disabled", "warn", "enabled"] = "disabled"
-    """disabled: not checked. warn: each interval, the live objects are compared with the deployed
-    release (fields its manifest sets); drift sets the Drifted condition, an event and a
-    notification. enabled: drift is also put back by server-side apply, without a new revision."""
-    ignore: Annotated[list[DriftIgnoreRule], BeforeValidator(_none_to_empty_list)] = Field(
-        default_factory=list, max_length=LIST_MAX_ITEMS
-    )
-    """Fields to leave alone."""
 
 
 class _Scheduled(_Spec):
