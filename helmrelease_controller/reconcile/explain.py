@@ -22,6 +22,7 @@ from ..forensics.gather import Target, gather
 from ..kube.client import ApiError, KubeClient
 from ..redact import redact
 from .actions import ActionResult, Step
+from .changes import what_changed
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Explainer:
     async def _changes(
         self, label: str, step: Step, done: ActionResult, context: ExplainContext
     ) -> tuple[str, ...]:
-        return ()  # reconcile/changes.py
+        return await what_changed(context.storage, step, label, context.secrets)
 
 
 def revision_of(label: str, step: Step, done: ActionResult) -> int:

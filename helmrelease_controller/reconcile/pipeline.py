@@ -40,7 +40,7 @@ from ..postrender import PostRender
 from ..preflight import storage_forbidden_reason
 from ..sources.base import ResolvedChart, SourceError
 from ..valuesfiles import read_values_files
-from ..valuesfrom import ValuesError, resolve_values
+from ..valuesfrom import UserValues, ValuesError, read_user_values
 from . import actions, alerting, dependencies
 from . import status as st
 from .actions import ActionResult, Attempt, ReleaseTarget, Step
@@ -74,6 +74,7 @@ class Resolved:
     values: dict[str, Any]
     secrets: set[str]
     release: ReleaseObservation  # Helm's storage at the first look
+    secret_paths: frozenset[tuple[str, ...]] = frozenset()  # where the values came from Secrets
 
 
 @dataclass(frozen=True)
@@ -201,8 +202,8 @@ class Reconciler:
         if isinstance(resolved, BaseException):
             raise resolved
         self.gates.passed(run.key)
-        chart, values, secrets = resolved
-        return Resolved(chart, values, secrets, first_look)
+        chart, got = resolved
+        return Resolved(chart, got.values, got.secrets, first_look, got.secret_paths)
 
     async def _ensure_finalizer(self, obj: dict[str, Any]) -> dict[str, Any]:
         finalizers = obj["metadata"].get("finalizers") or []
@@ -210,11 +211,10 @@ class Reconciler:
             return obj
         return await self.objects.set_finalizers(obj, [*finalizers, FINALIZER])
 
-    async def _resolve(
-        self, hr: HelmRelease, refresh: bool
-    ) -> tuple[ResolvedChart, dict[str, Any], set[str]] | Any:
-        """The chart and the merged user values (and the secret strings among them, for redaction),
-        or PENDING while a slow chart fetch goes on without this worker."""
+    async def _resolve(self, hr: HelmRelease, refresh: bool) -> tuple[ResolvedChart, UserValues] | Any:
+        """The chart and the merged user values (and what of them came from Secrets: the strings,
+        for redaction, and the paths, for what a failure changed), or PENDING while a slow chart
+        fetch goes on without this worker."""
         spec = hr.spec
 
         def start() -> Any:
@@ -228,8 +228,7 @@ class Reconciler:
             self.on_resolved(hr, chart)
         source_spec = getattr(spec.chart, spec.chart.kind)
         chart_files = await read_values_files(chart, list(getattr(source_spec, "values_files", []) or []))
-        user_values, secret_strings = await resolve_values(self.client, hr, chart_files)
-        return chart, user_values, secret_strings
+        return chart, await read_user_values(self.client, hr, chart_files)
 
     # -- decide and act -----------------------------------------------------------------------------
     async def _converge(self, run: Run, hr: HelmRelease, r: Resolved, where: Cluster) -> Result:
@@ -430,6 +429,7 @@ def release_plan(hr: HelmRelease, r: Resolved, gen: int, helm_user: str | None =
         timeout=spec.timeout,
         helm_user=helm_user,
         post_render=post_render,
+        secret_paths=r.secret_paths,
     )
     attempt = Attempt(
         namespace=target.namespace,

@@ -80,7 +80,9 @@ def slack() -> Iterator[_Slack]:
     srv.shutdown()
 
 
-def _controller_notifying(cluster: Cluster, slack: _Slack, tmp_path: Path) -> ControllerProcess:
+def _controller_notifying(
+    cluster: Cluster, slack: _Slack, tmp_path: Path, helm: str = "helm"
+) -> ControllerProcess:
     """A controller whose notifications config routes everything to the Slack stand-in."""
     hook = f"http://127.0.0.1:{slack.server_address[1]}/services/T000/B000/XXXX"
     cluster.kubectl("create", "namespace", "helmrelease-system")
@@ -97,7 +99,7 @@ def _controller_notifying(cluster: Cluster, slack: _Slack, tmp_path: Path) -> Co
         yaml.safe_dump({"cluster": "kubesim", "providers": [provider], "routes": [{"providers": ["slack"]}]})
     )
     assert cluster.sim.kubeconfig_path is not None
-    proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path)
+    proc = ControllerProcess(tmp_path / "ctl", cluster.sim.kubeconfig_path, helm=helm)
     return proc.start("--notifications-config", str(config))
 
 

@@ -442,7 +442,7 @@ async def test_a_secret_value_in_helms_error_is_redacted_everywhere(world: World
     assert (await world.condition("Ready"))["message"].endswith(f"last error: {said}")  # stalled
     await world.events.flush()
     items, _ = await world.client.list(EVENTS, world.ns)
-    assert [e["note"] for e in items] == [said]
+    assert [e["note"] for e in items] == [said + "; changed: chart: webapp 1.0.0 (first install)"]
     assert [(n.outcome, n.reason.endswith(said)) for n in world.notifier.sent] == [
         ("failed", True),
         ("stalled", True),
