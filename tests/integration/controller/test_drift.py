@@ -106,6 +106,7 @@ def test_enabled_puts_back_each_drift_without_a_new_revision(
     drifted(cluster, "NoDrift")  # the next interval finds nothing
 
 
+@pytest.mark.parametrize("helm_name", ["helm", "helm3"], indirect=True)
 def test_ignored_paths_unset_fields_and_opted_out_objects_are_left_alone(
     cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
 ) -> None:
@@ -140,6 +141,7 @@ def test_ignored_paths_unset_fields_and_opted_out_objects_are_left_alone(
     assert "ConfigMap" not in text
 
 
+@pytest.mark.parametrize("helm_name", ["helm", "helm3"], indirect=True)
 def test_a_secret_drift_is_reported_without_its_data(
     cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
 ) -> None:
