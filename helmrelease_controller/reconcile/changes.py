@@ -50,6 +50,7 @@ VALUE_WIDTH = 60
 PATH_WIDTH = 80
 UNSET = "(unset)"
 MASKED = "***"
+YAML_PROBE = 200  # how much of a string _plain reads as YAML
 
 
 class _Unset:
@@ -98,10 +99,13 @@ def describe(
         return (f"chart: {chart} {version} (first install)",)
     changed = chart_change(before, chart, version)
     lines = [f"chart: {changed}"] if changed else []
-    lines += value_lines(before.values, values, frozenset(secret_paths), set(secrets))
-    if len(lines) > MAX_LINES:
-        kept = MAX_LINES - 1
-        lines = [*lines[:kept], f"and {len(lines) - kept} more"]
+    diff = changed_leaves(before.values, values)
+    room = MAX_LINES - len(lines)
+    shown = diff if len(diff) <= room else diff[: room - 1]  # only the lines kept are rendered
+    masks, hidden = frozenset(secret_paths), set(secrets)
+    lines += [value_line(*leaf, masks, hidden) for leaf in shown]
+    if len(shown) < len(diff):
+        lines.append(f"and {len(diff) - len(shown)} more")
     return tuple(lines)
 
 
@@ -113,20 +117,18 @@ def chart_change(before: Deployed, chart: str, version: str) -> str:
     return f"{before.chart} {before.version} -> {new}"
 
 
-def value_lines(
-    old: Mapping[str, Any], new: Mapping[str, Any], secret_paths: frozenset[KeyPath], secrets: set[str]
-) -> list[str]:
-    """`path: old -> new` for every leaf that differs, sorted by path."""
+def changed_leaves(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[KeyPath, Any, Any]]:
+    """`(path, old, new)` for every leaf that differs, sorted by path (`_UNSET`: not set)."""
     was, now = leaves(old), leaves(new)
-    out = []
-    for path in sorted(was.keys() | now.keys()):
-        a, b = was.get(path, _UNSET), now.get(path, _UNSET)
-        if same(a, b):
-            continue
-        masked = overlaps(path, secret_paths) or holds_secret(a, secrets) or holds_secret(b, secrets)
-        name = _clip(redact(dotted(path), secrets), PATH_WIDTH)
-        out.append(f"{name}: {show(a, masked, secrets)} -> {show(b, masked, secrets)}")
-    return out
+    pairs = ((path, was.get(path, _UNSET), now.get(path, _UNSET)) for path in sorted(was.keys() | now.keys()))
+    return [(path, a, b) for path, a, b in pairs if not same(a, b)]
+
+
+def value_line(path: KeyPath, a: Any, b: Any, secret_paths: frozenset[KeyPath], secrets: set[str]) -> str:
+    """`path: old -> new`, both sides `***` when the path or either value is secret."""
+    masked = overlaps(path, secret_paths) or holds_secret(a, secrets) or holds_secret(b, secrets)
+    name = _clip(redact(dotted(path), secrets), PATH_WIDTH)
+    return f"{name}: {show(a, masked, secrets)} -> {show(b, masked, secrets)}"
 
 
 def same(a: Any, b: Any) -> bool:
@@ -169,8 +171,9 @@ def _plain(text: str) -> bool:
     """Whether a string can be shown unquoted: it reads back (as YAML) as that same string."""
     if not text or not text.isprintable() or text in (UNSET, MASKED) or " -> " in text:
         return False
+    head = text[:YAML_PROBE]  # a string that reads as another type is short; a long one costs
     try:
-        return bool(yaml.safe_load(text) == text)
+        return bool(yaml.safe_load(head) == head)
     except yaml.YAMLError:
         return False
 
