@@ -119,3 +119,16 @@ def test_a_successful_upgrade_clears_the_last_failure(
     cluster.apply(with_secret(cluster, repo, values={"message": "fixed"}))
     cluster.wait_ready("web", reason="UpgradeSucceeded")
     wait_for(lambda: "lastFailure" not in cluster.status("web"), 15, what="lastFailure cleared")
+
+
+@pytest.mark.parametrize("helm_name", ["helm", "helm3"], indirect=True)
+def test_a_failing_hook_job_is_named_on_both_helms(
+    cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
+) -> None:
+    install(cluster, repo)
+    cluster.apply(with_secret(cluster, repo, values={"failHook": True}))
+    last = failure(cluster)
+    text = "\n".join(last["summary"])
+    assert last["action"] == "upgrade" and last["revision"] == 2
+    assert "Job/web-migrate (pre-upgrade hook): Failed BackoffLimitExceeded" in text, text
+    assert 'error: relation "users" already exists' in text, text
