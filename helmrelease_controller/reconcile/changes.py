@@ -69,12 +69,17 @@ class Deployed:
     values: dict[str, Any]  # the user-supplied values (the release's `config`)
 
     @classmethod
-    def from_release(cls, release: Mapping[str, Any]) -> Deployed:
-        """From Helm's stored release JSON (helmstorage.decode_release)."""
-        meta = (release.get("chart") or {}).get("metadata") or {}
-        config = release.get("config")
-        values = dict(config) if isinstance(config, Mapping) else {}
-        return cls(str(meta.get("name", "")), str(meta.get("version", "")), values)
+    def from_release(cls, release: Any) -> Deployed:
+        """From Helm's stored release JSON (helmstorage.decode_release); what is missing or not
+        of its shape is empty (a broken record must not fail the reconcile)."""
+        meta = _field(_field(release, "chart"), "metadata")
+        config = _field(release, "config")
+        return cls(str(meta.get("name", "")), str(meta.get("version", "")), dict(config))
+
+
+def _field(obj: Any, key: str) -> Mapping[str, Any]:
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
 
 
 def baseline(release: ReleaseObservation, label: str) -> Revision | None:

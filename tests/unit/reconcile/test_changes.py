@@ -214,6 +214,9 @@ def test_deployed_from_release_json() -> None:
     release = {"chart": {"metadata": {"name": "webapp", "version": "1.0.0"}}, "config": {"a": 1}}
     assert Deployed.from_release(release) == Deployed("webapp", "1.0.0", {"a": 1})
     assert Deployed.from_release({"chart": {"metadata": {}}, "config": None}) == Deployed("", "", {})
+    broken: list[Any] = [[], {"chart": "x", "config": [1]}, {"chart": {"metadata": 3}}]
+    for release in broken:
+        assert Deployed.from_release(release) == Deployed("", "", {})
 
 
 def rev(version: int, status: str) -> Revision:
