@@ -35,7 +35,8 @@ def with_secret(cluster: Cluster, repo: ChartRepo, **spec: Any) -> dict[str, Any
     )
 
 
-def install(cluster: Cluster, repo: ChartRepo, **spec: Any) -> None:
+def secret_values(cluster: Cluster) -> None:
+    """The valuesFrom Secret: a value that must never appear anywhere."""
     cluster.kubectl(
         "create",
         "secret",
@@ -45,6 +46,10 @@ def install(cluster: Cluster, repo: ChartRepo, **spec: Any) -> None:
         "apps",
         f"--from-literal=values.yaml=token: {PLANTED}",
     )
+
+
+def install(cluster: Cluster, repo: ChartRepo, **spec: Any) -> None:
+    secret_values(cluster)
     cluster.apply(with_secret(cluster, repo, **spec))
     cluster.wait_ready("web")
 
@@ -94,15 +99,7 @@ def test_a_failing_hook_job_is_named_with_its_log(
 def test_a_failing_helm_test_names_the_test_pod(
     cluster: Cluster, repo: ChartRepo, controller: ControllerProcess
 ) -> None:
-    cluster.kubectl(
-        "create",
-        "secret",
-        "generic",
-        "web-secret",
-        "-n",
-        "apps",
-        f"--from-literal=values.yaml=token: {PLANTED}",
-    )
+    secret_values(cluster)
     cluster.apply(with_secret(cluster, repo, values={"failTests": True}, test={"enable": True}))
     last = failure(cluster)
     assert last["action"] == "test" and last["revision"] == 1
