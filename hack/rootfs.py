@@ -13,7 +13,7 @@ with Debian's own tools, and the controller is started from it in a chroot:
  2. In the chroot, as root: deploy/image-setup.sh (the Dockerfile's base RUN: the packages of
     deploy/image-packages.txt, the uid 65532 user), then deploy/image-build.sh in /src holding the
     files the Dockerfile COPYs (the build stage: /opt/venv from PyPI, helm via
-    hack/install_tools.py); then, as the final stage does, only /opt/venv and helm are kept.
+    hack/install_tools.py); then, as the final stage does, only /opt/venv, helm and kubectl are kept.
  3. As uid 65532 with the image's PATH and HOME (chroot shares the network, so loopback servers on
     this machine are reachable): `helmrelease-controller --version` and `run --help`, `git`, `ssh`
     and `helm` present; then the controller runs against a kubesim on loopback and installs one
@@ -143,8 +143,9 @@ def build(rootfs: Path) -> None:
             "cd /src && sh deploy/image-build.sh",
         ]
     )
-    # The final stage: base + /opt/venv + helm, nothing else from the build.
-    shutil.copy(rootfs / "opt" / "bin" / "helm", rootfs / "usr" / "local" / "bin" / "helm")
+    # The final stage: base + /opt/venv + helm and kubectl, nothing else from the build.
+    for tool in ("helm", "kubectl"):
+        shutil.copy(rootfs / "opt" / "bin" / tool, rootfs / "usr" / "local" / "bin" / tool)
     shutil.rmtree(rootfs / "opt" / "bin")
     shutil.rmtree(src)
 
@@ -189,6 +190,7 @@ def check_contents(rootfs: Path) -> None:
         ["git", "--version"],
         ["ssh", "-V"],
         ["helm", "version", "--short"],
+        ["kubectl", "version", "--client"],
         [
             "python3",
             "-c",
