@@ -3,9 +3,9 @@ item 3): a few one-line statements for the failure event, the notification ("Wha
 `status.lastFailure`, gathered by reconcile/explain.py.
 
     chart: webapp 1.1.0 -> 1.2.0
+    db.password: *** -> ***
     image.tag: 1.4.2 -> 1.5.0
     replicas: (unset) -> 3
-    db.password: *** -> ***
     and 4 more
 
 - The baseline is the newest revision Helm's storage held as `deployed` or `superseded` before
@@ -21,8 +21,9 @@ item 3): a few one-line statements for the failure event, the notification ("Wha
   characters with `…`; `(unset)` when the path is absent.
 - Secret values are never shown: a path a `valuesFrom` Secret set (valuesfrom.py's
   `secret_paths`: each leaf of a Secret's document, or its `targetPath`) is `***` on both sides,
-  as is one whose old or new value holds a secret string (the old value of a path that no Secret
-  sets any more); `(unset)` stays. Every value is redacted before it is cut.
+  as is one whose old or new value holds a secret string of this attempt; `(unset)` stays. Every
+  value is redacted before it is cut. The gap: an old value from a Secret that this attempt no
+  longer reads (nor holds the same string), as no record is kept of where past values came from.
 - At most 10 lines: the first 9 and `and N more`.
 
 Pure but for :func:`what_changed`, the one read.
