@@ -17,12 +17,14 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+from ..api.models import HelmReleaseStatus, LastFailure
 from ..forensics.digest import digest, findings
 from ..forensics.gather import Target, gather
 from ..kube.client import ApiError, KubeClient
 from ..redact import redact
 from .actions import ActionResult, Step
 from .changes import what_changed
+from .status import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +99,21 @@ class ExplainContext:
     client: KubeClient  # reads the release's objects (helm's identity)
     started_at: float  # when the action began (events since then)
     secrets: set[str]  # the secret strings among the values (redaction)
+
+
+def record_failure(
+    status: HelmReleaseStatus, label: str, done: ActionResult, why: Explanation, now: float
+) -> HelmReleaseStatus:
+    """status.lastFailure after an action: set by an explained failure, cleared by a success. Pure."""
+    if done.ok and label in EXPLAINED:
+        return status.model_copy(update={"last_failure": None})
+    if done.ok or not (why.details or why.changes):
+        return status
+    failure = LastFailure(
+        action=label,
+        revision=why.revision or None,
+        time=rfc3339(now),
+        summary=list(why.details),
+        changes=list(why.changes),
+    )
+    return status.model_copy(update={"last_failure": failure})

@@ -22,12 +22,10 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from .. import values as valuesmod
 from ..api.durations import parse_duration
-from ..api.models import CONDITION_DRIFTED, FINALIZER, HelmRelease, HelmReleaseStatus, LastFailure, SpecError
+from ..api.models import CONDITION_DRIFTED, FINALIZER, HelmRelease, SpecError
 from ..fetches import PENDING, Fetches
 from ..helm.runner import Helm, HelmError, unsupported_by
 from ..kube.client import ApiError as KubeApiError
@@ -36,22 +34,22 @@ from ..kube.events import EventRecorder
 from ..kube.sharding import dependency_view
 from ..metrics import Metrics
 from ..notify import FAILED, RECOVERED, STALLED, Dispatcher
-from ..postrender import PostRender
 from ..preflight import storage_forbidden_reason
 from ..sources.base import ResolvedChart, SourceError
 from ..valuesfiles import read_values_files
 from ..valuesfrom import UserValues, ValuesError, read_user_values
 from . import actions, alerting, dependencies
 from . import status as st
-from .actions import ActionResult, Attempt, ReleaseTarget, Step
+from .actions import ActionResult, Step
 from .decide import Action, decide, effective
 from .driftcheck import DriftChecker
-from .explain import EXPLAINED, ExplainContext, Explainer, Explanation
+from .explain import ExplainContext, Explainer, Explanation, record_failure
 from .facts import facts_for
 from .finalize import Finalizer
-from .gates import Gates, backoff_of
+from .gates import Gates
 from .helmstorage import ReleaseObservation
 from .objects import Cache, Objects
+from .plan import Plan, Resolved, release_plan
 from .remote import REASON as REMOTE_REASON
 from .remote import Cluster, RemoteClusters, RemoteError
 from .report import Reporter
@@ -64,27 +62,6 @@ log = logging.getLogger("helmrelease_controller.reconciler")
 
 MAX_STEPS = 6
 SETTLING = (Action.NONE, Action.WAIT, Action.STALL)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What the reconcile releases: the chart, the merged user values and their secrets."""
-
-    chart: ResolvedChart
-    values: dict[str, Any]
-    secrets: set[str]
-    release: ReleaseObservation  # Helm's storage at the first look
-    secret_paths: frozenset[tuple[str, ...]] = frozenset()  # where the values came from Secrets
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The resolved release: where and what helm is asked to do, and how status describes it."""
-
-    target: ReleaseTarget
-    attempt: Attempt
-    secrets: set[str]
-    fields: dict[str, Any]  # for notifications: release, namespace, chart, version
 
 
 class Reconciler:
@@ -338,7 +315,7 @@ class Reconciler:
         )
         self._tell(run, step, plan, module.LABEL, done, why)
         run.status = module.record(run.status, step, done, time.time(), random.uniform(-1, 1))
-        run.status = last_failure(run.status, module.LABEL, done, why, now)
+        run.status = record_failure(run.status, module.LABEL, done, why, now)
         return done
 
     def _tell(
@@ -391,66 +368,6 @@ class Reconciler:
             fields = {**plan.fields, "revision": revision}
             self.report.notify(run.obj, RECOVERED, ready.message, plan.secrets, **fields)
         await self.objects.write_status(run.obj, run.status)
-
-
-def last_failure(
-    status: HelmReleaseStatus, label: str, done: ActionResult, why: Explanation, now: float
-) -> HelmReleaseStatus:
-    """status.lastFailure after an action: set by an explained failure, cleared by a success. Pure."""
-    if done.ok and label in EXPLAINED:
-        return status.model_copy(update={"last_failure": None})
-    if done.ok or not (why.details or why.changes):
-        return status
-    failure = LastFailure(
-        action=label,
-        revision=why.revision or None,
-        time=st.rfc3339(now),
-        summary=list(why.details),
-        changes=list(why.changes),
-    )
-    return status.model_copy(update={"last_failure": failure})
-
-
-def release_plan(hr: HelmRelease, r: Resolved, gen: int, helm_user: str | None = None) -> Plan:
-    """What helm is asked to do (the target) and what status records about the attempt. Pure."""
-    spec, chart = hr.spec, r.chart
-    post_render = PostRender.from_spec(spec)  # a changed patch is a changed config: an upgrade
-    digest = valuesmod.config_digest(chart.digest, r.values, post_render.to_json() if post_render else None)
-    target = ReleaseTarget(
-        owner_namespace=hr.namespace,
-        owner_name=hr.name,
-        release=hr.release_name,
-        namespace=hr.target_namespace,
-        storage_namespace=hr.storage_namespace,
-        chart_path=chart.path,
-        values=r.values,
-        config_digest=digest,
-        history_max=spec.max_history,
-        timeout=spec.timeout,
-        helm_user=helm_user,
-        post_render=post_render,
-        secret_paths=r.secret_paths,
-    )
-    attempt = Attempt(
-        namespace=target.namespace,
-        release=target.release,
-        config_digest=digest,
-        chart_name=chart.name,
-        chart_version=chart.version,
-        app_version=chart.app_version,
-        chart_revision=chart.revision,
-        max_history=spec.max_history,
-        backoff=backoff_of(spec),
-        test_ignore_failures=spec.test.ignore_failures,
-        generation=gen,
-    )
-    fields = {
-        "release": target.release,
-        "target_namespace": target.namespace,
-        "chart": chart.name,
-        "version": chart.version,
-    }
-    return Plan(target, attempt, r.secrets, fields)
 
 
 __all__ = ["Reconciler", "Result"]

@@ -15,7 +15,7 @@ from helmrelease_controller import values as valuesmod
 from helmrelease_controller.api.models import HelmRelease, SpecError
 from helmrelease_controller.postrender import PostRender
 from helmrelease_controller.reconcile.helmstorage import ReleaseObservation
-from helmrelease_controller.reconcile.pipeline import Resolved, release_plan
+from helmrelease_controller.reconcile.plan import Resolved, release_plan
 from helmrelease_controller.sources.base import ResolvedChart
 
 BASE = {"chart": {"repository": {"url": "https://charts.example", "name": "webapp"}}}
