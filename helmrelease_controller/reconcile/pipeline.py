@@ -3,7 +3,9 @@
 The shape of Flux's `atomic_release.go`: observe Helm's storage, ask the pure decision table
 (decide.py) for the next action, carry it out (actions/: one module per action, each recording
 its own outcome), and loop (unlock -> upgrade -> rollback ...) until the decision is to do
-nothing, wait or stall (settle.py). Status is written before every action ("Progressing",
+nothing, wait or stall (settle.py). A failed install, upgrade or test is explained once
+(explain.py: forensics and what changed); a release found in sync is compared with the live
+objects when drift detection is on (driftcheck.py). Status is written before every action ("Progressing",
 carrying the previous action's outcome) and once at the end; Helm's storage, not our status,
 is the record of what was done, so a controller killed mid-loop loses nothing. An unchanged
 status is not written at all.
