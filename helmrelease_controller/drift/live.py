@@ -74,8 +74,13 @@ class Discovery:
         self._groups: dict[str, dict[str, Resource]] = {}
 
     async def resource(self, client: KubeClient, api_version: str, kind: str) -> Resource | None:
+        """The resource serving `kind` (None: not served). A group version is read once; one not
+        served (yet: a CRD installed later) is asked again at the next check."""
         if api_version not in self._groups:
-            self._groups[api_version] = await self._discover(client, api_version)
+            found = await self._discover(client, api_version)
+            if not found:
+                return None
+            self._groups[api_version] = found
         return self._groups[api_version].get(kind)
 
     @staticmethod
