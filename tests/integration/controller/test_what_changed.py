@@ -47,7 +47,9 @@ def secrets(cluster: Cluster, suffix: str, token: str, password: str) -> list[di
 
 def upgrade_failed(cluster: Cluster) -> str:
     def message() -> str:
-        return next((e["message"] for e in cluster.events() if e.get("reason") == "UpgradeFailed"), "")
+        # events.k8s.io/v1 calls it note, core/v1 message (kubesim serves one store through both)
+        failed = (e for e in cluster.events() if e.get("reason") == "UpgradeFailed")
+        return next((str(e.get("note") or e.get("message") or "") for e in failed), "")
 
     return wait_for(message, 60, what="the UpgradeFailed event")
 
