@@ -1,8 +1,8 @@
 """The I/O of drift detection: the release's manifest, the live objects, and putting them back.
 
 - `Manifests`: the objects a deployed revision applied, read once from its Helm storage Secret
-  (helm stores the manifest as rendered and post-rendered, hooks apart) and kept in a small
-  LRU keyed by that Secret (a revision's manifest never changes).
+  (helm stores the manifest as rendered and post-rendered, hooks apart) and kept, compressed, in
+  an LRU keyed by that Secret (a revision's manifest never changes).
 - `Discovery`: apiVersion + kind -> the API resource (plural, namespaced), from the server's
   discovery documents, one request per group version, cached.
 - `look`: each manifest object's live copy, one GET per object (a list per kind would read every
@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -42,29 +44,31 @@ def manifest_objects(manifest: str) -> list[dict[str, Any]]:
 
 
 class Manifests:
-    """Deployed revisions' manifests, parsed, by storage Secret (`max_entries` kept)."""
+    """Deployed revisions' manifests by storage Secret, kept parsed but compressed (zlib of their
+    JSON: about a kilobyte a release, so every release of a large cluster fits and a check reads
+    its revision's Secret once, not at every interval); `max_entries` revisions at most."""
 
-    def __init__(self, max_entries: int = 256) -> None:
+    def __init__(self, max_entries: int = 16384) -> None:
         self.max_entries = max_entries
-        self._cache: OrderedDict[tuple[str, str], tuple[str, list[dict[str, Any]]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
+        self.reads = 0  # storage Secrets read
 
     async def objects(
         self, client: KubeClient, namespace: str, secret: str
     ) -> tuple[str, list[dict[str, Any]]]:
         """(release namespace, manifest objects) of the revision stored in Secret `namespace/secret`."""
         key = (namespace, secret)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        release = decode_release(await client.get(SECRETS, namespace, secret))
-        found = (
-            str(release.get("namespace") or namespace),
-            manifest_objects(str(release.get("manifest") or "")),
-        )
-        self._cache[key] = found
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
-        return found
+        if key not in self._cache:
+            release = decode_release(await client.get(SECRETS, namespace, secret))
+            self.reads += 1
+            objs = manifest_objects(str(release.get("manifest") or ""))
+            packed = zlib.compress(json.dumps(objs, separators=(",", ":")).encode())
+            self._cache[key] = (str(release.get("namespace") or namespace), packed)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        ns, packed = self._cache[key]
+        return ns, json.loads(zlib.decompress(packed))
 
 
 class Discovery:
