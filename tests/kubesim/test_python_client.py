@@ -315,15 +315,25 @@ def test_scale_subresource(api: client.ApiClient, eventually: Callable[..., Any]
             },
         },
     )
-    # Once the (simulated) deployment controller has written status, nothing else writes the Deployment.
     scale = eventually(
         lambda: (s := apps.read_namespaced_deployment_scale("web", "default")).status.replicas == 1 and s,
         what="the deployment controller to report 1 replica",
     )
     assert (scale.kind, scale.spec.replicas, scale.status.selector) == ("Scale", 1, "app=web")
 
-    scale.spec.replicas = 4
-    assert apps.replace_namespaced_deployment_scale("web", "default", scale).spec.replicas == 4
+    # The deployment controller keeps writing status while its pod starts, so a replace carrying
+    # the resourceVersion it read may meet a 409, as on a real cluster: read again and retry
+    # (client-go's RetryOnConflict).
+    for _ in range(20):
+        scale = apps.read_namespaced_deployment_scale("web", "default")
+        scale.spec.replicas = 4
+        try:
+            replaced = apps.replace_namespaced_deployment_scale("web", "default", scale)
+            break
+        except client.exceptions.ApiException as e:
+            if e.status != 409:
+                raise
+    assert replaced.spec.replicas == 4
     assert (
         apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 2}}).spec.replicas == 2
     )
