@@ -70,7 +70,7 @@ def test_warn_reports_each_drift_and_changes_nothing(
     msg = cond["message"]
     assert "Deployment/web: /spec/replicas, /spec/template/spec/containers/0/image" in msg
     assert "ConfigMap/web-config: /data/message" in msg
-    assert "DriftDetected" in cluster.event_reasons()
+    wait_for(lambda: "DriftDetected" in cluster.event_reasons(), 10, what="the DriftDetected event")
     assert image(cluster) == "nginx:9.9" and cluster.get("v1", "Service", "apps", "web") is None  # warn only
     assert len(controller.helm_calls()) == calls  # no helm process to look
     assert cluster.condition("web")["status"] == "True"  # still Ready: drift is reported, not a failure
