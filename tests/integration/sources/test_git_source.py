@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -127,11 +128,17 @@ async def test_unreachable_is_transient_and_recovers(repo: GitRepo, tmp_path: Pa
     daemon.start()
     url = daemon.url("charts")
     daemon.stop()
+    # Hold the port, bound but not listening: connections are refused, and no other test's server
+    # can take it meanwhile (under load one did, and answered).
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", daemon.port))
     async with GitSource(tmp_path / "cache", fetch_interval=0) as source:
         with pytest.raises(SourceError) as err:
             await source.resolve(spec(url))
         assert err.value.transient and str(err.value).startswith(f"git repository {url} unreachable:")
         assert "Connection refused" in str(err.value)
+        holder.close()
         daemon.start()  # the same port again
         try:
             assert (await source.resolve(spec(url))).version == "2.0.0"
