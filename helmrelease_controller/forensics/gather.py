@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..drift.live import manifest_objects
 from ..kube.client import CORE_EVENTS, PODS, SECRETS, KubeClient, NotFound, Resource, parse_time
 from ..reconcile.helmstorage import decode_release
-from ..valuesyaml import load_documents
 from .digest import WORKLOADS, Evidence, container_states, workload_state
 
 RESOURCES = {
@@ -47,10 +47,6 @@ class Target:
     since: float  # seconds since the epoch: events older than this are not about this failure
 
 
-def _docs(manifest: str) -> list[dict[str, Any]]:
-    return [d for d in load_documents(manifest or "") if isinstance(d, dict) and d.get("kind")]
-
-
 async def gather(client: KubeClient, storage: KubeClient, t: Target) -> Evidence:
     """The evidence of one failure (a revision that is gone or was never made: none)."""
     secret = f"sh.helm.release.v1.{t.release}.v{t.revision}"
@@ -63,11 +59,11 @@ async def gather(client: KubeClient, storage: KubeClient, t: Target) -> Evidence
     wanted = HOOK_EVENTS.get(t.action, ())
     for hook in release.get("hooks") or []:
         events = [e for e in hook.get("events") or [] if e in wanted]
-        for doc in _docs(str(hook.get("manifest") or "")) if events else []:
+        for doc in manifest_objects(str(hook.get("manifest") or "")) if events else []:
             if live := await _live(client, doc, ns):
                 ev.hooks.append((f"{events[0]} hook" if events[0] != "test" else "test", live))
     if t.action != "test":
-        for doc in _docs(str(release.get("manifest") or "")):
+        for doc in manifest_objects(str(release.get("manifest") or "")):
             if doc.get("kind") in WORKLOADS and (live := await _live(client, doc, ns)):
                 ev.workloads.append(live)
     for obj in [*(o for _, o in ev.hooks), *ev.workloads]:
