@@ -23,6 +23,7 @@ import functools
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from .helm.runner import Helm
 from .kube.apihealth import ApiHealth
 from .kube.client import CONFIGMAPS, CRDS, HELMRELEASES, SECRETS, KubeClient
 from .kube.events import EventRecorder
-from .kube.informer import Informer, strip_managed_fields
+from .kube.informer import Informer, compact, skeleton
 from .kube.leader import LeaderElector
 from .kube.sharding import lease_name, selector
 from .kube.triggers import Triggers, needs_reconcile, trigger_fields
@@ -158,7 +159,7 @@ class Controller:
             namespace=opts.namespace,
             label_selector=selector(opts.shard_key),  # this replica's shard (kube/sharding.py)
             resync_period=opts.resync_period,
-            transform=strip_managed_fields,
+            transform=compact,
         )
         self.events = EventRecorder(client)
         self.metrics = Metrics()
@@ -228,8 +229,15 @@ class Controller:
         Secrets are excluded by label."""
         client, namespace = self.client, self.opts.namespace
         informers = [
-            Informer(client, SECRETS, namespace=namespace, label_selector="owner!=helm", metadata_only=True),
-            Informer(client, CONFIGMAPS, namespace=namespace, metadata_only=True),
+            Informer(
+                client,
+                SECRETS,
+                namespace=namespace,
+                label_selector="owner!=helm",
+                metadata_only=True,
+                transform=skeleton,
+            ),
+            Informer(client, CONFIGMAPS, namespace=namespace, metadata_only=True, transform=skeleton),
         ]
         for inf, res_kind in zip(informers, ("Secret", "ConfigMap"), strict=True):
             inf.add_handler(functools.partial(self._on_values_event, res_kind))
@@ -281,7 +289,7 @@ class Controller:
             self.queue.add_after(hr_key, 0.5)  # debounce: a burst of edits is one reconcile
 
     def _on_resolved(self, hr: HelmRelease, chart: ResolvedChart) -> None:
-        group = Group(hr.namespace, repr(hr.spec.chart))
+        group = Group(sys.intern(hr.namespace), sys.intern(repr(hr.spec.chart)))  # one copy per group
         self.source_watch.resolved((hr.namespace, hr.name), group, chart.digest)
 
     async def _source_digest(self, key: Key) -> str | None:

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.exposition import choose_encoder
 
 from . import __version__
+from .releasegauges import DRIFTED, READY, STALLED, SUSPENDED, ReleaseGauges
 
 log = logging.getLogger("helmrelease_controller.metrics")
 
@@ -96,7 +97,6 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._define_metrics()
         self._create_label_sets()
-        self._releases: set[tuple[str, str]] = set()
         self._failure_actions: dict[tuple[str, str], set[str]] = {}
         self._helm_started_seen = 0
         self._scrape_hooks: list[Callable[[], None]] = []
@@ -145,22 +145,9 @@ class Metrics:
             ["action", "result"],
             HELM_BUCKETS,
         )
-        self.ready = self._gauge(
-            "helmrelease_ready", "1 when the HelmRelease's Ready condition is True, else 0.", _RELEASE
-        )
-        self.stalled = self._gauge(
-            "helmrelease_stalled",
-            "1 when the HelmRelease is Stalled (retries exhausted, bad spec).",
-            _RELEASE,
-        )
-        self.suspended = self._gauge(
-            "helmrelease_suspended", "1 when reconciliation of the HelmRelease is suspended.", _RELEASE
-        )
-        self.drifted = self._gauge(
-            "helmrelease_drifted",
-            "1 when the HelmRelease's Drifted condition is True (drift seen, or a correction fought).",
-            _RELEASE,
-        )
+        # helmrelease_ready, _stalled, _suspended, _drifted: one collector (releasegauges.py).
+        self.release_gauges = ReleaseGauges()
+        self.registry.register(self.release_gauges)
         self.failures = self._counter(
             "helmrelease_failures", "Failures of a HelmRelease, by what failed.", [*_RELEASE, "action"]
         )
@@ -249,10 +236,12 @@ class Metrics:
         self, namespace: str, name: str, *, ready: bool, stalled: bool, suspended: bool
     ) -> None:
         """The current Ready / Stalled / Suspended state of one HelmRelease."""
-        self._releases.add((namespace, name))
-        self.ready.labels(namespace, name).set(1 if ready else 0)
-        self.stalled.labels(namespace, name).set(1 if stalled else 0)
-        self.suspended.labels(namespace, name).set(1 if suspended else 0)
+        key, gauges = (namespace, name), self.release_gauges
+        gauges.set(key, READY, ready)
+        gauges.set(key, STALLED, stalled)
+        gauges.set(key, SUSPENDED, suspended)
+        if gauges.value(key, DRIFTED) is None:
+            gauges.set(key, DRIFTED, False)
 
     def observe_object(self, obj: Mapping[str, Any]) -> None:
         """`release_state` from a HelmRelease object (an informer add/update)."""
@@ -264,16 +253,12 @@ class Metrics:
         drifted = any(
             isinstance(c, dict) and (c.get("type"), c.get("status")) == ("Drifted", "True") for c in conds
         )
-        self.drifted.labels(ns, name).set(1 if drifted else 0)
+        self.release_gauges.set((ns, name), DRIFTED, drifted)
 
     def forget(self, namespace: str, name: str) -> None:
         """The HelmRelease is gone: remove every series labelled with it."""
         key = (namespace, name)
-        if key in self._releases:
-            self._releases.discard(key)
-            for g in (self.ready, self.stalled, self.suspended, self.drifted):
-                with contextlib.suppress(KeyError):
-                    g.remove(namespace, name)
+        self.release_gauges.forget(key)
         for action in self._failure_actions.pop(key, set()):
             with contextlib.suppress(KeyError):
                 self.failures.remove(namespace, name, action)

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..kube.client import CRDS, ApiError, KubeClient
 from ..kube.events import EventRecorder
-from ..kube.informer import Informer, strip_managed_fields
+from ..kube.informer import Informer, compact
 from ..kube.triggers import Triggers, needs_reconcile, trigger_fields
 from ..kube.workers import work
 from ..kube.workqueue import WorkQueue
@@ -66,7 +66,7 @@ class GitSyncRuntime:
             namespace=namespace,
             label_selector=label_selector,
             resync_period=resync_period,
-            transform=strip_managed_fields,
+            transform=compact,
         )
         self.queue: WorkQueue[Key] = WorkQueue(name="gitsyncs")
         self.reconciler = GitSyncReconciler(

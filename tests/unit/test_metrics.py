@@ -310,3 +310,27 @@ async def test_serve_without_readiness_callback_is_ready_and_port_in_use_raises(
             await Metrics().serve(f"127.0.0.1:{server.port}")
     finally:
         await server.stop()
+
+
+def test_release_gauges_expose_like_labelled_gauges_with_help_and_type() -> None:
+    """The four per-HelmRelease gauges come from one collector (releasegauges.py); a scrape shows
+    them as gauges with help text, one series per HelmRelease, turned on and off."""
+    m = Metrics()
+    obj = {
+        "metadata": {"namespace": "apps", "name": "web"},
+        "status": {"conditions": [{"type": "Drifted", "status": "True"}]},
+    }
+    m.observe_object(obj)
+    text = m.exposition()[0].decode()
+    assert "# TYPE helmrelease_drifted gauge" in text
+    assert "# HELP helmrelease_ready 1 when the HelmRelease's Ready condition is True, else 0." in text
+    assert 'helmrelease_drifted{name="web",namespace="apps"} 1.0' in text
+    assert 'helmrelease_ready{name="web",namespace="apps"} 0.0' in text
+    obj["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+    m.observe_object(obj)
+    assert value(m, "helmrelease_drifted", namespace="apps", name="web") == 0
+    assert value(m, "helmrelease_ready", namespace="apps", name="web") == 1
+    families = [ln.split()[2] for ln in text.splitlines() if ln.startswith("# TYPE helmrelease_")]
+    order = ["helmrelease_ready", "helmrelease_stalled", "helmrelease_suspended", "helmrelease_drifted"]
+    assert [f for f in families if f in order] == order
+    assert families.index("helmrelease_drifted") < families.index("helmrelease_failures_total")
