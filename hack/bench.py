@@ -1373,9 +1373,19 @@ def fmt(v: Any, unit: str = "") -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     gitsync = gitsync_markdown(results["gitsync"]) if results.get("gitsync") else ""
+    sections = gitsync + scale_markdown(results)
     if not results.get("runs"):
-        return gitsync.lstrip("\n")
-    return converge_markdown(results) + gitsync
+        return sections.lstrip("\n")
+    return converge_markdown(results) + sections
+
+
+def scale_markdown(results: dict[str, Any]) -> str:
+    """The "scale" and "sharded" sections (hack/bench_scale.py writes them), if results.json has them."""
+    if not (results.get("scale") or results.get("sharded")):
+        return ""
+    import bench_scale  # here, not at the top: bench_scale imports this module
+
+    return bench_scale.markdown(results)
 
 
 def converge_markdown(results: dict[str, Any]) -> str:
