@@ -64,6 +64,7 @@ log = logging.getLogger("helmrelease_controller.reconciler")
 
 MAX_STEPS = 6
 SETTLING = (Action.NONE, Action.WAIT, Action.STALL)
+MAKERS = (Action.INSTALL, Action.UPGRADE)  # actions whose success ends with a new `deployed` revision
 
 
 class Reconciler:
@@ -222,9 +223,11 @@ class Reconciler:
             run.update(last_handled_reset_at=run.tokens.reset)
         result = Result(parse_duration(hr.spec.interval))
         release: ReleaseObservation | None = r.release
+        made = 0  # the revision a successful install or upgrade just made (storagecache.py)
         for _ in range(MAX_STEPS):
             if release is None:
-                release = await where.observe(plan.target.storage_namespace, plan.target.release, fresh=True)
+                t = plan.target
+                release = await where.observe(t.storage_namespace, t.release, fresh=True, after=made)
             step = self._step(run, hr, plan, release, force, reset)
             reset = False
             if step.decision.action in SETTLING:
@@ -236,6 +239,7 @@ class Reconciler:
                 force = False
             done = await self._act(run, step, plan, where)
             release = done.observed
+            made = done.revision if done.ok and step.decision.action in MAKERS else 0
             result = Result(result.requeue_after, step.decision.action.value.lower(), done.ok)
         await self._finish(run, plan)
         return result

@@ -52,7 +52,8 @@ REASON = "RESTClientError"  # Flux's Ready reason when the remote cluster's clie
 REQUEST_TIMEOUT = 30.0  # seconds per request to a remote API server (Flux's default)
 _TAG = "_remote_cluster"  # set on an ApiError raised by a remote client
 
-Observe = Callable[..., Awaitable[ReleaseObservation]]  # (storage_namespace, release, fresh=True)
+# (storage_namespace, release, fresh=True, after=revision): see reconcile/storagecache.py
+Observe = Callable[..., Awaitable[ReleaseObservation]]
 
 
 class RemoteError(Exception):
@@ -228,7 +229,9 @@ def _observer(client: KubeClient) -> Observe:
     """Helm's storage of one release in the remote cluster: always a direct, metadata-only list."""
     from .finalize import observe_release  # finalize imports this module
 
-    async def look(storage_namespace: str, release: str, fresh: bool = True) -> ReleaseObservation:
+    async def look(
+        storage_namespace: str, release: str, fresh: bool = True, after: int = 0
+    ) -> ReleaseObservation:
         return await observe_release(client, storage_namespace, release)
 
     return look

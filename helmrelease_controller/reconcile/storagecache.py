@@ -15,10 +15,20 @@ view. Looks that must be current (after an action, a requested reconcile, an uni
 `fresh=True`. A change made behind our back (a manual `helm rollback`) is seen by the next
 reconcile the moment the watch delivers it: the cache then differs from the confirmed view,
 and the look goes to the API server.
+
+After a successful install or upgrade the look names the revision helm reported (`after`): the
+cache answers once it shows that revision `deployed`, waiting up to `SETTLE_WAIT` for the watch.
+Helm's last storage write of an install or upgrade is that revision's `deployed` (history is
+pruned before the new revision is created, the previous one is marked superseded before), and a
+watch delivers one resource's writes in order, so when the cache shows it, it holds everything
+helm wrote; that view becomes the confirmed one. This saves the list every action used to end
+with (one of six requests of an install). Not shown in time: one direct list, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -27,6 +37,8 @@ from ..kube.informer import EventKind, Informer
 from .helmstorage import DIGEST_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, ReleaseObservation, observe
 
 Release = tuple[str, str]  # (storage namespace, release name)
+
+SETTLE_WAIT = 2.0  # seconds a look after an action waits for the watch to show helm's last write
 
 # The labels a look reads (helmstorage.revision_from_secret); the rest are not kept in memory.
 KEPT_LABELS = frozenset(
@@ -91,11 +103,14 @@ class StorageCache:
         self.informer.add_handler(self._index)
         self._secrets: dict[Release, dict[str, Obj]] = {}  # release -> storage Secret name -> slim object
         self._confirmed: dict[Release, int] = {}  # release -> fingerprint of the last direct look
+        self._changed: dict[Release, asyncio.Event] = {}  # looks waiting for a release's news
         self.hits = 0  # looks answered from memory
         self.lists = 0  # looks that went to the API server
 
     def _index(self, kind: EventKind, obj: Obj) -> None:
         release, name = _release_of(obj), str(obj["metadata"].get("name") or "")
+        if (changed := self._changed.get(release)) is not None:
+            changed.set()
         if kind == "delete":
             secrets = self._secrets.get(release)
             if secrets is not None:
@@ -116,8 +131,45 @@ class StorageCache:
         items = list(self._secrets.get(key, {}).values())
         return items if _view(items) == self._confirmed[key] else None
 
-    async def observe(self, namespace: str, release: str, *, fresh: bool = False) -> ReleaseObservation:
-        """Helm's storage for one release (`fresh`: always from the API server)."""
+    def _shows_deployed(self, key: Release, version: int) -> list[Obj] | None:
+        items = list(self._secrets.get(key, {}).values())
+        for item in items:
+            labels = item["metadata"].get("labels") or {}
+            if labels.get("version") == str(version) and labels.get("status") == "deployed":
+                return items
+        return None
+
+    async def settled(self, namespace: str, release: str, version: int) -> list[Obj] | None:
+        """The release's storage Secrets from memory once they show revision `version` deployed
+        (see the module docstring), waiting up to SETTLE_WAIT; None if the watch did not show it."""
+        key = (namespace, release)
+        if not (self.covers(namespace) and self.informer.synced.is_set()):
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_WAIT
+        changed = self._changed.setdefault(key, asyncio.Event())
+        try:
+            while (items := self._shows_deployed(key, version)) is None:
+                changed.clear()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await changed.wait()
+        finally:
+            self._changed.pop(key, None)
+        self._confirmed[key] = _view(items)
+        return items
+
+    async def observe(
+        self, namespace: str, release: str, *, fresh: bool = False, after: int = 0
+    ) -> ReleaseObservation:
+        """Helm's storage for one release (`fresh`: always from the API server; `after`: the
+        revision a successful install or upgrade just made, which the cache may answer for)."""
+        if after and (items := await self.settled(namespace, release, after)) is not None:
+            self.hits += 1
+            return observe(items)
         if not fresh and (items := self.cached(namespace, release)) is not None:
             self.hits += 1
             return observe(items)

@@ -123,3 +123,38 @@ def test_slim_keeps_what_a_look_reads() -> None:
         "apps",
     )
     assert "managedFields" not in meta
+
+
+def test_after_an_action_memory_answers_once_the_watch_shows_the_new_revision_deployed() -> None:
+    """After helm reported revision 2, the look waits for the watch instead of listing: the
+    pending write is not enough, the deployed one is; and that view is then the confirmed one."""
+    api = Api([secret("web", 1, "10")])
+    cache = cache_with(api, api.items)
+    look(cache)  # confirmed [1]
+
+    async def scenario() -> tuple[list[int], int]:
+        pending = asyncio.ensure_future(cache.observe("apps", "web", fresh=True, after=2))
+        await asyncio.sleep(0)
+        cache.informer._apply("ADDED", secret("web", 2, "11", status="pending-upgrade"))
+        await asyncio.sleep(0)
+        assert not pending.done()  # helm's first write of revision 2: not its last
+        cache.informer._apply("MODIFIED", secret("web", 1, "12", status="superseded"))
+        cache.informer._apply("MODIFIED", secret("web", 2, "13"))
+        obs = await pending
+        return [r.version for r in obs.revisions], api.lists
+
+    versions, lists = asyncio.run(scenario())
+    assert versions == [1, 2] and lists == 1  # no list after the action
+    assert look(cache) == [1, 2] and api.lists == 1  # and the next no-op look is from memory too
+
+
+def test_after_an_action_a_silent_watch_falls_back_to_one_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helmrelease_controller.reconcile import storagecache
+
+    monkeypatch.setattr(storagecache, "SETTLE_WAIT", 0.01)
+    api = Api([secret("web", 1, "10")])
+    cache = cache_with(api, api.items)
+    look(cache)
+    api.items.append(secret("web", 2, "11"))  # written, but the watch never delivers it
+    obs = asyncio.run(cache.observe("apps", "web", fresh=True, after=2))
+    assert [r.version for r in obs.revisions] == [1, 2] and api.lists == 2
