@@ -457,6 +457,7 @@ class Config:
     gitsync_n: int = 500
     gitsync_environments: int = 5
     drift: str = "disabled"  # spec.driftDetection.mode of every HelmRelease (the drift-check cost row)
+    repeat_large: int = 1  # converge runs per side if N > 100 (median)
 
 
 @dataclass
@@ -1529,15 +1530,16 @@ def plot(results: dict[str, Any], out: Path) -> str:
 
 
 def bench_size(cfg: Config, env: Env, n: int, work: Path, profile_dir: Path | None) -> dict[str, Any]:
-    """Both sides at one N, `cfg.repeat` times in alternating order (N > 100: once); the first
-    repetition measures everything, later ones only the converge. Converge times are medians."""
+    """Both sides at one N, `cfg.repeat` times in alternating order (N > 100: `cfg.repeat_large`
+    times); the first repetition measures everything, later ones only the converge. Converge times
+    are medians."""
     out: dict[str, Any] = {"n": n, "load_before": loadavg()}
     samples: dict[str, list[float]] = {"controller": [], "bare": []}
     # Per release: the mean helm process time, and the rest of each worker slot's time ("own"):
     # (converge x concurrency - the sum of helm process times) / N.
     helm_each: dict[str, list[float]] = {"controller": [], "bare": []}
     own_each: dict[str, list[float]] = {"controller": [], "bare": []}
-    for rep in range(cfg.repeat if n <= 100 else 1):
+    for rep in range(cfg.repeat if n <= 100 else cfg.repeat_large):
         sides = ["bare", "controller"] if rep % 2 == 0 else ["controller", "bare"]
         for side in sides:
             if side == "bare" and cfg.skip_bare:
@@ -1661,6 +1663,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, bool, bool]:
     p.add_argument("--profile", action="store_true", help="py-spy the controller (bench/profile/)")
     p.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
     p.add_argument("--repeat", type=int, default=5, help="converge runs per side if N <= 100 (median)")
+    p.add_argument("--repeat-large", type=int, default=1, help="converge runs per side if N > 100 (median)")
     p.add_argument(
         "--per-namespace", type=int, default=10, help="HelmReleases per namespace (0: all in one namespace)"
     )
@@ -1705,6 +1708,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, bool, bool]:
         profile_rate=a.profile_rate,
         skip_bare=a.skip_bare,
         repeat=max(1, a.repeat),
+        repeat_large=max(1, a.repeat_large),
         per_namespace=max(0, a.per_namespace),
         timeout_per_release=a.timeout_per_release,
         gitsync=a.gitsync or a.gitsync_only,
@@ -1765,6 +1769,7 @@ def main(argv: list[str] | None = None) -> int:
             "steady_intervals": cfg.steady_intervals,
             "chart": f"webapp-{CHART_VERSION}.tgz (tests/charts/webapp)",
             "repeat": cfg.repeat,
+            "repeat_large": cfg.repeat_large,
             "per_namespace": cfg.per_namespace,
             "profiled": cfg.profile,
             "drift_detection": cfg.drift,
