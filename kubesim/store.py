@@ -152,10 +152,45 @@ def _check_preconditions(rt: ResourceType, name: str, old: Obj, rv: Any, uid: An
         )
 
 
+_NONE: dict[Key, Obj] = {}  # the objects of a group/resource nothing was stored for (never changed)
+
+
+class Bucket(dict[Key, Obj]):
+    """One group/resource's stored objects by (namespace, name), with a per-namespace index
+    (`by_ns`: namespace -> name -> object) kept in step with every change, so a namespaced
+    list touches only that namespace's objects. Only item assignment and deletion change it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_ns: dict[str, dict[str, Obj]] = {}
+
+    def __setitem__(self, key: Key, obj: Obj) -> None:
+        super().__setitem__(key, obj)
+        self.by_ns.setdefault(key[0], {})[key[1]] = obj
+
+    def __delitem__(self, key: Key) -> None:
+        super().__delitem__(key)
+        names = self.by_ns[key[0]]
+        del names[key[1]]
+        if not names:
+            del self.by_ns[key[0]]
+
+    def _unsupported(self, *_args: Any, **_kw: Any) -> Any:
+        raise TypeError("a Bucket changes only by item assignment and deletion")
+
+    pop = popitem = clear = update = setdefault = __ior__ = _unsupported
+
+    def sorted_items(self, ns: str | None) -> builtins.list[tuple[Key, Obj]]:
+        """(key, object) pairs sorted by key; only namespace `ns`'s when it is given."""
+        if ns is None:
+            return sorted(self.items())
+        return [((ns, name), obj) for name, obj in sorted(self.by_ns.get(ns, {}).items())]
+
+
 class Store:
     def __init__(self, registry: Registry, history_size: int = 20000) -> None:
         self.registry = registry
-        self._objects: dict[tuple[str, str], dict[Key, Obj]] = {}
+        self._objects: dict[tuple[str, str], Bucket] = {}
         self._rv = 100
         self.history: deque[Change] = deque(maxlen=history_size)
         self.compacted_rv = 0  # changes at or before this rv are gone from history
@@ -191,15 +226,18 @@ class Store:
             listener(change)
 
     # -- reads -------------------------------------------------------------------
-    def _bucket(self, rt: ResourceType) -> dict[Key, Obj]:
-        return self._objects.setdefault(rt.group_resource, {})
+    def _bucket(self, rt: ResourceType) -> Bucket:
+        bucket = self._objects.get(rt.group_resource)
+        if bucket is None:
+            bucket = self._objects[rt.group_resource] = Bucket()
+        return bucket
 
     def _committed(self, type_: str, rt: ResourceType, stored: Obj, old: Obj | None) -> Obj:
         """Commit a change (at the current resourceVersion) and return the object as a client sees it."""
         self._commit(Change(type_, rt, stored, old, self._rv))
         return self._present(rt, stored)
 
-    def _stored(self, rt: ResourceType, ns: str, name: str) -> tuple[dict[Key, Obj], Key, Obj]:
+    def _stored(self, rt: ResourceType, ns: str, name: str) -> tuple[Bucket, Key, Obj]:
         """The bucket, key and stored object of an existing object; NotFound when there is none."""
         bucket = self._bucket(rt)
         key = (ns if rt.namespaced else "", name)
@@ -231,9 +269,7 @@ class Store:
         self, rt: ResourceType, ns: str | None = None, match: Callable[[Obj], bool] | None = None
     ) -> list[Obj]:
         items = []
-        for (ons, _name), obj in sorted(self._bucket(rt).items()):
-            if rt.namespaced and ns and ons != ns:
-                continue
+        for _key, obj in self._bucket(rt).sorted_items(ns if rt.namespaced and ns else None):
             if match is None or match(self.view(rt, obj)):
                 items.append(self._present(rt, obj))
         return items
@@ -249,13 +285,13 @@ class Store:
 
         def lookup(key: tuple[tuple[str, str], str, str]) -> tuple[ResourceType, Obj] | None:
             rt = served.get(key[0])
-            obj = self._objects.get(key[0], {}).get((key[1], key[2])) if rt is not None else None
+            obj = self._objects.get(key[0], _NONE).get((key[1], key[2])) if rt is not None else None
             return (rt, obj) if rt is not None and obj is not None else None
 
         return self.owners.dependents(uid, lookup)
 
     def namespace_names(self) -> builtins.list[str]:
-        return [name for (_ns, name) in self._objects.get(("", "namespaces"), {})]
+        return [name for (_ns, name) in self._objects.get(("", "namespaces"), _NONE)]
 
     # -- writes ------------------------------------------------------------------
     def _check_namespace(self, rt: ResourceType, ns: str, name: str) -> None:
@@ -267,7 +303,7 @@ class Store:
                 "BadRequest",
                 "the namespace of the provided object does not match the namespace sent on the request",
             )
-        nsobj = self._objects.get(("", "namespaces"), {}).get(("", ns))
+        nsobj = self._objects.get(("", "namespaces"), _NONE).get(("", ns))
         if nsobj is None:
             raise ApiError(
                 404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"}
@@ -462,7 +498,7 @@ class Store:
     def drop_group_resource(self, group: str, plural: str) -> None:
         """Delete every object of a group/resource (a CRD went away)."""
         rts = self.registry.by_group_resource(group, plural)
-        for key, obj in list(self._objects.get((group, plural), {}).items()):
+        for key, obj in list(self._objects.get((group, plural), _NONE).items()):
             del self._objects[(group, plural)][key]
             if rts:
                 gone = copy.deepcopy(obj)
