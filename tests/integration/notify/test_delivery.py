@@ -291,7 +291,9 @@ async def test_hung_endpoint_does_not_slow_submit_or_other_providers(
     cfg = config(
         providers=providers,
         extra="  - providers: [ok]\n    match: {namespaces: [team]}",
-        timeout="300ms",
+        # 2 attempts of 2 s each: the hung provider's queue of 11 takes at least 44 s to give up,
+        # far longer than the wait for the other provider's delivery (so no timing window decides).
+        timeout="2s",
         maxAttempts=2,
         backoffInitial="50ms",
         queueSize=10,
