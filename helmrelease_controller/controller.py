@@ -191,6 +191,7 @@ class Controller:
         self._seen: dict[Key, Triggers] = {}
         self._ready_seen: dict[Key, tuple[Any, ...]] = {}
         self.informer.add_handler(self._on_event)
+        self.informer.add_handler(self.reconciler.objects.seen)  # our writes, once the cache has them
         # The other watches: valuesFrom Secrets/ConfigMaps, and Helm's storage (labels only).
         self.side_informers = [*self._values_informers(), self.reconciler.storage.informer]
         # (kind, namespace, name) of a Secret/ConfigMap -> the HelmReleases whose valuesFrom use it.

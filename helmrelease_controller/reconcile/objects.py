@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from ..api.models import HelmRelease
 from ..kube.client import HELMRELEASES, KubeClient
+from ..kube.informer import compact
 from . import status as st
 
 Key = tuple[str, str]
@@ -84,7 +85,17 @@ class Objects:
         if cached is not None:
             behind.add(_rv(cached))
         behind.discard(_rv(out))
-        self._written[key] = (out, behind)
+        self._written[key] = (compact(out), behind)
+
+    def seen(self, kind: str, obj: dict[str, Any]) -> None:
+        """An informer handler: once the informer shows our last write (or anything newer), the
+        copy `remember` kept is dropped at once rather than at the object's next reconcile (with
+        10,000 HelmReleases queued, that copy of each was 100 MB held for minutes)."""
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        mine = self._written.get(key)
+        if mine is not None and (kind == "delete" or _rv(obj) not in mine[1]):
+            del self._written[key]
 
     async def write_status(self, obj: dict[str, Any], new: st.Status) -> dict[str, Any]:
         """Write what changed of `new` (a merge patch of the status subresource); the object after."""
