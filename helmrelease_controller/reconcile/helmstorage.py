@@ -41,7 +41,6 @@ class Revision:
     digest: str = ""  # our label, "" when the revision was not made by this controller
     owner: str = ""  # "<namespace>/<name>" of the HelmRelease that made it, "" if none
     secret_name: str = ""
-    modified_at: str = ""
 
     @property
     def pending(self) -> bool:
@@ -96,7 +95,6 @@ def revision_from_secret(secret: dict[str, Any]) -> Revision | None:
         digest=labels.get(DIGEST_LABEL, ""),
         owner=owner,
         secret_name=meta.get("name", ""),
-        modified_at=labels.get("modifiedAt", ""),
     )
 
 

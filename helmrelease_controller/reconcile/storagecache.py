@@ -47,7 +47,6 @@ KEPT_LABELS = frozenset(
         "name",
         "version",
         "status",
-        "modifiedAt",
         DIGEST_LABEL,
         OWNER_NAME_LABEL,
         OWNER_NAMESPACE_LABEL,
@@ -56,8 +55,11 @@ KEPT_LABELS = frozenset(
 
 
 def slim(obj: Obj) -> Obj:
-    """The part of a storage Secret's metadata a look needs (the informer's transform): names,
-    resourceVersion, uid and the kept labels, strings interned (statuses and label keys repeat)."""
+    """The part of a storage Secret's metadata a look needs (the informer's transform): name,
+    namespace, resourceVersion and the kept labels, strings interned (statuses, label keys, release
+    names and digests repeat). No uid: a Secret deleted and made again has a new resourceVersion,
+    which is what the informer's re-list compares. About 0.8 KB per Secret (10,000 releases with
+    5 revisions each: 50,000 Secrets, about 40 MiB)."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
     kept = {sys.intern(k): sys.intern(str(v)) for k, v in labels.items() if k in KEPT_LABELS}
@@ -66,7 +68,6 @@ def slim(obj: Obj) -> Obj:
             "name": meta.get("name", ""),
             "namespace": sys.intern(str(meta.get("namespace", ""))),
             "resourceVersion": meta.get("resourceVersion", ""),
-            "uid": meta.get("uid", ""),
             "labels": kept,
         }
     }
