@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import storage_memory
+
 import bench
 from bench import BenchError, ControllerRun, KubeSimProcess, ReadyWatcher, Release, fmt, log
 
@@ -410,7 +412,13 @@ def run_merge_scale(a: argparse.Namespace) -> int:
         )
         return 1
     scale = {k: source[k] for k in ("date", "machine", "config", "load", "bench") if k in source}
-    merge_results(Path(a.out), "scale", {**scale, "source": str(a.file), "run": runs[0]})
+    # The run installs each release once; what full histories (maxHistory 5) add to the storage
+    # watch's memory is measured apart (hack/storage_memory.py).
+    history = storage_memory.measure(int(runs[0]["n"]), 5)
+    log(f"storage cache with {history['secrets']:,} Secrets: {history['heap_mib']} MiB")
+    merge_results(
+        Path(a.out), "scale", {**scale, "source": str(a.file), "run": runs[0], "storage_cache": history}
+    )
     return 0
 
 
@@ -452,6 +460,15 @@ def scale_markdown(s: dict[str, Any]) -> str:
         ),
         ("steady: helm processes", st.get("helm_processes"), "0"),
     ]
+    if history := s.get("storage_cache"):
+        rows.append(
+            (
+                f"Helm storage watch with {history['history']} revisions per release: "
+                f"{history['secrets']:,} Secrets, heap (MiB; `hack/storage_memory.py`)",
+                history["heap_mib"],
+                "",
+            )
+        )
     return (
         f"\n## Scale: N = {run['n']:,}\n\n{header(s)} One controller, --concurrent {cfg.get('concurrent')}, "
         f"interval {cfg.get('interval_s', 0):g}s, steady window of {cfg.get('steady_intervals', 0):g} "
