@@ -136,7 +136,24 @@ def _diff_map(old: Obj, new: Obj, path: Path, rule: str, keys: Mapping[str, str]
         _diff_node(old.get(name, _MISSING), new.get(name, _MISSING), (*path, f"f:{name}"), sub, keys, out)
 
 
+_SCALARS = (str, int, type(None))  # equal values of one of these types are equal JSON (not float: -0.0)
+
+
+def _same_json(old: Any, new: Any) -> bool:
+    """Certainly the same JSON text (a quick look: False may still be the same)."""
+    if type(old) is type(new) and type(old) in _SCALARS:  # bool is not an int here: type() is exact
+        return bool(old == new)
+    if type(old) is type(new) and type(old) in (dict, list) and old == new:  # == is quick but takes
+        try:  # 1 == 1.0 == True, so the text decides
+            return _dumps(old) == _dumps(new)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
 def _diff_node(old: Any, new: Any, path: Path, rule: str, keys: Mapping[str, str], out: Diff) -> None:
+    if _same_json(old, new):
+        return  # nothing added, changed or removed below
     if new is _MISSING:
         _subtree(old, path, rule, keys, out.removed)
     elif old is _MISSING:

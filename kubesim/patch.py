@@ -18,10 +18,11 @@ Version is ignored: the table is keyed by (group, kind).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from .jsoncopy import clone
 
 GVK = tuple[str, str, str]
 FieldPath = tuple[str, ...]
@@ -173,7 +174,7 @@ def _dumps(value: Any) -> str:
 # ---------------------------------------------------------------- RFC 7386
 def json_merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
-    return _merge(copy.deepcopy(target), copy.deepcopy(patch))
+    return _merge(clone(target), clone(patch))
 
 
 def _merge(target: Any, patch: Any) -> Any:
@@ -193,7 +194,7 @@ def json_patch(target: Any, ops: list[dict[str, Any]]) -> Any:
     """RFC 6902 JSON patch; all or nothing (the input is never modified)."""
     if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
         raise PatchError("a JSON patch must be a list of operation objects", 400)
-    doc = copy.deepcopy(target)
+    doc = clone(target)
     for op in ops:
         doc = _apply_op(doc, op)
     return doc
@@ -255,7 +256,7 @@ def _apply_op(doc: Any, op: dict[str, Any]) -> Any:
     kind, path = op.get("op"), _tokens(op.get("path"))
     if kind in ("add", "replace", "test") and "value" not in op:
         raise PatchError(f"{kind} operation needs a value")
-    value = copy.deepcopy(op.get("value"))
+    value = clone(op.get("value"))
     if kind == "add":
         return _add(doc, path, value)
     if kind == "remove":
@@ -275,7 +276,7 @@ def _apply_op(doc: Any, op: dict[str, Any]) -> Any:
     if kind in ("move", "copy"):
         source = _tokens(op.get("from"))
         if kind == "copy":
-            return _add(doc, path, copy.deepcopy(_resolve(doc, source)))
+            return _add(doc, path, clone(_resolve(doc, source)))
         if source == path:
             _resolve(doc, path)
             return doc
@@ -301,8 +302,8 @@ def strategic_merge_patch(original: dict[str, Any], patch: dict[str, Any], gvk: 
     if not smp_supported(gvk):
         result: dict[str, Any] = json_merge_patch(original, patch)
         return result
-    start = copy.deepcopy(original) if isinstance(original, dict) else {}
-    return _smp_map(start, copy.deepcopy(patch), "", merge_keys(gvk), True)
+    start = clone(original) if isinstance(original, dict) else {}
+    return _smp_map(start, clone(patch), "", merge_keys(gvk), True)
 
 
 def _smp_map(
@@ -486,7 +487,7 @@ def apply_patch(
     """
     if not isinstance(applied, dict):
         raise PatchError("an apply configuration must be a JSON object", 400)
-    applied = copy.deepcopy(applied)
+    applied = clone(applied)
     if isinstance(applied.get("metadata"), dict):
         applied["metadata"].pop("managedFields", None)
     keys = merge_keys(gvk)
@@ -496,7 +497,7 @@ def apply_patch(
     if live is None:
         result = applied
     else:
-        result = _smp_map(copy.deepcopy(live), copy.deepcopy(applied), "", keys, False)
+        result = _smp_map(clone(live), clone(applied), "", keys, False)
         entries = (live.get("metadata") or {}).get("managedFields") or []
         entries = [e for e in entries if isinstance(e, dict)]
         mine = [e for e in entries if _is_mine(e, manager)]
@@ -509,7 +510,7 @@ def apply_patch(
         live_meta, meta = live.get("metadata") or {}, result.setdefault("metadata", {})
         for name in SERVER_META:
             if name in live_meta:
-                meta[name] = copy.deepcopy(live_meta[name])
+                meta[name] = clone(live_meta[name])
             else:
                 meta.pop(name, None)
     entry: dict[str, Any] = {"manager": manager, "operation": "Apply", "apiVersion": api_version}

@@ -15,7 +15,6 @@ controllers) are called synchronously after every committed change.
 from __future__ import annotations
 
 import builtins
-import copy
 import datetime as dt
 import secrets
 import uuid
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import conversion, immutable, limits, managedfields, validation
+from .jsoncopy import clone
 from .owners import OwnerIndex
 from .resources import Registry, ResourceType
 
@@ -247,7 +247,7 @@ class Store:
         return bucket, key, stored
 
     def _present(self, rt: ResourceType, obj: Obj) -> Obj:
-        out = conversion.from_storage(rt, copy.deepcopy(obj))
+        out = conversion.from_storage(rt, clone(obj))
         out["apiVersion"], out["kind"] = rt.api_version, rt.kind
         if rt.schema is not None:
             _schemas().default_on_read(rt, out)
@@ -324,7 +324,7 @@ class Store:
         self, rt: ResourceType, ns: str, obj: Obj, dry_run: bool = False,
         writer: managedfields.Writer | None = None,
     ) -> Obj:  # fmt: skip
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
             body_ns = meta.get("namespace")
@@ -387,7 +387,7 @@ class Store:
         `writer`: a client's write, recorded in metadata.managedFields (None: kubesim's own)."""
         bucket, key, stored_old = self._stored(rt, ns, name)
         old = self.view(rt, stored_old)
-        new = copy.deepcopy(new)
+        new = clone(new)
         meta = new.setdefault("metadata", {})
         if meta.get("name", name) != name:
             raise ApiError(
@@ -397,7 +397,7 @@ class Store:
             )
         _check_preconditions(rt, name, old, meta.get("resourceVersion"), meta.get("uid"))
         if subresource == "status":
-            merged = copy.deepcopy(old)
+            merged = clone(old)
             if "status" in new:
                 merged["status"] = new["status"]
             else:
@@ -405,7 +405,7 @@ class Store:
             new = merged
         elif rt.has_status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         meta = new["metadata"]
@@ -478,7 +478,7 @@ class Store:
         if _finalizers(old) or extra:
             if old["metadata"].get("deletionTimestamp") and not extra:
                 return self._present(rt, old), False
-            new = copy.deepcopy(old)
+            new = clone(old)
             if extra:
                 new["metadata"]["finalizers"] = [*(old["metadata"].get("finalizers") or []), *extra]
             new["metadata"].setdefault("deletionTimestamp", now_rfc3339())
@@ -491,7 +491,7 @@ class Store:
         if dry_run:
             return self._present(rt, old), True
         del bucket[key]
-        gone = copy.deepcopy(old)
+        gone = clone(old)
         gone["metadata"]["resourceVersion"] = str(self._next_rv())
         return self._committed("DELETED", rt, gone, old), True
 
@@ -501,7 +501,7 @@ class Store:
         for key, obj in list(self._objects.get((group, plural), _NONE).items()):
             del self._objects[(group, plural)][key]
             if rts:
-                gone = copy.deepcopy(obj)
+                gone = clone(obj)
                 gone["metadata"]["resourceVersion"] = str(self._next_rv())
                 self._commit(Change("DELETED", rts[0], gone, obj, self._rv))
 
@@ -515,7 +515,7 @@ def _keep_allocated(old: dict[str, Any], new: dict[str, Any]) -> None:
         return
     for k in ("clusterIP", "clusterIPs"):
         if not n.get(k) and o.get(k):
-            n[k] = copy.deepcopy(o[k])
+            n[k] = clone(o[k])
     if n.get("type") in ("NodePort", "LoadBalancer"):
         if not n.get("healthCheckNodePort") and o.get("healthCheckNodePort"):
             n["healthCheckNodePort"] = o["healthCheckNodePort"]
