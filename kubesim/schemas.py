@@ -420,10 +420,8 @@ def _builtin_validator(def_name: str) -> jsonschema.protocols.Validator:
 @cache
 def _builtin_check(def_name: str) -> fastvalid.Check:
     """True only when _builtin_validator(def_name) finds no error (fastvalid.py)."""
-    return fastvalid.checker(
-        {"$defs": _any_of(builtin_definitions()), "$ref": f"#/$defs/{def_name}"},
-        jsonschema.Draft202012Validator,
-    )
+    root = {"$defs": _builtin_defs(), "$ref": f"#/$defs/{def_name}"}
+    return fastvalid.checker(root, jsonschema.Draft202012Validator)
 
 
 def _resolve(s: Any) -> Any:
