@@ -240,8 +240,6 @@ class Metrics:
         gauges.set(key, READY, ready)
         gauges.set(key, STALLED, stalled)
         gauges.set(key, SUSPENDED, suspended)
-        if gauges.value(key, DRIFTED) is None:
-            gauges.set(key, DRIFTED, False)
 
     def observe_object(self, obj: Mapping[str, Any]) -> None:
         """`release_state` from a HelmRelease object (an informer add/update)."""

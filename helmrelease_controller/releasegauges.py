@@ -38,18 +38,10 @@ class ReleaseGauges(Collector):
     def __init__(self) -> None:
         self._state: dict[Key, int] = {}
 
-    def __contains__(self, key: Key) -> bool:
-        return key in self._state
-
     def set(self, key: Key, bit: int, on: bool) -> None:
         """Turn one bit of a HelmRelease's state on or off (its four series exist from now on)."""
         old = self._state.get(key, 0)
         self._state[key] = old | bit if on else old & ~bit
-
-    def value(self, key: Key, bit: int) -> float | None:
-        """The series' value, or None when the HelmRelease has no series."""
-        state = self._state.get(key)
-        return None if state is None else float(bool(state & bit))
 
     def forget(self, key: Key) -> None:
         self._state.pop(key, None)
