@@ -63,11 +63,7 @@ class Objects:
             for forget in self.forgotten:
                 forget((ns, name))
             return None
-        if (
-            mine is not None
-            and _rv(cached) in mine[1]
-            and mine[0]["metadata"].get("uid") == cached["metadata"].get("uid")
-        ):
+        if mine is not None and _behind(mine, cached):
             return mine[0]  # the informer has not seen our last write yet
         self._written.pop((ns, name), None)
         return cached
@@ -94,7 +90,7 @@ class Objects:
         meta = obj.get("metadata") or {}
         key = (meta.get("namespace", ""), meta.get("name", ""))
         mine = self._written.get(key)
-        if mine is not None and (kind == "delete" or _rv(obj) not in mine[1]):
+        if mine is not None and (kind == "delete" or not _behind(mine, obj)):
             del self._written[key]
 
     async def write_status(self, obj: dict[str, Any], new: st.Status) -> dict[str, Any]:
@@ -118,6 +114,12 @@ class Objects:
         )
         self.remember(out)
         return out
+
+
+def _behind(mine: tuple[dict[str, Any], set[str]], shown: dict[str, Any]) -> bool:
+    """The informer's copy `shown` is older than our last write `mine` (same object, a version
+    the write superseded)."""
+    return _rv(shown) in mine[1] and mine[0]["metadata"].get("uid") == shown["metadata"].get("uid")
 
 
 def _rv(obj: dict[str, Any]) -> str:
