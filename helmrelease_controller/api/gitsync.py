@@ -9,12 +9,10 @@ are chart.git's own models. The CRD (crd.py) is generated from these models.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -32,7 +30,6 @@ from helmrelease_controller.api.models import (
     PositiveDuration,
     RelativePath,
     SecretRef,
-    _describe,
     _none_to_empty_list,
     _Scheduled,
     _Spec,
@@ -165,10 +162,6 @@ class GitSync(KubeObject):
     status: GitSyncStatus | None = None
     """The observed state."""
 
-    @staticmethod
-    def _describe_error(err: Any) -> str:
-        return _describe_gitsync(err)
-
     @classmethod
     def from_obj(cls, obj: Any) -> GitSync:
         """Parse a GitSync object; raises SpecError with one line per problem when it is invalid."""
@@ -184,31 +177,3 @@ class GitSync(KubeObject):
         """spec.suspend, or the annotation helmrelease.dev/suspend set to "true" (any case)."""
         value = (self.metadata.get("annotations") or {}).get(ANNOTATION_SUSPEND)
         return self.spec.suspend or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def _describe_gitsync(err: Any) -> str:
-    """models._describe, with "did you mean" suggestions taken from the GitSync models."""
-    line = _describe(err)
-    loc: tuple[int | str, ...] = tuple(err["loc"])
-    if err["type"] != "extra_forbidden" or not loc or not isinstance(loc[-1], str):
-        return line
-    line = line.split("; did you mean", 1)[0]
-    model: type[BaseModel] | None = GitSync
-    for part in loc[:-1]:
-        if model is None:
-            return line
-        if isinstance(part, int):  # an item of a list: same model
-            continue
-        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
-        model = _model_of(field.annotation) if field is not None else None
-    if model is None:
-        return line
-    known = [f.alias or n for n, f in model.model_fields.items()]
-    close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
-    return f'{line}; did you mean "{close[0]}"?' if close else line
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside `annotation` (through Optional), if any."""
-    candidates = [annotation, *getattr(annotation, "__args__", ())]
-    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
