@@ -105,7 +105,13 @@ def _cluster_flags() -> list[_Flag]:
         ),
         _flag("--context", "kubeconfig context to use (default: the current context)"),
         _flag("--namespace", "watch one namespace (default: all namespaces)"),
-        _flag("--concurrent", "reconciles running at once (default: %(default)s)", type=int, default=4),
+        _flag(
+            "--concurrent",
+            "helm processes (installs, upgrades, ...) running at once; twice as many reconciles run, so "
+            "their API calls overlap helm (default: %(default)s)",
+            type=int,
+            default=4,
+        ),
         _flag("--leader-elect", "take a Lease before acting, for HA (default: off)", action="store_true"),
         _flag(
             "--shard-key",

@@ -7,10 +7,16 @@ names (from the one shared `helm version` probe), wait strategies, Flux's per-ac
 what helm 3 or 4 cannot do is `unsupported_by`, refused before any run), and errors summarised to one
 redacted line (`HelmError.summary`) with helm's stderr kept. Helm's storage is read elsewhere
 (helm/storage.py), never through helm.
+
+`limit(n)` caps the helm processes of a runner and every copy made from it (`impersonating`,
+`with_kubeconfig`) at n at once: the controller's `--concurrent`. A call waits for a free slot
+before its process starts, so reconciles beyond n do their API round trips while helm runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import json
 import os
@@ -169,6 +175,11 @@ class Helm:
         self.env = {**os.environ, **(env or {})}
         self.secrets: set[str] = set()  # strings that must never leave in an error message
         self.as_user: str | None = None  # impersonated by every command (helm --kube-as-user)
+        self.slots: asyncio.Semaphore | None = None  # limit(): helm processes at once, shared by copies
+
+    def limit(self, n: int) -> None:
+        """At most `n` helm processes of this runner and of the copies made from it from now on."""
+        self.slots = asyncio.Semaphore(n)
 
     def impersonating(self, user: str | None) -> Helm:
         """This runner with helm acting as `user` (Kubernetes impersonation: the API server checks
@@ -211,9 +222,10 @@ class Helm:
         try:
             # Cancelled (shutdown past its grace period): helm gets SIGTERM and 10 s to stop; a
             # release left pending is unlocked by the next reconcile (DESIGN rule 2).
-            done = await procs.run(
-                argv, stdin=input, env=self.env, redact=self._redact, grace=10.0, tool="helm"
-            )
+            async with self.slots or contextlib.nullcontext():
+                done = await procs.run(
+                    argv, stdin=input, env=self.env, redact=self._redact, grace=10.0, tool="helm"
+                )
         except procs.ProcessError as exc:
             raise HelmError(one_line(f"{verb} failed: {exc.summary}", SUMMARY_LIMIT), exc.stderr) from None
         if done.rc != 0:

@@ -47,6 +47,21 @@ async def test_impersonating_runs_every_command_as_that_user(tmp_path: Path) -> 
     assert tenant.secrets == {"s3cret"}
 
 
+async def test_limit_caps_helm_processes_at_once_across_copies(tmp_path: Path) -> None:
+    """`--concurrent 2`: six uninstalls asked for at once (through the runner and its impersonating
+    and other-cluster copies) run two at a time, never three, and all six run."""
+    body = f"echo start >> {tmp_path}/log; sleep 0.4; echo end >> {tmp_path}/log"
+    helm = Helm(fake_helm(tmp_path, body))
+    helm.limit(2)
+    runners = [helm, helm.impersonating("system:serviceaccount:a:b"), helm.with_kubeconfig("/k/remote")]
+    await asyncio.gather(*(runners[i % 3].uninstall(f"r{i}") for i in range(6)))
+    running, most = 0, 0
+    for line in (tmp_path / "log").read_text().split():
+        running += 1 if line == "start" else -1
+        most = max(most, running)
+    assert most == 2 and len((tmp_path / "argv").read_text().splitlines()) == 6
+
+
 async def test_failure_is_one_redacted_line_with_helms_stderr_kept(tmp_path: Path) -> None:
     helm = Helm(fake_helm(tmp_path, "echo 'Error: UPGRADE FAILED: bad value s3cret-pw' >&2; exit 1"))
     helm.add_secrets(["s3cret-pw"])
