@@ -10,18 +10,21 @@ redacted line (`HelmError.summary`) with helm's stderr kept. Helm's storage is r
 
 `limit(n)` caps the helm processes of a runner and every copy made from it (`impersonating`,
 `with_kubeconfig`) at n at once: the controller's `--concurrent`. A call waits for a free slot
-before its process starts, so reconciles beyond n do their API round trips while helm runs.
+before its process starts, so reconciles beyond n do their API round trips while helm runs;
+`slot_wait()` tells the calling task how long it waited (an action's duration leaves it out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,13 @@ from ..postrender import PostRender
 from ..reconcile.status import one_line
 from ..redact import redact
 from . import postrender
+
+_slot_wait: contextvars.ContextVar[float] = contextvars.ContextVar("helm_slot_wait", default=0.0)
+
+
+def slot_wait() -> float:
+    """Seconds the calling task has waited so far for a free helm slot (`Helm.limit`)."""
+    return _slot_wait.get()
 
 
 class HelmError(Exception):
@@ -222,7 +232,7 @@ class Helm:
         try:
             # Cancelled (shutdown past its grace period): helm gets SIGTERM and 10 s to stop; a
             # release left pending is unlocked by the next reconcile (DESIGN rule 2).
-            async with self.slots or contextlib.nullcontext():
+            async with self._slot():
                 done = await procs.run(
                     argv, stdin=input, env=self.env, redact=self._redact, grace=10.0, tool="helm"
                 )
@@ -232,6 +242,17 @@ class Helm:
             timeout = str(command[command.index("--timeout") + 1]) if "--timeout" in command else None
             raise HelmError(summarize_error(done.stderr, verb, timeout), done.stderr, done.rc)
         return done.stdout
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """A free helm slot for one process (no limit: at once); the wait is added to slot_wait()."""
+        if self.slots is None:
+            yield
+            return
+        t0 = time.monotonic()
+        async with self.slots:
+            _slot_wait.set(_slot_wait.get() + time.monotonic() - t0)
+            yield
 
     def _redact(self, text: str) -> str:
         return redact(text, self.secrets)

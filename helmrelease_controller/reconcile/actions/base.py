@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ...api.models import HelmReleaseSpec
-from ...helm.runner import Helm
+from ...helm.runner import Helm, slot_wait
 from ...kube.client import KubeClient
 from ...postrender import PostRender
 from ...valuepaths import KeyPath
@@ -93,13 +93,15 @@ class Action(Protocol):
 
 
 class Stopwatch:
-    """Seconds since it was made: every ActionResult carries how long its action took."""
+    """Seconds since it was made, less any wait for a helm slot (`--concurrent`): every
+    ActionResult carries how long its action took."""
 
     def __init__(self) -> None:
-        self.start = time.monotonic()
+        self.start, self.waited = time.monotonic(), slot_wait()
 
     def result(self, ok: bool, message: str, **fields: Any) -> ActionResult:
-        return ActionResult(ok, message, duration=time.monotonic() - self.start, **fields)
+        took = time.monotonic() - self.start - (slot_wait() - self.waited)
+        return ActionResult(ok, message, duration=took, **fields)
 
 
 __all__ = ["Action", "ActionResult", "Attempt", "ReleaseTarget", "Step", "Stopwatch"]

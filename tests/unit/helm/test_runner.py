@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
 from helmrelease_controller import procs
-from helmrelease_controller.helm.runner import Helm, HelmError, UpgradeOptions
+from helmrelease_controller.helm.runner import Helm, HelmError, UpgradeOptions, slot_wait
+from helmrelease_controller.reconcile.actions.base import Stopwatch
 from tests.helpers.processes import gone
 
 
@@ -60,6 +62,23 @@ async def test_limit_caps_helm_processes_at_once_across_copies(tmp_path: Path) -
         running += 1 if line == "start" else -1
         most = max(most, running)
     assert most == 2 and len((tmp_path / "argv").read_text().splitlines()) == 6
+
+
+async def test_a_wait_for_a_slot_is_not_part_of_the_actions_duration(tmp_path: Path) -> None:
+    """With one slot, the second uninstall waits for the first; its task is told how long
+    (slot_wait), and an action's Stopwatch leaves that wait out of the duration it reports."""
+    helm = Helm(fake_helm(tmp_path, "sleep 0.4"))
+    helm.limit(1)
+
+    async def one(name: str) -> tuple[float, float, float]:
+        t0, watch = time.monotonic(), Stopwatch()
+        await helm.uninstall(name)
+        return slot_wait(), time.monotonic() - t0, watch.result(True, "").duration
+
+    first, second = sorted(await asyncio.gather(one("a"), one("b")))
+    assert first[0] < 0.05 and second[0] >= 0.35
+    assert second[2] == pytest.approx(second[1] - second[0], abs=0.05)
+    assert first[2] == pytest.approx(first[1], abs=0.05)
 
 
 async def test_failure_is_one_redacted_line_with_helms_stderr_kept(tmp_path: Path) -> None:
