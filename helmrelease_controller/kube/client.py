@@ -6,28 +6,51 @@ with token refresh, exec plugins), resource paths, CRUD, the four patch flavours
 paginated lists, streaming watches, and mapping error responses to :class:`ApiError`
 and its subclasses. Objects are plain dicts; no generated models are involved.
 
-Request bodies are never logged: they may be Secrets.
+Request bodies are never logged: they may be Secrets. The errors (errors.py) and the resources
+(resources.py) are re-exported here, where the client's callers import them from.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import datetime as dt
 import json
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
 
 import aiohttp
 from kubernetes.aio import client as kclient
 from kubernetes.aio import config as kconfig
 
 from helmrelease_controller import __version__
+
+from .errors import (
+    ApiError,
+    Gone,
+    StreamBroken,
+    TransportError,
+    error_from_status,
+)
+from .errors import Conflict as Conflict
+from .errors import NotFound as NotFound
+from .resources import (
+    _NON_RESOURCE,
+    METADATA_ACCEPT,
+    METADATA_LIST_ACCEPT,
+    PODS,
+    Resource,
+)
+from .resources import CONFIGMAPS as CONFIGMAPS
+from .resources import CORE_EVENTS as CORE_EVENTS
+from .resources import CRDS as CRDS
+from .resources import EVENTS as EVENTS
+from .resources import HELMRELEASES as HELMRELEASES
+from .resources import LEASES as LEASES
+from .resources import NAMESPACES as NAMESPACES
+from .resources import SECRETS as SECRETS
 
 log = logging.getLogger(__name__)
 
@@ -42,55 +65,6 @@ PATCH_CONTENT_TYPES: dict[str, str] = {
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",
 }
-
-
-# -- errors ---------------------------------------------------------------------------------------
-class ApiError(Exception):
-    """The API server answered with an error `Status` (or could not be reached: status 0)."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
-class NotFound(ApiError):
-    """404."""
-
-
-class Conflict(ApiError):
-    """409: a stale resourceVersion, or (reason "AlreadyExists") a create of an existing name."""
-
-
-class Gone(ApiError):
-    """410: the requested resourceVersion is older than the server's history; re-list."""
-
-
-class TransportError(ApiError):
-    """The request did not complete: connection refused or reset, timeout, truncated stream."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(0, "TransportError", message)
-
-
-class StreamBroken(TransportError):
-    """A watch stream that had started (HTTP 200) broke off: resume it from the last resourceVersion."""
-
-
-_ERRORS: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 410: Gone}
-
-
-def error_from_status(status: int, body: bytes | Obj | None, http_reason: str = "") -> ApiError:
-    """An :class:`ApiError` from an HTTP status and a (possibly non-JSON) `Status` body."""
-    data: Any = body
-    if isinstance(body, bytes):
-        with contextlib.suppress(ValueError):
-            data = json.loads(body)
-    data = data if isinstance(data, dict) else {}
-    status = int(data.get("code") or status)
-    reason, message = str(data.get("reason") or http_reason or "Error"), str(data.get("message") or "")
-    return _ERRORS.get(status, ApiError)(status, reason, message)
 
 
 # -- wire formats ---------------------------------------------------------------------------------
@@ -109,57 +83,6 @@ def parse_time(value: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-# -- resources ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Resource:
-    """One API resource: where it lives and what it is called."""
-
-    group: str
-    version: str
-    plural: str
-    namespaced: bool
-    kind: str
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def label(self) -> str:
-        """`plural.group` (or `plural` for the core group): the name used in request counts."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-    def path(
-        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
-    ) -> str:
-        parts = ["/apis", self.group, self.version] if self.group else ["/api", self.version]
-        if self.namespaced and namespace:
-            parts += ["namespaces", quote(namespace, safe="")]
-        parts.append(self.plural)
-        if name:
-            parts.append(quote(name, safe=""))
-            if subresource:
-                parts.append(subresource)
-        return "/".join(parts)
-
-
-# Metadata-only reads (PartialObjectMetadata): the API server sends metadata without data/spec,
-# which is how the controller watches Secrets and ConfigMaps without holding their contents.
-METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
-METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
-
-HELMRELEASES = Resource("helmrelease.dev", "v1", "helmreleases", True, "HelmRelease")
-SECRETS = Resource("", "v1", "secrets", True, "Secret")
-_NON_RESOURCE = Resource("", "", "nonresource", False, "")  # /version, discovery (request counts)
-CONFIGMAPS = Resource("", "v1", "configmaps", True, "ConfigMap")
-PODS = Resource("", "v1", "pods", True, "Pod")
-EVENTS = Resource("events.k8s.io", "v1", "events", True, "Event")
-CORE_EVENTS = Resource("", "v1", "events", True, "Event")
-LEASES = Resource("coordination.k8s.io", "v1", "leases", True, "Lease")
-NAMESPACES = Resource("", "v1", "namespaces", False, "Namespace")
-CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition")
 
 
 # -- the client -----------------------------------------------------------------------------------
