@@ -12,8 +12,9 @@
   it answers (kube/apihealth.py). The worker loop is kube/workers.py, shared with GitSyncs.
 - GitSyncs (gitsync/runtime.py) are served by the same process when their CRD is installed, with
   the push webhook on the metrics port.
-- Graceful shutdown (SIGTERM): stop taking work, let running reconciles (and their helm
-  processes) finish within `shutdown_grace`, then cancel what remains.
+- Graceful shutdown (SIGTERM): stop taking work, cancel the reconciles still waiting for a helm
+  slot, let running reconciles (and their helm processes) finish within `shutdown_grace`, then
+  cancel what remains.
 """
 
 from __future__ import annotations
@@ -373,6 +374,7 @@ class Controller:
         finally:
             self.metrics.set_leader(False)
             self.queue.shutdown(immediate=True)
+            self.helm.cancel_waiting()  # reconciles not yet running helm stop here: nothing starts
             pending: set[asyncio.Task[None]] = set()
             if workers:
                 grace = self.opts.shutdown_grace

@@ -11,7 +11,8 @@ redacted line (`HelmError.summary`) with helm's stderr kept. Helm's storage is r
 `limit(n)` caps the helm processes of a runner and every copy made from it (`impersonating`,
 `with_kubeconfig`) at n at once: the controller's `--concurrent`. A call waits for a free slot
 before its process starts, so reconciles beyond n do their API round trips while helm runs;
-`slot_wait()` tells the calling task how long it waited (an action's duration leaves it out).
+`slot_wait()` tells the calling task how long it waited (an action's duration leaves it out);
+`cancel_waiting()` (shutting down) cancels the tasks still waiting, so no helm starts after it.
 """
 
 from __future__ import annotations
@@ -186,10 +187,19 @@ class Helm:
         self.secrets: set[str] = set()  # strings that must never leave in an error message
         self.as_user: str | None = None  # impersonated by every command (helm --kube-as-user)
         self.slots: asyncio.Semaphore | None = None  # limit(): helm processes at once, shared by copies
+        self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a slot, shared by copies
 
     def limit(self, n: int) -> None:
         """At most `n` helm processes of this runner and of the copies made from it from now on."""
-        self.slots = asyncio.Semaphore(n)
+        self.slots, self.waiting = asyncio.Semaphore(n), set()
+
+    def cancel_waiting(self) -> int:
+        """Cancel every task still waiting for a helm slot (shutting down: no helm process starts
+        after this; those running finish). How many were cancelled."""
+        waiting, self.waiting = self.waiting, set()
+        for task in waiting:
+            task.cancel()
+        return len(waiting)
 
     def impersonating(self, user: str | None) -> Helm:
         """This runner with helm acting as `user` (Kubernetes impersonation: the API server checks
@@ -249,10 +259,18 @@ class Helm:
         if self.slots is None:
             yield
             return
-        t0 = time.monotonic()
-        async with self.slots:
+        t0, task = time.monotonic(), asyncio.current_task()
+        if task is not None:
+            self.waiting.add(task)
+        try:
+            await self.slots.acquire()
+        finally:
+            self.waiting.discard(task)
+        try:
             _slot_wait.set(_slot_wait.get() + time.monotonic() - t0)
             yield
+        finally:
+            self.slots.release()
 
     def _redact(self, text: str) -> str:
         return redact(text, self.secrets)

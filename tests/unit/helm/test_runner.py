@@ -81,6 +81,23 @@ async def test_a_wait_for_a_slot_is_not_part_of_the_actions_duration(tmp_path: P
     assert first[2] == pytest.approx(first[1], abs=0.05)
 
 
+async def test_cancel_waiting_stops_reconciles_that_have_no_helm_running_yet(tmp_path: Path) -> None:
+    """Shutting down: a call still waiting for a slot is cancelled and its helm never starts; the
+    running one finishes."""
+    helm = Helm(fake_helm(tmp_path, "sleep 0.3"))
+    helm.limit(1)
+    running = asyncio.create_task(helm.uninstall("running"))
+    waiting = asyncio.create_task(helm.with_kubeconfig("/k/remote").uninstall("waiting"))
+    while not (tmp_path / "argv").exists():
+        await asyncio.sleep(0.01)
+    assert helm.cancel_waiting() == 1
+    await running
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert (tmp_path / "argv").read_text().split()[:2] == ["uninstall", "running"]
+    assert len((tmp_path / "argv").read_text().splitlines()) == 1 and helm.cancel_waiting() == 0
+
+
 async def test_failure_is_one_redacted_line_with_helms_stderr_kept(tmp_path: Path) -> None:
     helm = Helm(fake_helm(tmp_path, "echo 'Error: UPGRADE FAILED: bad value s3cret-pw' >&2; exit 1"))
     helm.add_secrets(["s3cret-pw"])
