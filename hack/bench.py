@@ -573,8 +573,9 @@ def bare_helm_argv(env: Env, helm: Path, kubeconfig: Path, rel: Release) -> list
     ]  # fmt: skip
 
 
-def bench_bare(cfg: Config, env: Env, n: int, work: Path) -> dict[str, Any]:
-    """N `helm upgrade --install --wait` with `cfg.concurrent` at a time, then one values change."""
+def bench_bare(cfg: Config, env: Env, n: int, work: Path, profile_dir: Path | None = None) -> dict[str, Any]:
+    """N `helm upgrade --install --wait` with `cfg.concurrent` at a time, then one values change;
+    with `profile_dir`, kubesim is sampled over the converge (to compare with the controller's)."""
     sim = KubeSimProcess(work, env.env)
     try:
         releases = releases_for(n, cfg.per_namespace)
@@ -590,6 +591,9 @@ def bench_bare(cfg: Config, env: Env, n: int, work: Path) -> dict[str, Any]:
             run(bare_helm_argv(env, helm, sim.kubeconfig, rel), env.env, values)
             return time.monotonic() - t
 
+        sim_prof = None
+        if profile_dir:
+            sim_prof = Profiler(sim.pid, profile_dir / f"converge-kubesim-bare-{n}.txt", cfg.profile_rate)
         t0 = time.monotonic()
         pool = ThreadPoolExecutor(cfg.concurrent)
         try:
@@ -597,6 +601,7 @@ def bench_bare(cfg: Config, env: Env, n: int, work: Path) -> dict[str, Any]:
         finally:  # on an error or Ctrl-C, start no more helm processes
             pool.shutdown(wait=True, cancel_futures=True)
         wall = time.monotonic() - t0
+        sim_profile = sim_prof.stop() if sim_prof else None
         processes = len(call_log.read_text().splitlines())  # the converge's, without the change below
         after = os.times()
         sim_cpu1 = proc_cpu(sim.pid)
@@ -617,6 +622,7 @@ def bench_bare(cfg: Config, env: Env, n: int, work: Path) -> dict[str, Any]:
             "helm_busy_s": round(sum(durations), 2),
             "helm_processes": processes,
             "one_change_s": round(change, 3),
+            **({"profile": {"kubesim_converge": sim_profile}} if sim_profile else {}),
         }
     finally:
         sim.stop()
@@ -1547,7 +1553,7 @@ def bench_size(cfg: Config, env: Env, n: int, work: Path, profile_dir: Path | No
             tag = f"{side}-{n}" + (f"-{rep}" if rep else "")
             log(f"N = {n}{f' (repetition {rep + 1})' if rep else ''}: {side}, {cfg.concurrent} at a time")
             if side == "bare":
-                res = bench_bare(cfg, env, n, work / tag)
+                res = bench_bare(cfg, env, n, work / tag, profile_dir if rep == 0 else None)
                 log(f"  bare helm converged {n} in {res['converge_s']:.1f}s")
             else:
                 res = bench_controller(cfg, env, n, work / tag, profile_dir if rep == 0 else None, rep > 0)
