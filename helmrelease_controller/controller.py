@@ -212,7 +212,9 @@ class Controller:
         self._elector: LeaderElector | None = None
         self.metrics.on_scrape(lambda: self.metrics.queue(len(self.queue), self.queue.oldest_age()))
         self.metrics.on_scrape(
-            lambda: self.metrics.helm_processes(self.helm.running, self.helm.processes_started)
+            lambda: self.metrics.helm_processes(
+                self.helm.running, self.helm.processes_started, len(self.helm.waiting)
+            )
         )
 
     def _gitsync_runtime(self) -> GitSyncRuntime:

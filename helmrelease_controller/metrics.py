@@ -172,6 +172,9 @@ class Metrics:
         )
         self.helm_running = self._gauge("helmrelease_helm_processes_running", "Helm processes running now.")
         self.helm_started = self._counter("helmrelease_helm_processes_started", "Helm processes started.")
+        self.helm_waiting = self._gauge(
+            "helmrelease_helm_slot_waiting", "Reconciles waiting for a free helm slot (--concurrent)."
+        )
         self.notifications = {
             outcome: self._counter(
                 f"helmrelease_notifications_{outcome}", f"Notifications {outcome}, by provider.", ["provider"]
@@ -273,9 +276,11 @@ class Metrics:
         if cache_hit:
             self.source_cache_hits.labels(k).inc()
 
-    def helm_processes(self, running: int, started_total: int) -> None:
-        """Helm processes running now, and the runner's cumulative count of processes started."""
+    def helm_processes(self, running: int, started_total: int, waiting: int = 0) -> None:
+        """Helm processes running now, the runner's cumulative count of processes started, and the
+        reconciles waiting for a helm slot now."""
         self.helm_running.set(running)
+        self.helm_waiting.set(waiting)
         delta = started_total - self._helm_started_seen
         if delta < 0:  # a new runner counting from zero
             delta = started_total

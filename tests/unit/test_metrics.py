@@ -204,9 +204,11 @@ def test_queue_helm_processes_sources_notifications_and_scrape_hooks() -> None:
     assert value(m, "helmrelease_workqueue_depth") == 0
     assert value(m, "helmrelease_workqueue_longest_waiting_seconds") == 4.5
 
-    m.helm_processes(2, 5)
+    m.helm_processes(2, 5, waiting=3)
+    assert value(m, "helmrelease_helm_slot_waiting") == 3
     m.helm_processes(1, 7)
     assert value(m, "helmrelease_helm_processes_running") == 1
+    assert value(m, "helmrelease_helm_slot_waiting") == 0
     assert value(m, "helmrelease_helm_processes_started_total") == 7
     m.helm_processes(0, 1)  # a new runner counting from zero
     assert value(m, "helmrelease_helm_processes_started_total") == 8
