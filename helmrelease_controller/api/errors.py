@@ -1,8 +1,8 @@
 """Pydantic validation errors turned into the one-line reasons users read. Pure.
 
 `describe(err, root)` words one error the way the API server words the same schema rule
-(`spec.interval: must be a string, got a number`, `spec.chart: unknown field; did you mean
-"charts"?`), the suggestion taken from the fields of the model at that path under `root`
+(`spec.interval: must be a string, got a number`, `spec.intervall: unknown field; did you mean
+"interval"?`), the suggestion taken from the fields of the model at that path under `root`
 (HelmRelease or GitSync). `SpecError` (models.py) collects one line per error.
 """
 
