@@ -188,7 +188,7 @@ def _ordered(node: dict[str, Any]) -> dict[str, Any]:
     return {key: copy.deepcopy(node[key]) for key in keys}
 
 
-# Field constraint keywords -> (CEL operator, the controller's words: models._describe's).
+# Field constraint keywords -> (CEL operator, the controller's words: errors.describe's).
 _BOUND_RULES = {
     "minimum": (">=", "must be >= {}"),
     "maximum": ("<=", "must be <= {}"),

@@ -1,4 +1,4 @@
-"""The HelmRelease object: `KubeObject`, `HelmRelease`, `SpecError` and one-line errors. Pure.
+"""The HelmRelease object: `KubeObject`, `HelmRelease` and `SpecError` (its lines: errors.py). Pure.
 
 Owns the contract of DESIGN.md ("Names", "HelmRelease spec", "Status") as a whole: the object a
 user writes, the derived names (release name, target and storage namespace, suspension) and
